@@ -1,0 +1,328 @@
+"""The terminal's typed settings: one object, a docstring per field, validated once.
+
+Sources, strongest first: the command line, the environment (``CITIE_<SECTION>_<FIELD>``),
+the TOML file, and the defaults written here. ``config/example.toml`` shows every field;
+a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+APP_NAME = "citie-terminal"
+
+_SECTION = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+def default_data_dir() -> Path:
+    """Where a terminal keeps its database, keys and config when nothing says otherwise."""
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+class Language(StrEnum):
+    """The languages the counter speaks."""
+
+    FR = "fr"
+    NL = "nl"
+    DE = "de"
+    EN = "en"
+
+
+class ShopSettings(BaseModel):
+    """Who this shop is."""
+
+    model_config = _SECTION
+
+    id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")] = "demo-shop"
+    """The shop's id at the city platform (letters, digits, dot, dash, underscore)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=80)] = "Demo Coffee"
+    """The shop's name as printed on receipts and shown in the status line."""
+
+    address: Annotated[str, Field(max_length=160)] = "Grote Markt 1, 8800 Roeselare"
+    """The shop's address, printed under the name on receipts."""
+
+    language: Language = Language.NL
+    """The counter's language at start-up: fr, nl, de or en (switchable in the app)."""
+
+
+class TerminalSettings(BaseModel):
+    """This device."""
+
+    model_config = _SECTION
+
+    id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")] = "demo-t1"
+    """This terminal's id; receipt numbers are <terminal id>-<sequence>."""
+
+    bell: bool = True
+    """Ring the terminal bell when an event is recorded."""
+
+
+class StorageSettings(BaseModel):
+    """Where things are kept on disk."""
+
+    model_config = _SECTION
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    """Folder for the database, keys, backups and receipts; empty means the user data folder."""
+
+    database: Path | None = None
+    """The SQLite ledger file; empty means ledger.db inside data_dir."""
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _default_dir(cls, value: object) -> object:
+        return default_data_dir() if value in ("", None) else value
+
+    @field_validator("database", mode="before")
+    @classmethod
+    def _empty_database(cls, value: object) -> object:
+        return None if value == "" else value
+
+    def database_path(self) -> Path:
+        """The ledger file, resolved against the data directory."""
+        if self.database is None:
+            return self.data_dir / "ledger.db"
+        return self.database if self.database.is_absolute() else self.data_dir / self.database
+
+
+class PlatformSettings(BaseModel):
+    """The city platform this terminal syncs with."""
+
+    model_config = _SECTION
+
+    url: Annotated[str, Field(max_length=300)] = ""
+    """Base URL of the city platform (https://...; plain http only to 127.0.0.1). Empty: offline."""
+
+    token_file: Path | None = None
+    """File holding this terminal's credential (mode 0600); empty means platform.token in data_dir."""
+
+    @field_validator("token_file", mode="before")
+    @classmethod
+    def _empty_token_file(cls, value: object) -> object:
+        return None if value == "" else value
+
+    connect_timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
+    """Seconds to wait for a connection to the platform."""
+
+    read_timeout: Annotated[float, Field(gt=0, le=300)] = 20.0
+    """Seconds to wait for the platform's answer."""
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value:
+            return value
+        if value.startswith("https://"):
+            return value
+        if re.match(r"^http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/.*)?$", value):
+            return value
+        raise ValueError("must start with https:// (plain http:// is allowed only for 127.0.0.1)")
+
+
+DecoderName = Literal["zxing", "zbar", "opencv"]
+
+
+class CameraSettings(BaseModel):
+    """The webcam that reads customers' codes."""
+
+    model_config = _SECTION
+
+    enabled: bool = True
+    """Use a camera at all; without one the counter takes scanner and typed codes."""
+
+    device: Annotated[str, Field(max_length=300)] = "0"
+    """Camera index (0), device path (/dev/video0), or stream URL (rtsp://...)."""
+
+    width: Annotated[int, Field(ge=160, le=3840)] = 1280
+    """Capture width in pixels."""
+
+    height: Annotated[int, Field(ge=120, le=2160)] = 720
+    """Capture height in pixels."""
+
+    decoders: Annotated[list[DecoderName], Field(min_length=1, max_length=3)] = Field(
+        default_factory=lambda: ["zxing", "zbar", "opencv"]
+    )
+    """Decoders in the order they are tried: zxing, zbar, opencv."""
+
+    debounce_seconds: Annotated[float, Field(ge=0, le=60)] = 3.0
+    """The same code read again within this many seconds is reported once."""
+
+    @field_validator("decoders", mode="before")
+    @classmethod
+    def _split_decoders(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+
+class PrinterKind(StrEnum):
+    """How receipts leave the terminal."""
+
+    NONE = "none"
+    FILE = "file"
+    USB = "usb"
+    NETWORK = "network"
+
+
+class PrinterSettings(BaseModel):
+    """The receipt printer."""
+
+    model_config = _SECTION
+
+    kind: PrinterKind = PrinterKind.NONE
+    """none, file (write ESC/POS bytes to a file), usb (/dev/usb/lp0) or network (host:9100)."""
+
+    target: Annotated[str, Field(max_length=300)] = ""
+    """The file path, device path or host:port the printer kind needs."""
+
+    paper_width_mm: Literal[58, 80] = 80
+    """Paper width in millimetres: 58 (32 columns) or 80 (48 columns)."""
+
+    @model_validator(mode="after")
+    def _target_needed(self) -> PrinterSettings:
+        if self.kind is not PrinterKind.NONE and not self.target.strip():
+            raise ValueError(f"printer kind {self.kind.value!r} needs a target")
+        return self
+
+
+class ProgramSettings(BaseModel):
+    """The shop's loyalty program until the platform sends one."""
+
+    model_config = _SECTION
+
+    id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")] = "coffee"
+    """The program id used in events."""
+
+    stamps_per_visit: Annotated[int, Field(ge=0, le=100)] = 1
+    """Stamps a card earns for a visit, whatever is spent."""
+
+    cents_per_stamp: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    """Cents to spend for one stamp (1000 = 1 stamp per 10.00 EUR, rounded down); 0 turns it off."""
+
+    reward_threshold: Annotated[int, Field(ge=1, le=1000)] = 10
+    """Stamps needed for one reward."""
+
+    reward_name: Annotated[str, Field(min_length=1, max_length=60)] = "a free coffee"
+    """What the reward is, as the customer reads it."""
+
+    max_stamps_per_day: Annotated[int, Field(ge=1, le=1000)] = 5
+    """Most stamps one card may earn in a day at this shop."""
+
+    min_minutes_between_stamps: Annotated[int, Field(ge=0, le=1440)] = 0
+    """Minimum minutes between two stamp events for one card (0: no gap needed)."""
+
+
+class LimitSettings(BaseModel):
+    """What the counter allows while the platform cannot confirm."""
+
+    model_config = _SECTION
+
+    offline_redemptions_per_card: Annotated[int, Field(ge=0, le=100)] = 1
+    """Rewards one card may redeem per day before a sync confirms them."""
+
+    offline_redemptions_per_terminal: Annotated[int, Field(ge=0, le=10_000)] = 20
+    """Rewards this terminal may redeem per day before a sync confirms them."""
+
+    offline_max_hours_since_sync: Annotated[float, Field(ge=0, le=24 * 30)] = 72.0
+    """No redemption once the last good sync is older than this many hours (0: no limit)."""
+
+    max_purchase_cents: Annotated[int, Field(ge=1, le=100_000_000)] = 1_000_000
+    """Largest purchase the counter accepts, in cents (1000000 = 10 000.00 EUR)."""
+
+
+class SyncSettings(BaseModel):
+    """How events travel to the platform."""
+
+    model_config = _SECTION
+
+    batch_size: Annotated[int, Field(ge=1, le=5000)] = 500
+    """Events sent in one request."""
+
+    interval_seconds: Annotated[int, Field(ge=10, le=86_400)] = 60
+    """Seconds between background syncs while the app runs."""
+
+    time_budget_seconds: Annotated[float, Field(gt=0, le=3600)] = 120.0
+    """Longest one sync run keeps retrying before it gives up and keeps the events."""
+
+    backup_retention: Annotated[int, Field(ge=0, le=365)] = 7
+    """Nightly database backups to keep (0: no backups)."""
+
+
+class Settings(BaseModel):
+    """Everything the terminal is told, in one validated object."""
+
+    model_config = _SECTION
+
+    shop: ShopSettings = Field(default_factory=ShopSettings)
+    """Who this shop is."""
+
+    terminal: TerminalSettings = Field(default_factory=TerminalSettings)
+    """This device."""
+
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    """Where things are kept on disk."""
+
+    platform: PlatformSettings = Field(default_factory=PlatformSettings)
+    """The city platform."""
+
+    camera: CameraSettings = Field(default_factory=CameraSettings)
+    """The webcam."""
+
+    printer: PrinterSettings = Field(default_factory=PrinterSettings)
+    """The receipt printer."""
+
+    program: ProgramSettings = Field(default_factory=ProgramSettings)
+    """The loyalty program defaults."""
+
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    """Offline limits."""
+
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+    """Sync with the platform."""
+
+    @property
+    def data_dir(self) -> Path:
+        """The terminal's data directory."""
+        return self.storage.data_dir
+
+    @property
+    def database_path(self) -> Path:
+        """The ledger file."""
+        return self.storage.database_path()
+
+    @property
+    def token_path(self) -> Path:
+        """The file with the platform credential."""
+        token = self.platform.token_file
+        if token is None:
+            return self.data_dir / "platform.token"
+        return token if token.is_absolute() else self.data_dir / token
+
+    @property
+    def private_key_path(self) -> Path:
+        """The terminal's Ed25519 private key (mode 0600)."""
+        return self.data_dir / "terminal.key"
+
+    @property
+    def public_key_path(self) -> Path:
+        """The terminal's Ed25519 public key."""
+        return self.data_dir / "terminal.pub"
+
+    @property
+    def backup_dir(self) -> Path:
+        """Where online backups of the ledger go."""
+        return self.data_dir / "backups"
+
+
+SECTIONS: dict[str, type[BaseModel]] = {
+    name: info.annotation  # type: ignore[misc]
+    for name, info in Settings.model_fields.items()
+}

@@ -1,0 +1,112 @@
+"""The ledger's tables, as registered migrations. Importing this module registers them.
+
+This schema is the contract between ``loyalty`` (events, balances), ``sync`` (outbox,
+confirmed balances, keys, revocations, programs) and ``receipts``.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+from loyalty.db import migration, run_script
+
+
+@migration("0001_ledger")
+def _ledger(db: sqlite_utils.Database) -> None:
+    run_script(
+        db,
+        """
+        -- Append-only. A row is never updated or deleted; a mistake is cancelled by a void.
+        CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,   -- local sequence number, per terminal
+            id TEXT NOT NULL UNIQUE,                 -- UUIDv7 made here, never changes
+            kind TEXT NOT NULL CHECK (kind IN ('stamp', 'purchase', 'redeem', 'void', 'enroll')),
+            terminal_id TEXT NOT NULL,
+            shop_id TEXT NOT NULL,
+            occurred_at TEXT NOT NULL,               -- terminal's UTC clock, ISO 8601 ...Z
+            card_id TEXT,                            -- NULL only for an anonymous purchase
+            program_id TEXT NOT NULL,
+            stamps INTEGER NOT NULL DEFAULT 0,       -- signed stamp delta
+            amount_cents INTEGER,                    -- purchases (and their voids); never a float
+            currency TEXT,
+            voids TEXT REFERENCES events(id),        -- the event a void cancels
+            receipt_no TEXT UNIQUE,                  -- <terminal>-<seq>
+            detail TEXT NOT NULL DEFAULT '{}'        -- JSON: rule explanation, reward name
+        );
+        CREATE UNIQUE INDEX events_one_void ON events(voids) WHERE voids IS NOT NULL;
+        CREATE INDEX events_card ON events(card_id, seq);
+        CREATE INDEX events_time ON events(occurred_at);
+
+        CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+        CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+
+        -- The fold of events per card, kept in the same transaction as each event.
+        CREATE TABLE balances (
+            card_id TEXT PRIMARY KEY,
+            stamps INTEGER NOT NULL DEFAULT 0,
+            events INTEGER NOT NULL DEFAULT 0,
+            last_stamp_at TEXT,
+            updated_at TEXT NOT NULL
+        );
+
+        -- Sync bookkeeping, one row per event: pending -> in_flight -> synced | quarantined.
+        CREATE TABLE outbox (
+            seq INTEGER PRIMARY KEY REFERENCES events(seq),
+            state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'in_flight', 'synced', 'quarantined')),
+            batch_id TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            reason TEXT,                             -- why the platform rejected it
+            updated_at TEXT
+        );
+        CREATE INDEX outbox_state ON outbox(state, seq);
+
+        -- What the platform confirmed, per card, at a pull.
+        CREATE TABLE confirmed_balances (
+            card_id TEXT PRIMARY KEY,
+            stamps INTEGER NOT NULL,
+            confirmed_at TEXT NOT NULL,              -- local UTC time of the pull
+            platform_seq INTEGER                     -- the platform's own version, if it sends one
+        );
+
+        -- Issuer public keys that card codes are verified with.
+        CREATE TABLE issuer_keys (
+            kid TEXT PRIMARY KEY,
+            issuer TEXT NOT NULL,
+            public_key BLOB NOT NULL,                -- raw 32-byte Ed25519 public key
+            added_at TEXT NOT NULL
+        );
+
+        CREATE TABLE revoked_cards (
+            card_id TEXT PRIMARY KEY,
+            revoked_at TEXT NOT NULL
+        );
+
+        -- Programs and campaigns sent by the platform (JSON, validated by loyalty.programs).
+        CREATE TABLE programs (
+            id TEXT PRIMARY KEY,
+            body TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+
+        -- Small facts: trust_version, sync_cursor, last_good_sync, clock_offset_seconds, ...
+        CREATE TABLE meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+
+        CREATE TABLE sync_runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            outcome TEXT,                            -- ok, quarantined, unreachable, auth, config
+            sent INTEGER NOT NULL DEFAULT 0,
+            accepted INTEGER NOT NULL DEFAULT 0,
+            duplicate INTEGER NOT NULL DEFAULT 0,
+            rejected INTEGER NOT NULL DEFAULT 0,
+            message TEXT
+        );
+        """
+    )

@@ -1,0 +1,60 @@
+"""The ``citie-terminal`` command: the counter app by default, and every counter action headless.
+
+Exit status 0 means success; a refusal exits non-zero with ``refused: <reason>: <sentence>``
+on stderr; a bad configuration exits 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import version
+
+import click
+
+from terminal.cli_support import CliEnv, common_options
+
+# Each module adds its commands to the group through register(group).
+COMMAND_MODULES = [
+    "terminal.commands.setup",
+]
+
+
+@click.group(
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(version("citie-terminal"), "--version", prog_name="citie-terminal")
+@common_options
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """The loyalty terminal for the shop counter.
+
+    Without a command, starts the counter app (demo data when no config exists).
+    """
+    ctx.ensure_object(CliEnv)
+    if ctx.invoked_subcommand is None:
+        run_app = _app_runner()
+        if run_app is None:
+            click.echo(ctx.get_help())
+            return
+        run_app(ctx.obj)
+
+
+def _app_runner() -> click.Command | None:
+    try:
+        module = importlib.import_module("terminal.main")
+    except ModuleNotFoundError as exc:
+        if exc.name == "terminal.main":
+            return None
+        raise
+    runner: click.Command = module.run_app
+    return runner
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(_name).register(cli)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="citie-terminal")
