@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from config.load import describe_field, env_var_name
 from config.settings import SECTIONS, Settings
 
 HEADER = """\
@@ -60,3 +61,39 @@ def example_toml() -> str:
 
 
 EXAMPLE_PATH = Path(__file__).with_name("example.toml")
+
+
+def reference_table() -> str:
+    """The README's configuration reference: every key, its variable, meaning and default."""
+    rows = [
+        "| key | environment variable | meaning | allowed (default) |",
+        "|---|---|---|---|",
+    ]
+    defaults = Settings()
+    for section, model in SECTIONS.items():
+        for key, field in model.model_fields.items():
+            kind = describe_field(model, key, with_default=False)
+            value = getattr(getattr(defaults, section), key)
+            default = "user data folder" if (section, key) == ("storage", "data_dir") else None
+            if default is None:
+                default = _toml_value(value)
+            meaning = (field.description or "").replace("|", "/").replace("<", "&lt;")
+            rows.append(
+                f"| `[{section}] {key}` | `{env_var_name(section, key)}` | {meaning} "
+                f"| {kind} (`{default}`) |"
+            )
+    return "\n".join(rows) + "\n"
+
+
+def _update_files() -> None:
+    """Rewrite config/example.toml and the README's configuration reference."""
+    EXAMPLE_PATH.write_text(example_toml(), encoding="utf-8")
+    readme = EXAMPLE_PATH.parents[1] / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    start, end = "<!-- config-reference:start -->\n", "<!-- config-reference:end -->"
+    head, rest = text.split(start, 1)
+    readme.write_text(head + start + reference_table() + end + rest.split(end, 1)[1])
+
+
+if __name__ == "__main__":
+    _update_files()

@@ -11,8 +11,9 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -132,10 +133,46 @@ def _unknown_env(environ: Mapping[str, str]) -> list[str]:
     return sorted(n for n in environ if n.startswith(ENV_PREFIX) and n not in known)
 
 
-def _allowed(model: type[BaseModel], key: str) -> str:
+def describe_field(model: type[BaseModel], key: str, *, with_default: bool = True) -> str:
+    """Say what a field accepts: its kind, bounds or choices (and its default)."""
     field = model.model_fields[key]
-    text = field.description or ""
-    return text.rstrip(".")
+    annotation = field.annotation
+    lower = upper = None
+    for item in field.metadata:
+        lower = getattr(item, "ge", None) if getattr(item, "ge", None) is not None else lower
+        lower = getattr(item, "gt", None) if getattr(item, "gt", None) is not None else lower
+        upper = getattr(item, "le", None) if getattr(item, "le", None) is not None else upper
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) is Literal:
+        kind = "one of " + ", ".join(repr(a) for a in args)
+    elif isinstance(annotation, type) and issubclass(annotation, Enum):
+        kind = "one of " + ", ".join(repr(member.value) for member in annotation)
+    elif annotation is bool:
+        kind = "true or false"
+    elif annotation is int:
+        kind = "a whole number"
+    elif annotation is float:
+        kind = "a number"
+    elif annotation is Path or Path in args:
+        kind = "a file or folder path"
+    elif get_origin(annotation) is list:
+        choices = [repr(c) for a in get_args(annotation) for c in get_args(a)]
+        kind = "a list of " + (", ".join(choices) if choices else "values")
+    else:
+        kind = "text"
+    if lower is not None and upper is not None:
+        kind += f" from {lower} to {upper}"
+    elif lower is not None:
+        kind += f" of at least {lower}"
+    elif upper is not None:
+        kind += f" of at most {upper}"
+    if not with_default:
+        return kind
+    default = field.get_default(call_default_factory=True)
+    if isinstance(default, Enum):
+        default = default.value
+    shown = "" if isinstance(default, Path) or default is None else f" (default {default!r})"
+    return f"{kind}{shown} — {(field.description or '').rstrip('.')}"
 
 
 def load_settings(
@@ -180,7 +217,7 @@ def load_settings(
             if value is None:
                 continue
             merged.setdefault(section, {})[key] = value
-            origin[(section, key)] = Source("cli", f"--{key.replace('_', '-')}")
+            origin[(section, key)] = Source("cli", f"--{section}-{key}".replace("_", "-"))
 
     if data_dir is not None:
         merged.setdefault("storage", {})["data_dir"] = data_dir
@@ -212,6 +249,8 @@ def _explain(
         value = merged.get(section, {}).get(key, None) if key else None
         shown = f" = {value!r}" if key else ""
         problem = error["msg"].removeprefix("Value error, ")
-        allowed = f" Allowed: {_allowed(model, key)}." if model is not None and key else ""
+        allowed = f" Allowed: {describe_field(model, key)}." if model is not None and key else ""
+        if not key:
+            allowed = " Fix the section in the file."
         lines.append(f"config error in {where}{shown}: {problem}.{allowed}")
     return "\n".join(lines)

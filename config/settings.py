@@ -19,6 +19,9 @@ APP_NAME = "citie-terminal"
 
 _SECTION = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
+Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+"""An id as the platform spells it: letters, digits, dot, dash, underscore."""
+
 
 def default_data_dir() -> Path:
     """Where a terminal keeps its database, keys and config when nothing says otherwise."""
@@ -39,7 +42,7 @@ class ShopSettings(BaseModel):
 
     model_config = _SECTION
 
-    id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")] = "demo-shop"
+    id: Identifier = "demo-shop"
     """The shop's id at the city platform (letters, digits, dot, dash, underscore)."""
 
     name: Annotated[str, Field(min_length=1, max_length=80)] = "Demo Coffee"
@@ -57,7 +60,7 @@ class TerminalSettings(BaseModel):
 
     model_config = _SECTION
 
-    id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")] = "demo-t1"
+    id: Identifier = "demo-t1"
     """This terminal's id; receipt numbers are <terminal id>-<sequence>."""
 
     bell: bool = True
@@ -101,7 +104,7 @@ class PlatformSettings(BaseModel):
     """Base URL of the city platform (https://...; plain http only to 127.0.0.1). Empty: offline."""
 
     token_file: Path | None = None
-    """File holding this terminal's credential (mode 0600); empty means platform.token in data_dir."""
+    """File with this terminal's credential (mode 0600); empty means platform.token in data_dir."""
 
     @field_validator("token_file", mode="before")
     @classmethod
@@ -130,6 +133,10 @@ class PlatformSettings(BaseModel):
 DecoderName = Literal["zxing", "zbar", "opencv"]
 
 
+def _all_decoders() -> list[DecoderName]:
+    return ["zxing", "zbar", "opencv"]
+
+
 class CameraSettings(BaseModel):
     """The webcam that reads customers' codes."""
 
@@ -148,7 +155,7 @@ class CameraSettings(BaseModel):
     """Capture height in pixels."""
 
     decoders: Annotated[list[DecoderName], Field(min_length=1, max_length=3)] = Field(
-        default_factory=lambda: ["zxing", "zbar", "opencv"]
+        default_factory=_all_decoders
     )
     """Decoders in the order they are tried: zxing, zbar, opencv."""
 
@@ -198,7 +205,7 @@ class ProgramSettings(BaseModel):
 
     model_config = _SECTION
 
-    id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")] = "coffee"
+    id: Identifier = "coffee"
     """The program id used in events."""
 
     stamps_per_visit: Annotated[int, Field(ge=0, le=100)] = 1

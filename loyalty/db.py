@@ -120,7 +120,8 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise DatabaseError(
                 f"cannot open the ledger {path}: {exc}. "
-                "Check the disk and the file's permissions; restore the latest backup if it is damaged."
+                "Check the disk and the file's permissions; "
+                "restore the latest backup if it is damaged."
             ) from exc
         try:
             if check:
@@ -152,7 +153,8 @@ class Store:
         applied: list[str] = []
         with self.write() as db:
             db.execute(
-                "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+                "CREATE TABLE IF NOT EXISTS _migrations"
+                " (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
             )
             done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
             for name, fn in MIGRATIONS:

@@ -35,7 +35,7 @@ class Catalog:
         CATALOGS.append(self)
 
     def text(self, key: str, language: str, /, **params: Any) -> str:
-        """The message in ``language`` with its fields filled; English if the language is unknown."""
+        """The message in ``language`` with its fields filled (English for an unknown language)."""
         forms = self.messages[key]
         template = forms.get(language) or forms["en"]
         return template.format(**params) if params else template

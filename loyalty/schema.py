@@ -108,5 +108,5 @@ def _ledger(db: sqlite_utils.Database) -> None:
             rejected INTEGER NOT NULL DEFAULT 0,
             message TEXT
         );
-        """
+        """,
     )

@@ -58,3 +58,7 @@ for _name in COMMAND_MODULES:
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="citie-terminal")
+
+
+if __name__ == "__main__":
+    main()

@@ -25,7 +25,8 @@ class Refused(click.ClickException):
     def __init__(self, code: str, sentence: str, exit_code: int = 1) -> None:
         super().__init__(sentence)
         self.code = code
-        self.exit_code = exit_code
+        # click declares exit_code on the class; a refusal's status belongs to the instance.
+        object.__setattr__(self, "exit_code", exit_code)
 
     def show(self, file: Any = None) -> None:
         """Print ``refused: <code>: <sentence>`` on stderr."""

@@ -51,7 +51,10 @@ def ensure_private_key(env: CliEnv) -> Path:
 @click.option("--shop-name", help="The shop's name for receipts and the status line.")
 @click.option("--terminal-id", help="This terminal's id (receipt numbers start with it).")
 @click.option(
-    "--language", type=click.Choice([lang.value for lang in Language]), help="Counter language."
+    "--shop-language",
+    "language",
+    type=click.Choice([lang.value for lang in Language]),
+    help="Counter language at start-up.",
 )
 @click.option("--platform-url", help="The city platform's base URL (https://...).")
 @click.option("--force", is_flag=True, help="Rewrite an existing config file.")

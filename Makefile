@@ -1,0 +1,58 @@
+# citie-terminal: two commands from a fresh clone.
+#   make run   set everything up, start the demo platform, run the counter app
+#   make test  set everything up, then lint, type-check and run the tests
+# Setup is idempotent: .venv is (re)installed only when pyproject.toml changed.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PACKAGES := terminal scanner sync receipts config loyalty
+
+.PHONY: run test setup system-libs lint typecheck pytest bench clean
+
+run: setup
+	@$(BIN)/python -m terminal.demo_run
+
+test: setup
+	@$(MAKE) --no-print-directory system-libs STRICT=1
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict $(addprefix -p ,$(PACKAGES))
+	$(BIN)/pytest -q
+
+setup: $(STAMP) system-libs
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[platform,dev]'
+	@touch $(STAMP)
+
+# libzbar0 backs the pyzbar decoder. Installed with apt-get when running as root;
+# otherwise say exactly what to install. STRICT=1 (make test) stops without it.
+system-libs: $(STAMP)
+	@if ! $(BIN)/python -c "import pyzbar.pyzbar" >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing libzbar0 (QR decoder library) with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libzbar0 >/dev/null; \
+	  else \
+	    echo "citie-terminal: the zbar library is missing. Install it with:"; \
+	    echo "    sudo apt-get install --no-install-recommends libzbar0"; \
+	    if [ -n "$(STRICT)" ]; then exit 1; fi; \
+	    echo "(continuing without the zbar decoder: zxing-cpp still reads codes)"; \
+	  fi; \
+	fi
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy --strict $(addprefix -p ,$(PACKAGES))
+
+bench: setup
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,78 @@
+"""The shape of the project: core packages know no screen; the README's commands exist."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CORE = ["loyalty", "scanner", "sync", "receipts", "config"]
+
+
+def submodules(package: str) -> list[str]:
+    base = ROOT / package
+    return sorted(
+        ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for path in base.rglob("*.py")
+        if path.name != "__main__.py"
+    )
+
+
+@pytest.mark.parametrize("package", CORE)
+def test_core_package_imports_no_ui_library(package: str) -> None:
+    modules = [m.removesuffix(".__init__") for m in submodules(package)]
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "bad = sorted(m for m in ('textual', 'rich') if m in sys.modules)\n"
+        "print(','.join(bad))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "", f"{package} pulls in {result.stdout.strip()}"
+
+
+def test_headless_cli_does_not_import_textual() -> None:
+    code = "import sys, terminal.cli; print('textual' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_dependency_direction() -> None:
+    allowed = {
+        "config": set(),
+        "loyalty": {"config"},
+        "scanner": {"config"},
+        "receipts": {"loyalty", "config"},
+        "sync": {"loyalty", "config"},
+    }
+    pattern = re.compile(
+        r"^\s*(?:from|import)\s+(terminal|scanner|sync|receipts|config|loyalty)\b", re.M
+    )
+    for package, may_import in allowed.items():
+        for path in (ROOT / package).rglob("*.py"):
+            for target in pattern.findall(path.read_text(encoding="utf-8")):
+                assert target == package or target in may_import, (
+                    f"{path.relative_to(ROOT)} imports {target}"
+                )
+
+
+def test_readme_quick_start_commands_exist_in_makefile() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"^make (\w+)$", quick, re.M)
+    assert commands == ["run", "test"]
+    for target in commands:
+        assert re.search(rf"^{target}:", makefile, re.M), f"make {target} missing"
+    assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
