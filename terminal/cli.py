@@ -16,6 +16,7 @@ from terminal.cli_support import CliEnv, common_options
 # Each module adds its commands to the group through register(group).
 COMMAND_MODULES = [
     "terminal.commands.setup",
+    "terminal.commands.cards",
 ]
 
 

@@ -1,0 +1,690 @@
+"""Signed card codes: issue them (platform side, private key) and verify them (terminal side).
+
+A code is ``CT1:`` followed by the Base45 text of a tagged COSE_Sign1 structure::
+
+    18([protected: bstr {1: -8 (EdDSA), 4: kid}, unprotected: {}, payload: bstr claims,
+        signature: bstr .size 64])
+
+with the claims a CBOR map keyed like a CWT: ``1`` issuer (text), ``4`` expiry and ``6``
+issued-at (seconds since the epoch), ``7`` card id (bytes of its ASCII text). The signature is
+Ed25519 over the COSE ``Sig_structure`` ``["Signature1", protected, b"", payload]``. The key
+id travels in the protected header, which the signature covers, because a verifier needs it
+to pick the key before anything else can be trusted. Base45 uses only QR alphanumeric
+characters and so does the prefix, so the whole QR is encoded in alphanumeric mode.
+
+``verify`` takes any string and never raises: the length is checked before anything is read,
+the prefix before anything is decoded, the envelope is parsed by a small strict reader
+(definite lengths, shortest encodings, nothing trailing), and the claims are decoded only
+after the signature has been checked.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Container, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Final
+
+import base45
+import cbor2
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from loyalty.i18n import Catalog, date_text
+
+PREFIX: Final = "CT1:"
+MAX_LENGTH: Final = 512
+"""Anything longer is refused without being read; legitimate codes are about 200 characters."""
+
+CLOCK_LEEWAY: Final = timedelta(minutes=10)
+"""How far in the future a card's issue time may be before it is "not yet valid": counter
+devices run offline without a time server and drift."""
+
+ALG_EDDSA: Final = -8
+TRUST_FORMAT: Final = "citie-trust/1"
+MAX_TRUST_KEYS: Final = 64
+
+# Claim keys, as registered for CWT (RFC 8392).
+_ISS, _EXP, _IAT, _CTI = 1, 4, 6, 7
+# COSE header keys (RFC 9052).
+_ALG, _KID = 1, 4
+
+_B45_BODY = re.compile(r"[0-9A-Z $%*+\-./:]+")
+KID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,32}")
+ISSUER_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
+CARD_ID_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9-]{0,39}")
+_OWN_FAMILY = re.compile(r"CT\d{1,3}:")
+_URL_SCHEME = re.compile(r"[a-z][a-z0-9+.\-]{1,20}://")
+_SIG_CONTEXT: Final = b"\x84\x6aSignature1"  # array(4), text(10) "Signature1"
+_EMPTY_AAD: Final = b"\x40"
+# A COSE envelope needs at most: protected (~40) + payload (<=256) + signature (66) + heads.
+_MAX_ENVELOPE = 400
+# Far enough to cover any printed card, small enough that datetime never overflows.
+_MAX_TIMESTAMP = 2**37
+
+# Card ids: no 0/O/1/I, so they survive being read aloud or typed from a printed card.
+CARD_ID_ALPHABET: Final = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+_CARD_ID_GROUPS = 3
+_CARD_ID_GROUP = 4
+
+
+class RefusalReason(StrEnum):
+    """Why a scanned text is not accepted as a card: a closed set, stable across versions."""
+
+    NOT_A_CARD = "not_a_card"
+    TOO_LONG = "too_long"
+    MALFORMED = "malformed"
+    UNKNOWN_KEY = "unknown_key"
+    BAD_SIGNATURE = "bad_signature"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    REVOKED = "revoked"
+
+
+MESSAGES = Catalog(
+    "loyalty.cards",
+    {
+        "not_a_card.payment": {
+            "en": "This is a payment code, not a loyalty card; ask the customer for their "
+            "loyalty card.",
+            "fr": "Ceci est un code de paiement, pas une carte de fidélité ; demandez au client "
+            "sa carte de fidélité.",
+            "nl": "Dit is een betaalcode, geen klantenkaart; vraag de klant naar de klantenkaart.",
+            "de": "Das ist ein Zahlungscode, keine Kundenkarte; bitten Sie den Kunden um seine "
+            "Kundenkarte.",
+        },
+        "not_a_card.link": {
+            "en": "This is a web link, not a loyalty card; ask the customer for their loyalty "
+            "card.",
+            "fr": "Ceci est un lien web, pas une carte de fidélité ; demandez au client sa carte "
+            "de fidélité.",
+            "nl": "Dit is een weblink, geen klantenkaart; vraag de klant naar de klantenkaart.",
+            "de": "Das ist ein Weblink, keine Kundenkarte; bitten Sie den Kunden um seine "
+            "Kundenkarte.",
+        },
+        "not_a_card.other_app": {
+            "en": "This code belongs to another app, not to the loyalty card; ask the customer "
+            "for their loyalty card.",
+            "fr": "Ce code appartient à une autre application, ce n'est pas une carte de "
+            "fidélité ; demandez au client sa carte de fidélité.",
+            "nl": "Deze code hoort bij een andere app, het is geen klantenkaart; vraag de klant "
+            "naar de klantenkaart.",
+            "de": "Dieser Code gehört zu einer anderen App, er ist keine Kundenkarte; bitten Sie "
+            "den Kunden um seine Kundenkarte.",
+        },
+        "not_a_card.text": {
+            "en": "This is plain text or a number, not a loyalty card; ask the customer for "
+            "their loyalty card.",
+            "fr": "Ceci est du texte ou un numéro, pas une carte de fidélité ; demandez au "
+            "client sa carte de fidélité.",
+            "nl": "Dit is gewone tekst of een nummer, geen klantenkaart; vraag de klant naar "
+            "de klantenkaart.",
+            "de": "Das ist nur Text oder eine Nummer, keine Kundenkarte; bitten Sie den Kunden "
+            "um seine Kundenkarte.",
+        },
+        "not_a_card.empty": {
+            "en": "Nothing was read; scan the customer's loyalty card again.",
+            "fr": "Rien n'a été lu ; scannez à nouveau la carte de fidélité du client.",
+            "nl": "Er werd niets gelezen; scan de klantenkaart opnieuw.",
+            "de": "Es wurde nichts gelesen; scannen Sie die Kundenkarte noch einmal.",
+        },
+        "too_long": {
+            "en": "This code is far too long to be a loyalty card, so it was not read; ask "
+            "the customer for their loyalty card.",
+            "fr": "Ce code est bien trop long pour une carte de fidélité, il n'a donc pas été "
+            "lu ; demandez au client sa carte de fidélité.",
+            "nl": "Deze code is veel te lang voor een klantenkaart en werd dus niet gelezen; "
+            "vraag de klant naar de klantenkaart.",
+            "de": "Dieser Code ist viel zu lang für eine Kundenkarte und wurde daher nicht "
+            "gelesen; bitten Sie den Kunden um seine Kundenkarte.",
+        },
+        "malformed": {
+            "en": "This loyalty card code is damaged or incomplete; scan it again, and if it "
+            "keeps failing the customer needs a new card.",
+            "fr": "Ce code de carte de fidélité est abîmé ou incomplet ; scannez-le à nouveau. "
+            "Si l'erreur persiste, le client a besoin d'une nouvelle carte.",
+            "nl": "Deze klantenkaartcode is beschadigd of onvolledig; scan opnieuw. Lukt het "
+            "nog altijd niet, dan heeft de klant een nieuwe kaart nodig.",
+            "de": "Dieser Kundenkarten-Code ist beschädigt oder unvollständig; scannen Sie ihn "
+            "noch einmal. Klappt es weiterhin nicht, braucht der Kunde eine neue Karte.",
+        },
+        "malformed.case": {
+            "en": "The letters of this card code changed case (Caps Lock on the scanner?); "
+            "turn Caps Lock off and scan again.",
+            "fr": "Les lettres de ce code ont changé de casse (touche Verr. Maj. du "
+            "scanner ?) ; désactivez-la et scannez à nouveau.",
+            "nl": "De letters van deze kaartcode zijn van hoofd- naar kleine letters gewisseld "
+            "(Caps Lock op de scanner?); zet Caps Lock uit en scan opnieuw.",
+            "de": "Bei diesem Kartencode sind Groß- und Kleinbuchstaben vertauscht "
+            "(Feststelltaste am Scanner?); lösen Sie die Feststelltaste und scannen Sie erneut.",
+        },
+        "malformed.version": {
+            "en": "This card code comes from a newer version of the system; update the "
+            "terminal, then scan again.",
+            "fr": "Ce code de carte provient d'une version plus récente du système ; mettez le "
+            "terminal à jour, puis scannez à nouveau.",
+            "nl": "Deze kaartcode komt van een nieuwere versie van het systeem; werk de "
+            "terminal bij en scan daarna opnieuw.",
+            "de": "Dieser Kartencode stammt aus einer neueren Version des Systems; "
+            "aktualisieren Sie das Terminal und scannen Sie dann erneut.",
+        },
+        "unknown_key": {
+            "en": "This card was signed with a key this terminal does not know yet; run a "
+            "sync (or import the latest keys), then scan again.",
+            "fr": "Cette carte a été signée avec une clé que ce terminal ne connaît pas "
+            "encore ; lancez une synchronisation (ou importez les dernières clés), puis "
+            "scannez à nouveau.",
+            "nl": "Deze kaart werd ondertekend met een sleutel die deze terminal nog niet kent; "
+            "synchroniseer (of importeer de nieuwste sleutels) en scan daarna opnieuw.",
+            "de": "Diese Karte wurde mit einem Schlüssel signiert, den dieses Terminal noch "
+            "nicht kennt; synchronisieren Sie (oder importieren Sie die neuesten Schlüssel) "
+            "und scannen Sie dann erneut.",
+        },
+        "bad_signature": {
+            "en": "This card's signature does not match: the code was altered or forged. Do "
+            "not accept it; the customer can ask the city for a new card.",
+            "fr": "La signature de cette carte ne correspond pas : le code a été modifié ou "
+            "falsifié. Ne l'acceptez pas ; le client peut demander une nouvelle carte à la "
+            "ville.",
+            "nl": "De handtekening van deze kaart klopt niet: de code werd gewijzigd of "
+            "vervalst. Aanvaard hem niet; de klant kan bij de stad een nieuwe kaart vragen.",
+            "de": "Die Signatur dieser Karte stimmt nicht: Der Code wurde verändert oder "
+            "gefälscht. Nehmen Sie ihn nicht an; der Kunde kann bei der Stadt eine neue Karte "
+            "beantragen.",
+        },
+        "expired": {
+            "en": "This card expired on {date}; the customer can get a new card in the city app.",
+            "fr": "Cette carte a expiré le {date} ; le client peut obtenir une nouvelle carte "
+            "dans l'application de la ville.",
+            "nl": "Deze kaart is vervallen op {date}; de klant kan een nieuwe kaart krijgen in "
+            "de app van de stad.",
+            "de": "Diese Karte ist am {date} abgelaufen; der Kunde kann in der App der Stadt "
+            "eine neue Karte erhalten.",
+        },
+        "not_yet_valid": {
+            "en": "This card is only valid from {date}; check this terminal's date and time, "
+            "then scan again.",
+            "fr": "Cette carte n'est valable qu'à partir du {date} ; vérifiez la date et "
+            "l'heure de ce terminal, puis scannez à nouveau.",
+            "nl": "Deze kaart is pas geldig vanaf {date}; controleer de datum en het uur van "
+            "deze terminal en scan daarna opnieuw.",
+            "de": "Diese Karte ist erst ab {date} gültig; prüfen Sie Datum und Uhrzeit dieses "
+            "Terminals und scannen Sie dann erneut.",
+        },
+        "revoked": {
+            "en": "This card has been blocked by the city (reported lost or replaced); do not "
+            "accept it, the customer can ask for a new card.",
+            "fr": "Cette carte a été bloquée par la ville (déclarée perdue ou remplacée) ; ne "
+            "l'acceptez pas, le client peut demander une nouvelle carte.",
+            "nl": "Deze kaart werd door de stad geblokkeerd (verloren gemeld of vervangen); "
+            "aanvaard ze niet, de klant kan een nieuwe kaart aanvragen.",
+            "de": "Diese Karte wurde von der Stadt gesperrt (als verloren gemeldet oder "
+            "ersetzt); nehmen Sie sie nicht an, der Kunde kann eine neue Karte beantragen.",
+        },
+    },
+)
+
+
+@dataclass(frozen=True)
+class Card:
+    """A verified card: the signature held, the key is trusted, and it is valid now."""
+
+    card_id: str
+    issuer: str
+    kid: str
+    issued_at: datetime
+    expires_at: datetime
+
+    def to_json(self) -> dict[str, str]:
+        """The card as plain JSON values (times in UTC ISO 8601)."""
+        return {
+            "card_id": self.card_id,
+            "issuer": self.issuer,
+            "kid": self.kid,
+            "issued_at": _iso(self.issued_at),
+            "expires_at": _iso(self.expires_at),
+        }
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a text is not accepted: a stable reason code and an English sentence.
+
+    ``key`` names the catalog sentence (a reason may have several, e.g. a payment code and
+    a web link are both ``not_a_card``); ``at`` is the date an expiry sentence mentions.
+    """
+
+    reason: RefusalReason
+    message: str
+    key: str = ""
+    at: datetime | None = field(default=None, compare=False)
+
+    def text(self, language: str) -> str:
+        """The sentence in the counter's language (fr, nl, de, en)."""
+        return _sentence(self.key or self.reason.value, language, self.at)
+
+    def to_json(self) -> dict[str, str]:
+        """The refusal as plain JSON values."""
+        return {"refused": self.reason.value, "message": self.message}
+
+
+@dataclass(frozen=True)
+class IssuerKey:
+    """One public key of the card issuer, by key id."""
+
+    kid: str
+    issuer: str
+    public_key: Ed25519PublicKey
+
+    @property
+    def public_hex(self) -> str:
+        """The raw 32-byte public key as lowercase hex."""
+        return self.public_key.public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        ).hex()
+
+
+@dataclass(frozen=True)
+class TrustList:
+    """The issuer keys a terminal accepts, with a version that only ever goes up."""
+
+    version: int
+    keys: Mapping[str, IssuerKey]
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``citie-trust/1`` JSON form."""
+        return {
+            "format": TRUST_FORMAT,
+            "version": self.version,
+            "keys": [
+                {"kid": key.kid, "issuer": key.issuer, "public_key": key.public_hex}
+                for key in sorted(self.keys.values(), key=lambda k: k.kid)
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> TrustList:
+        """Read and validate the ``citie-trust/1`` JSON form; ValueError says what is wrong."""
+        if not isinstance(data, dict):
+            raise ValueError("a trust list is a JSON object with format, version and keys")
+        if data.get("format") != TRUST_FORMAT:
+            raise ValueError(
+                f'this is not a trust list: "format" must be "{TRUST_FORMAT}" '
+                f"(found {_short(data.get('format'))})"
+            )
+        version = data.get("version")
+        if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version < 2**53:
+            raise ValueError(
+                f'"version" must be a whole number from 1 up (found {_short(version)})'
+            )
+        entries = data.get("keys")
+        if not isinstance(entries, list):
+            raise ValueError('"keys" must be a list of {"kid", "issuer", "public_key"} objects')
+        if not 1 <= len(entries) <= MAX_TRUST_KEYS:
+            raise ValueError(f'"keys" must hold 1 to {MAX_TRUST_KEYS} keys (found {len(entries)})')
+        keys: dict[str, IssuerKey] = {}
+        for number, entry in enumerate(entries, start=1):
+            where = f"key {number}"
+            if not isinstance(entry, dict):
+                raise ValueError(f"{where}: must be an object with kid, issuer and public_key")
+            kid, issuer, public = entry.get("kid"), entry.get("issuer"), entry.get("public_key")
+            if not isinstance(kid, str) or not KID_PATTERN.fullmatch(kid):
+                raise ValueError(
+                    f'{where}: "kid" must be 1 to 32 letters, digits, ".", "_" or "-" '
+                    f"(found {_short(kid)})"
+                )
+            if not isinstance(issuer, str) or not ISSUER_PATTERN.fullmatch(issuer):
+                raise ValueError(
+                    f'{where} ({kid}): "issuer" must be 1 to 64 letters, digits, ".", "_" '
+                    f'or "-" (found {_short(issuer)})'
+                )
+            if not isinstance(public, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", public):
+                raise ValueError(
+                    f'{where} ({kid}): "public_key" must be 64 hex digits (a raw Ed25519 key)'
+                )
+            if kid in keys:
+                raise ValueError(f'{where}: the key id "{kid}" appears twice')
+            keys[kid] = IssuerKey(kid, issuer, public_key_from_raw(bytes.fromhex(public)))
+        return cls(version=version, keys=keys)
+
+
+def public_key_from_raw(raw: bytes) -> Ed25519PublicKey:
+    """A public key object from its 32 raw bytes, loaded once per key (verification reuses it)."""
+    cached = _PUBLIC_KEYS.get(raw)
+    if cached is None:
+        if len(raw) != 32:
+            raise ValueError("an Ed25519 public key is 32 bytes")
+        cached = Ed25519PublicKey.from_public_bytes(raw)
+        if len(_PUBLIC_KEYS) > 1024:
+            _PUBLIC_KEYS.clear()
+        _PUBLIC_KEYS[bytes(raw)] = cached
+    return cached
+
+
+_PUBLIC_KEYS: dict[bytes, Ed25519PublicKey] = {}
+
+
+# ---------------------------------------------------------------------------------------------
+# Issuing (platform side)
+
+
+def issue(
+    private_key: Ed25519PrivateKey,
+    *,
+    kid: str,
+    issuer: str,
+    card_id: str,
+    issued_at: datetime,
+    expires_at: datetime,
+) -> str:
+    """Sign a card code; ValueError if a field could not be verified later."""
+    if not KID_PATTERN.fullmatch(kid):
+        raise ValueError(f"key id {kid!r} must be 1 to 32 letters, digits, '.', '_' or '-'")
+    if not ISSUER_PATTERN.fullmatch(issuer):
+        raise ValueError(f"issuer {issuer!r} must be 1 to 64 letters, digits, '.', '_' or '-'")
+    if not CARD_ID_PATTERN.fullmatch(card_id):
+        raise ValueError(f"card id {card_id!r} must be 1 to 40 capital letters, digits or '-'")
+    iat, exp = _seconds(issued_at), _seconds(expires_at)
+    if not 0 <= iat < exp < _MAX_TIMESTAMP:
+        raise ValueError("a card must expire after it is issued")
+    protected = cbor2.dumps({_ALG: ALG_EDDSA, _KID: kid.encode("ascii")}, canonical=True)
+    payload = cbor2.dumps(
+        {_ISS: issuer, _EXP: exp, _IAT: iat, _CTI: card_id.encode("ascii")}, canonical=True
+    )
+    to_sign = cbor2.dumps(["Signature1", protected, b"", payload])
+    signature = private_key.sign(to_sign)
+    envelope = cbor2.dumps(cbor2.CBORTag(18, [protected, {}, payload, signature]))
+    encoded: bytes = base45.b45encode(envelope)
+    return PREFIX + encoded.decode("ascii")
+
+
+def new_card_id() -> str:
+    """A fresh card id like ``CT-7KQ2-M9XD-4HTW``: 11 random characters and a check character.
+
+    55 random bits keep collisions negligible for millions of cards; the alphabet has no
+    0/O/1/I, and the check character catches any single mistyped character and most swaps.
+    """
+    body = [secrets.choice(CARD_ID_ALPHABET) for _ in range(_CARD_ID_GROUPS * _CARD_ID_GROUP - 1)]
+    body.append(_check_character("".join(body)))
+    groups = ["".join(body[i : i + _CARD_ID_GROUP]) for i in range(0, len(body), _CARD_ID_GROUP)]
+    return "CT-" + "-".join(groups)
+
+
+def card_id_is_valid(card_id: str) -> bool:
+    """True for an id made by ``new_card_id`` with a correct check character."""
+    if not card_id.startswith("CT-"):
+        return False
+    groups = card_id[3:].split("-")
+    if len(groups) != _CARD_ID_GROUPS or any(len(g) != _CARD_ID_GROUP for g in groups):
+        return False
+    chars = "".join(groups)
+    if any(c not in CARD_ID_ALPHABET for c in chars):
+        return False
+    return _check_character(chars[:-1]) == chars[-1]
+
+
+def _check_character(body: str) -> str:
+    """Luhn mod N over the card id alphabet."""
+    n = len(CARD_ID_ALPHABET)
+    factor, total = 2, 0
+    for char in reversed(body):
+        addend = factor * CARD_ID_ALPHABET.index(char)
+        total += addend // n + addend % n
+        factor = 1 if factor == 2 else 2
+    return CARD_ID_ALPHABET[(n - total % n) % n]
+
+
+# ---------------------------------------------------------------------------------------------
+# Verifying (terminal side)
+
+
+def verify(
+    text: str,
+    trust: TrustList,
+    *,
+    revoked: Container[str] = frozenset(),
+    now: datetime | None = None,
+    leeway: timedelta = CLOCK_LEEWAY,
+) -> Card | Refusal:
+    """The verified card, or why not. Never raises, whatever the text."""
+    try:
+        return _verify(text, trust, revoked, now, leeway)
+    except Exception:
+        # Every path above already maps bad input to a refusal; this is the last line so
+        # that nothing a QR code holds can take the counter down.
+        return _refuse(RefusalReason.MALFORMED)
+
+
+class _Malformed(Exception):
+    """The envelope is not what ``issue`` makes."""
+
+
+def _verify(
+    text: str,
+    trust: TrustList,
+    revoked: Container[str],
+    now: datetime | None,
+    leeway: timedelta,
+) -> Card | Refusal:
+    if not isinstance(text, str):
+        return _refuse(RefusalReason.MALFORMED)
+    if len(text) > MAX_LENGTH:
+        return _refuse(RefusalReason.TOO_LONG)
+    text = text.strip()
+    if not text.startswith(PREFIX):
+        return _not_ours(text)
+    body = text[len(PREFIX) :]
+    if not _B45_BODY.fullmatch(body):
+        return _refuse(RefusalReason.MALFORMED)
+    try:
+        envelope = base45.b45decode(body)
+    except Exception:
+        return _refuse(RefusalReason.MALFORMED)
+    try:
+        protected, payload, signature, kid = _open_envelope(envelope)
+    except _Malformed:
+        return _refuse(RefusalReason.MALFORMED)
+
+    key = trust.keys.get(kid)
+    if key is None:
+        return _refuse(RefusalReason.UNKNOWN_KEY)
+    try:
+        key.public_key.verify(signature, _SIG_CONTEXT + protected + _EMPTY_AAD + payload)
+    except InvalidSignature:
+        return _refuse(RefusalReason.BAD_SIGNATURE)
+
+    # Only now, with the signature checked, are the claims read.
+    claims = cbor2.loads(_bstr_content(payload))
+    card = _card_from_claims(claims, key)
+    if card is None:
+        return _refuse(RefusalReason.MALFORMED)
+    if card.card_id in revoked:
+        return _refuse(RefusalReason.REVOKED)
+    moment = _aware(now) if now is not None else datetime.now(UTC)
+    if moment >= card.expires_at:
+        return _refuse(RefusalReason.EXPIRED, at=card.expires_at)
+    if card.issued_at > moment + leeway:
+        return _refuse(RefusalReason.NOT_YET_VALID, at=card.issued_at)
+    return card
+
+
+def _open_envelope(data: bytes) -> tuple[bytes, bytes, bytes, str]:
+    """Split the COSE_Sign1 envelope; the protected header and payload keep their bstr heads.
+
+    Returns (protected bstr, payload bstr, signature, kid). Strict: tag 18, four items,
+    an empty unprotected map, shortest-form lengths, nothing after the last item.
+    """
+    if len(data) > _MAX_ENVELOPE:
+        raise _Malformed
+    if data[:2] != b"\xd2\x84":  # tag(18), array(4)
+        raise _Malformed
+    pos = 2
+    protected_start = pos
+    major, length, pos = _head(data, pos)
+    if major != 2 or length > 64:
+        raise _Malformed
+    protected_content = data[pos : pos + length]
+    pos += length
+    protected = data[protected_start:pos]
+    if data[pos : pos + 1] != b"\xa0":  # empty map
+        raise _Malformed
+    pos += 1
+    payload_start = pos
+    major, length, pos = _head(data, pos)
+    if major != 2 or length > 256:
+        raise _Malformed
+    pos += length
+    payload = data[payload_start:pos]
+    if data[pos : pos + 2] != b"\x58\x40":  # bstr of 64 bytes
+        raise _Malformed
+    pos += 2
+    signature = data[pos : pos + 64]
+    if len(signature) != 64 or pos + 64 != len(data):
+        raise _Malformed
+    return protected, payload, signature, _kid_from_header(protected_content)
+
+
+def _kid_from_header(header: bytes) -> str:
+    """The key id from the protected header ``{1: -8, 4: kid}`` (exactly that, in that order)."""
+    if header[:4] != b"\xa2\x01\x27\x04":  # map(2), 1: -8, 4:
+        raise _Malformed
+    major, length, pos = _head(header, 4)
+    if major != 2 or not 1 <= length <= 32 or pos + length != len(header):
+        raise _Malformed
+    try:
+        kid = header[pos:].decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise _Malformed from exc
+    if not KID_PATTERN.fullmatch(kid):
+        raise _Malformed
+    return kid
+
+
+def _head(data: bytes, pos: int) -> tuple[int, int, int]:
+    """One CBOR item head: (major type, argument, position after the head), shortest form only."""
+    if pos >= len(data):
+        raise _Malformed
+    initial = data[pos]
+    major, info = initial >> 5, initial & 0x1F
+    if info < 24:
+        return major, info, pos + 1
+    if info == 24:
+        if pos + 2 > len(data) or data[pos + 1] < 24:
+            raise _Malformed
+        return major, data[pos + 1], pos + 2
+    if info == 25:
+        if pos + 3 > len(data):
+            raise _Malformed
+        value = int.from_bytes(data[pos + 1 : pos + 3], "big")
+        if value < 256:
+            raise _Malformed
+        return major, value, pos + 3
+    # Nothing in a card code is 64 KiB or larger; indefinite lengths are never made.
+    raise _Malformed
+
+
+def _bstr_content(item: bytes) -> bytes:
+    _, _, pos = _head(item, 0)
+    return item[pos:]
+
+
+def _card_from_claims(claims: object, key: IssuerKey) -> Card | None:
+    """The card the signed claims describe, or None if they are not a card's claims."""
+    if not isinstance(claims, dict):
+        return None
+    issuer, exp, iat, cti = (claims.get(k) for k in (_ISS, _EXP, _IAT, _CTI))
+    if not isinstance(issuer, str) or issuer != key.issuer:
+        return None
+    if not isinstance(exp, int) or not isinstance(iat, int) or bool in (type(exp), type(iat)):
+        return None
+    if not 0 <= iat < exp < _MAX_TIMESTAMP:
+        return None
+    if not isinstance(cti, bytes):
+        return None
+    try:
+        card_id = cti.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    if not CARD_ID_PATTERN.fullmatch(card_id):
+        return None
+    return Card(
+        card_id=card_id,
+        issuer=issuer,
+        kid=key.kid,
+        issued_at=datetime.fromtimestamp(iat, UTC),
+        expires_at=datetime.fromtimestamp(exp, UTC),
+    )
+
+
+# What people hold up by mistake, most specific first. Each maps to a catalog key.
+_PAYMENT_MARKERS = ("payconiq", "bancontact", "bep://", "bitcoin:", "lightning:", "epc://")
+_OTHER_APP_PREFIXES = (
+    "hc1:",  # EU Digital COVID Certificate
+    "wifi:",
+    "begin:vcard",
+    "begin:vevent",
+    "mecard:",
+    "matmsg:",
+    "mailto:",
+    "tel:",
+    "sms:",
+    "smsto:",
+    "geo:",
+    "otpauth:",
+    "market:",
+)
+
+
+def _not_ours(text: str) -> Refusal:
+    """Name what a text without our prefix is, so the shopkeeper knows what to ask for."""
+    if not text:
+        return _refuse(RefusalReason.NOT_A_CARD, "not_a_card.empty")
+    head = text[:80].lower()
+    upper_head = text[:8].upper()
+    if upper_head.startswith(PREFIX):
+        return _refuse(RefusalReason.MALFORMED, "malformed.case")
+    if _OWN_FAMILY.match(upper_head):
+        return _refuse(RefusalReason.MALFORMED, "malformed.version")
+    first_line = text.split("\n", 1)[0].strip()
+    # EPC069-12 (SEPA credit transfer, "Scan to pay"): first line "BCD", then version lines.
+    if (first_line == "BCD" and "\n" in text) or any(m in head for m in _PAYMENT_MARKERS):
+        return _refuse(RefusalReason.NOT_A_CARD, "not_a_card.payment")
+    # EMVCo merchant-presented QR (card payments) starts with its format indicator.
+    if text.startswith("000201"):
+        return _refuse(RefusalReason.NOT_A_CARD, "not_a_card.payment")
+    if head.startswith(_OTHER_APP_PREFIXES):
+        return _refuse(RefusalReason.NOT_A_CARD, "not_a_card.other_app")
+    if _URL_SCHEME.match(head) or head.startswith("www."):
+        return _refuse(RefusalReason.NOT_A_CARD, "not_a_card.link")
+    return _refuse(RefusalReason.NOT_A_CARD, "not_a_card.text")
+
+
+def _refuse(reason: RefusalReason, key: str = "", *, at: datetime | None = None) -> Refusal:
+    return Refusal(reason, _sentence(key or reason.value, "en", at), key, at)
+
+
+def _sentence(key: str, language: str, at: datetime | None) -> str:
+    if at is None:
+        return MESSAGES.text(key, language)
+    return MESSAGES.text(key, language, date=date_text(at, language, UTC))
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _seconds(moment: datetime) -> int:
+    return int(_aware(moment).timestamp())
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,104 @@
+"""``card verify`` and ``keys import``: check a card code, install the issuer trust list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from loyalty.cards import Card, verify
+from loyalty.db import DatabaseError, utc_now
+from loyalty.trust import TrustError, install_trust, load_trust, read_trust_file, revoked_cards
+from terminal.cli_support import CliEnv, Refused, common_options, emit, pass_env
+from terminal.commands.setup import open_store
+
+
+def register(group: click.Group) -> None:
+    """Add ``card`` and ``keys`` to the program."""
+    group.add_command(card_group)
+    group.add_command(keys_group)
+
+
+@click.group("card")
+def card_group() -> None:
+    """Loyalty card codes."""
+
+
+@card_group.command("verify")
+@click.argument("code")
+@click.option("--json", "as_json", is_flag=True, help="Print the card (or refusal) as JSON.")
+@common_options
+@pass_env
+def card_verify(env: CliEnv, code: str, as_json: bool) -> None:
+    """Verify CODE with this terminal's issuer keys and revocations; print the card.
+
+    A refusal exits 1 with its reason (not_a_card, too_long, malformed, unknown_key,
+    bad_signature, expired, not_yet_valid, revoked) and a sentence on stderr.
+    """
+    store = open_store(env)
+    try:
+        db = store.read()
+        trust = load_trust(db)
+        revoked = revoked_cards(db)
+    finally:
+        store.close()
+    result = verify(code, trust, revoked=revoked, now=utc_now())
+    if isinstance(result, Card):
+        if as_json:
+            emit(result.to_json())
+        else:
+            card = result.to_json()
+            click.echo(f"card {card['card_id']}")
+            for name in ("issuer", "kid", "issued_at", "expires_at"):
+                click.echo(f"  {name}: {card[name]}")
+        return
+    if as_json:
+        language = env.settings.shop.language.value
+        emit({**result.to_json(), "language": language, "text": result.text(language)})
+    if not trust.keys:
+        # The usual reason on a fresh terminal: say how to get keys, not just "unknown key".
+        raise Refused(
+            result.reason.value,
+            result.message + " This terminal has no issuer keys yet: run "
+            "`citie-terminal keys import FILE` or pair it with the platform.",
+        )
+    raise Refused(result.reason.value, result.message)
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """The card issuer's public keys that this terminal trusts."""
+
+
+@keys_group.command("import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
+@common_options
+@pass_env
+def keys_import(env: CliEnv, file: Path, as_json: bool) -> None:
+    """Install the issuer trust list in FILE (from `citie-platform keys export`).
+
+    An older version than the installed one is refused (trust_version_older); the same
+    list again changes nothing.
+    """
+    try:
+        trust = read_trust_file(file)
+    except TrustError as exc:
+        raise Refused(exc.reason, exc.message) from exc
+    store = open_store(env)
+    try:
+        changed = install_trust(store, trust)
+    except TrustError as exc:
+        raise Refused(exc.reason, exc.message) from exc
+    except DatabaseError as exc:
+        raise Refused("database_error", str(exc), exit_code=3) from exc
+    finally:
+        store.close()
+    kids = sorted(trust.keys)
+    if as_json:
+        emit({"installed": changed, "version": trust.version, "kids": kids})
+        return
+    if changed:
+        click.echo(f"installed: trust list version {trust.version} ({', '.join(kids)})")
+    else:
+        click.echo(f"unchanged: trust list version {trust.version} is already installed")
