@@ -110,3 +110,49 @@ def _ledger(db: sqlite_utils.Database) -> None:
         );
         """,
     )
+
+
+@migration("0002_ledger_pending")
+def _ledger_pending(db: sqlite_utils.Database) -> None:
+    run_script(
+        db,
+        """
+        -- The stamp delta of a card's events the platform has not accepted yet, kept by the
+        -- triggers below whoever moves an outbox row, so a balance lookup never folds a
+        -- card's whole history.
+        ALTER TABLE balances ADD COLUMN unsynced INTEGER NOT NULL DEFAULT 0;
+        -- The event's card on its outbox row: "synced after the last confirmation" of one
+        -- card is then an index range, not a scan.
+        ALTER TABLE outbox ADD COLUMN card_id TEXT;
+        UPDATE outbox SET card_id = (SELECT card_id FROM events WHERE events.seq = outbox.seq);
+        UPDATE balances SET unsynced = COALESCE((
+            SELECT SUM(e.stamps) FROM events e JOIN outbox o ON o.seq = e.seq
+            WHERE e.card_id = balances.card_id AND o.state != 'synced'), 0);
+        CREATE INDEX outbox_card_synced ON outbox(card_id, updated_at) WHERE state = 'synced';
+        CREATE INDEX events_card_time ON events(card_id, occurred_at);
+        CREATE INDEX events_kind_time ON events(kind, occurred_at);
+
+        CREATE TRIGGER outbox_unsynced_insert AFTER INSERT ON outbox
+        WHEN NEW.card_id IS NOT NULL AND NEW.state != 'synced'
+        BEGIN
+            UPDATE balances
+            SET unsynced = unsynced + (SELECT stamps FROM events WHERE seq = NEW.seq)
+            WHERE card_id = NEW.card_id;
+        END;
+        CREATE TRIGGER outbox_unsynced_update AFTER UPDATE OF state ON outbox
+        WHEN NEW.card_id IS NOT NULL AND (OLD.state = 'synced') != (NEW.state = 'synced')
+        BEGIN
+            UPDATE balances SET unsynced = unsynced
+                + (CASE WHEN NEW.state = 'synced' THEN -1 ELSE 1 END)
+                * (SELECT stamps FROM events WHERE seq = NEW.seq)
+            WHERE card_id = NEW.card_id;
+        END;
+        CREATE TRIGGER outbox_unsynced_delete AFTER DELETE ON outbox
+        WHEN OLD.card_id IS NOT NULL AND OLD.state != 'synced'
+        BEGIN
+            UPDATE balances
+            SET unsynced = unsynced - (SELECT stamps FROM events WHERE seq = OLD.seq)
+            WHERE card_id = OLD.card_id;
+        END;
+        """,
+    )

@@ -1,0 +1,882 @@
+"""The ledger: append-only events, the per-card balance kept beside them, and their checks.
+
+Every write is one ``store.write()`` transaction (``BEGIN IMMEDIATE``) that reads what the
+rules need, inserts the event, its outbox row and updates the card's balance row; a method
+returns only after that commit returned, so "recorded" on screen means on disk. Because the
+rules are evaluated inside the write transaction, two threads stamping or redeeming the same
+card at once cannot both pass a limit.
+
+Decisions worth knowing:
+
+* Balance: ``local`` is this terminal's fold of the card's events; ``confirmed`` is what the
+  platform last confirmed; ``pending`` is the stamp delta of this card's events the platform
+  had not accepted at that confirmation (outbox not ``synced``, or synced after
+  ``confirmed_at``). ``total`` is ``confirmed + pending`` when a confirmation exists, else
+  ``local``. Redemptions are checked against ``total`` (a card may have earned stamps at other
+  terminals), so ``local`` alone may go below zero; ``total`` never does through a redeem.
+* Offline redemption limits count this local day's redemptions that were not voided and are
+  not ``synced`` yet. The age of the last good sync only applies when a platform is
+  configured (``platform_configured=True``): then a terminal that never synced is refused
+  unless the limit is 0 (no limit). A terminal without a platform has nothing to sync with.
+* A void may take a card below zero (the stamp was a mistake but the reward was given);
+  the balance shows it honestly rather than refusing the correction.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Final
+
+import sqlite_utils
+import uuid6
+
+from loyalty.db import Store, iso, parse_iso, utc_now
+from loyalty.i18n import Catalog
+from loyalty.programs import (
+    SHOP_TZ,
+    Explanation,
+    OfflineLimits,
+    PastStamp,
+    Program,
+    RuleRefusal,
+    evaluate,
+    history_window_start,
+    lines_from_json,
+)
+
+BACKUP_PATTERN: Final = re.compile(r"^ledger-\d{8}T\d{12}Z\.db$")
+
+
+class EventKind(StrEnum):
+    """What happened at the counter."""
+
+    STAMP = "stamp"
+    PURCHASE = "purchase"
+    REDEEM = "redeem"
+    VOID = "void"
+    ENROLL = "enroll"
+
+
+class RefusalReason(StrEnum):
+    """Why the ledger did not record what was asked (stable codes for scripts and the app)."""
+
+    BELOW_THRESHOLD = "below_threshold"
+    DAILY_LIMIT = "daily_limit"
+    TOO_SOON = "too_soon"
+    OFFLINE_CARD_LIMIT = "offline_card_limit"
+    OFFLINE_TERMINAL_LIMIT = "offline_terminal_limit"
+    SYNC_TOO_OLD = "sync_too_old"
+    UNKNOWN_EVENT = "unknown_event"
+    ALREADY_VOIDED = "already_voided"
+    CANNOT_VOID_VOID = "cannot_void_void"
+    REVOKED = "revoked"
+    NOTHING_TO_STAMP = "nothing_to_stamp"
+
+
+CATALOG = Catalog(
+    "ledger",
+    {
+        "ledger.below_threshold": {
+            "fr": "Pas assez de tampons pour {reward} : {balance} sur {threshold}",
+            "nl": "Niet genoeg stempels voor {reward}: {balance} van {threshold}",
+            "de": "Nicht genug Stempel für {reward}: {balance} von {threshold}",
+            "en": "Not enough stamps for {reward}: {balance} of {threshold}",
+        },
+        "ledger.offline_card_limit": {
+            "fr": "Cette carte a déjà {count} récompense(s) non confirmée(s) aujourd'hui "
+            "(limite {limit}) : synchronisez d'abord ou réessayez demain",
+            "nl": "Deze kaart heeft vandaag al {count} niet-bevestigde beloning(en) "
+            "(limiet {limit}): synchroniseer eerst of probeer morgen opnieuw",
+            "de": "Diese Karte hat heute schon {count} unbestätigte Prämie(n) "
+            "(Limit {limit}): erst synchronisieren oder morgen erneut versuchen",
+            "en": "This card already has {count} unconfirmed reward(s) today "
+            "(limit {limit}): sync first or try again tomorrow",
+        },
+        "ledger.offline_terminal_limit": {
+            "fr": "Ce terminal a déjà donné {count} récompenses non confirmées aujourd'hui "
+            "(limite {limit}) : synchronisez avec la plateforme d'abord",
+            "nl": "Deze terminal gaf vandaag al {count} niet-bevestigde beloningen "
+            "(limiet {limit}): synchroniseer eerst met het platform",
+            "de": "Dieses Terminal hat heute schon {count} unbestätigte Prämien ausgegeben "
+            "(Limit {limit}): erst mit der Plattform synchronisieren",
+            "en": "This terminal already gave {count} unconfirmed rewards today "
+            "(limit {limit}): sync with the platform first",
+        },
+        "ledger.sync_too_old": {
+            "fr": "Dernière synchronisation réussie il y a {hours} h (limite {limit} h) : "
+            "synchronisez avant de donner une récompense",
+            "nl": "Laatste geslaagde synchronisatie {hours} uur geleden (limiet {limit} uur): "
+            "synchroniseer voor u een beloning geeft",
+            "de": "Letzte erfolgreiche Synchronisierung vor {hours} Std. (Limit {limit} Std.): "
+            "vor einer Prämie synchronisieren",
+            "en": "Last good sync {hours} h ago (limit {limit} h): sync before giving a reward",
+        },
+        "ledger.never_synced": {
+            "fr": "Ce terminal ne s'est encore jamais synchronisé avec la plateforme : "
+            "synchronisez avant de donner une récompense",
+            "nl": "Deze terminal heeft nog nooit met het platform gesynchroniseerd: "
+            "synchroniseer voor u een beloning geeft",
+            "de": "Dieses Terminal hat sich noch nie mit der Plattform synchronisiert: "
+            "vor einer Prämie synchronisieren",
+            "en": "This terminal has never synced with the platform: sync before giving a reward",
+        },
+        "ledger.unknown_event": {
+            "fr": "Aucun événement {ref} dans ce registre : vérifiez l'identifiant ou le "
+            "numéro de ticket",
+            "nl": "Geen gebeurtenis {ref} in dit register: controleer de id of het bonnummer",
+            "de": "Kein Ereignis {ref} in diesem Register: ID oder Belegnummer prüfen",
+            "en": "No event {ref} in this ledger: check the id or receipt number",
+        },
+        "ledger.already_voided": {
+            "fr": "L'événement {ref} est déjà annulé par {by}",
+            "nl": "Gebeurtenis {ref} is al geannuleerd door {by}",
+            "de": "Ereignis {ref} wurde schon durch {by} storniert",
+            "en": "Event {ref} was already voided by {by}",
+        },
+        "ledger.cannot_void_void": {
+            "fr": "{ref} est une annulation et ne peut pas être annulé : "
+            "enregistrez plutôt l'opération à nouveau",
+            "nl": "{ref} is een annulering en kan niet geannuleerd worden: "
+            "registreer de handeling opnieuw",
+            "de": "{ref} ist eine Stornierung und kann nicht storniert werden: "
+            "den Vorgang stattdessen neu erfassen",
+            "en": "{ref} is a void and cannot be voided: record the action again instead",
+        },
+        "ledger.revoked": {
+            "fr": "La carte {card_id} est révoquée : ni tampons ni récompenses; "
+            "le client peut demander une nouvelle carte",
+            "nl": "Kaart {card_id} is ingetrokken: geen stempels of beloningen; "
+            "de klant kan een nieuwe kaart aanvragen",
+            "de": "Karte {card_id} ist gesperrt: keine Stempel oder Prämien; "
+            "der Kunde kann eine neue Karte beantragen",
+            "en": "Card {card_id} is revoked: no stamps or rewards; "
+            "the customer can ask for a new card",
+        },
+        "ledger.redeemed": {
+            "fr": "Récompense : {reward} (-{threshold} tampons)",
+            "nl": "Beloning: {reward} (-{threshold} stempels)",
+            "de": "Prämie: {reward} (-{threshold} Stempel)",
+            "en": "Reward: {reward} (-{threshold} stamps)",
+        },
+        "ledger.voided": {
+            "fr": "Annulation de {receipt_no} ({kind}) : {stamps} tampon(s)",
+            "nl": "Annulering van {receipt_no} ({kind}): {stamps} stempel(s)",
+            "de": "Stornierung von {receipt_no} ({kind}): {stamps} Stempel",
+            "en": "Void of {receipt_no} ({kind}): {stamps} stamp(s)",
+        },
+        "ledger.anonymous": {
+            "fr": "Achat anonyme : pas de tampons (le ticket porte un code à réclamer)",
+            "nl": "Anonieme aankoop: geen stempels (het ticket heeft een claimcode)",
+            "de": "Anonymer Einkauf: keine Stempel (der Beleg trägt einen Abholcode)",
+            "en": "Anonymous purchase: no stamps (the receipt carries a claim code)",
+        },
+    },
+)
+
+
+class LedgerRefusal(Exception):
+    """The ledger refused: a stable ``reason`` code, an English ``message``, and ``text(lang)``."""
+
+    def __init__(self, reason: RefusalReason, line: Explanation) -> None:
+        self.reason = reason
+        self.line = line
+        self.message = line.text("en")
+        super().__init__(f"{reason.value}: {self.message}")
+
+    def text(self, language: str) -> str:
+        """The refusal in the counter's language."""
+        return self.line.text(language)
+
+    @classmethod
+    def of(cls, reason: RefusalReason, key: str, **params: int | str) -> LedgerRefusal:
+        """A refusal whose sentence is the catalog entry ``key`` with ``params``."""
+        return cls(reason, Explanation(key, params))
+
+    @classmethod
+    def from_rule(cls, refusal: RuleRefusal) -> LedgerRefusal:
+        """The rules' refusal (too soon, daily limit, nothing to stamp) as a ledger refusal."""
+        return cls(RefusalReason(refusal.reason.value), refusal.line)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One row of the ledger, as stored."""
+
+    seq: int
+    id: str
+    kind: EventKind
+    terminal_id: str
+    shop_id: str
+    occurred_at: datetime
+    card_id: str | None
+    program_id: str
+    stamps: int
+    amount_cents: int | None
+    currency: str | None
+    voids: str | None
+    receipt_no: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def lines(self) -> list[Explanation]:
+        """The explanation lines recorded with the event."""
+        return lines_from_json(json.dumps(self.detail))
+
+    def to_json(self) -> dict[str, Any]:
+        """The event as a JSON-ready dict (times as stored, UTC ``...Z``)."""
+        return {
+            "seq": self.seq,
+            "id": self.id,
+            "kind": self.kind.value,
+            "terminal_id": self.terminal_id,
+            "shop_id": self.shop_id,
+            "occurred_at": iso(self.occurred_at),
+            "card_id": self.card_id,
+            "program_id": self.program_id,
+            "stamps": self.stamps,
+            "amount_cents": self.amount_cents,
+            "currency": self.currency,
+            "voids": self.voids,
+            "receipt_no": self.receipt_no,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class Balance:
+    """A card's stamps: this terminal's fold, the platform's confirmation, what is pending."""
+
+    card_id: str
+    local: int
+    confirmed: int | None
+    pending: int
+    confirmed_at: datetime | None
+
+    @property
+    def total(self) -> int:
+        """The balance to act on: confirmed + pending if confirmed, else the local fold."""
+        return self.local if self.confirmed is None else self.confirmed + self.pending
+
+    def to_json(self) -> dict[str, Any]:
+        """The balance as a JSON-ready dict."""
+        return {
+            "card_id": self.card_id,
+            "local": self.local,
+            "confirmed": self.confirmed,
+            "pending": self.pending,
+            "total": self.total,
+            "confirmed_at": None if self.confirmed_at is None else iso(self.confirmed_at),
+        }
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a write recorded: the event, the card's balance after it, and why."""
+
+    event: Event
+    balance: Balance | None
+    lines: list[Explanation]
+
+
+@dataclass(frozen=True)
+class BalanceMismatch:
+    """A card whose balance row disagrees with the fold of its events."""
+
+    card_id: str
+    column: str
+    table: int | None
+    fold: int | None
+
+
+@dataclass(frozen=True)
+class LedgerCheck:
+    """The result of ``Ledger.check``."""
+
+    integrity: list[str]
+    events: int
+    cards: int
+    mismatches: list[BalanceMismatch]
+    events_without_outbox: int
+
+    @property
+    def ok(self) -> bool:
+        """No damage, every balance equals its fold, every event has its outbox row."""
+        return self.integrity == ["ok"] and not self.mismatches and not self.events_without_outbox
+
+    def to_json(self) -> dict[str, Any]:
+        """The check as a JSON-ready dict."""
+        return {
+            "ok": self.ok,
+            "integrity": self.integrity,
+            "events": self.events,
+            "cards": self.cards,
+            "events_without_outbox": self.events_without_outbox,
+            "mismatches": [m.__dict__ for m in self.mismatches],
+        }
+
+
+# A constant column list: the f-strings below splice no input into SQL.
+_EVENT_COLUMNS = (
+    "seq, id, kind, terminal_id, shop_id, occurred_at, card_id, program_id, stamps, "
+    "amount_cents, currency, voids, receipt_no, detail"
+)
+
+_FOLD_SQL = """
+SELECT e.card_id,
+       SUM(e.stamps),
+       COUNT(*),
+       SUM(CASE WHEN o.state IS NOT NULL AND o.state != 'synced' THEN e.stamps ELSE 0 END)
+FROM events e LEFT JOIN outbox o ON o.seq = e.seq
+WHERE e.card_id IS NOT NULL
+GROUP BY e.card_id
+"""
+
+
+def _event(row: tuple[Any, ...]) -> Event:
+    try:
+        detail = json.loads(row[13])
+    except (TypeError, ValueError):
+        detail = {}
+    return Event(
+        seq=row[0],
+        id=row[1],
+        kind=EventKind(row[2]),
+        terminal_id=row[3],
+        shop_id=row[4],
+        occurred_at=parse_iso(row[5]),
+        card_id=row[6],
+        program_id=row[7],
+        stamps=row[8],
+        amount_cents=row[9],
+        currency=row[10],
+        voids=row[11],
+        receipt_no=row[12],
+        detail=detail if isinstance(detail, dict) else {},
+    )
+
+
+class Ledger:
+    """Record and read counter events; any thread may call it."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        shop_id: str,
+        terminal_id: str,
+        currency: str = "EUR",
+        tz: tzinfo = SHOP_TZ,
+        platform_configured: bool = False,
+    ) -> None:
+        self.store = store
+        self.shop_id = shop_id
+        self.terminal_id = terminal_id
+        self.currency = currency
+        self.tz = tz
+        self.platform_configured = platform_configured
+
+    # --- writes ---------------------------------------------------------------------------
+
+    def stamp(
+        self,
+        card_id: str,
+        program: Program,
+        *,
+        count: int | None = None,
+        now: datetime | None = None,
+    ) -> Recorded:
+        """Record the stamps the rules give for a visit (or ``count`` typed by hand)."""
+        moment = _moment(now)
+        with self.store.write() as db:
+            self._refuse_revoked(db, card_id)
+            history = self._history(db, card_id, program, moment)
+            decision = evaluate(program, history, now=moment, count=count, tz=self.tz)
+            if decision.refusal is not None:
+                raise LedgerRefusal.from_rule(decision.refusal)
+            detail: dict[str, Any] = {"lines": _lines_detail(decision.lines)}
+            if count is not None:
+                detail["count"] = count
+            event = self._append(
+                db,
+                kind=EventKind.STAMP,
+                card_id=card_id,
+                program_id=program.id,
+                stamps=decision.stamps,
+                moment=moment,
+                detail=detail,
+            )
+            balance = self._balance(db, card_id)
+        return Recorded(event, balance, decision.lines)
+
+    def purchase(
+        self,
+        card_id: str | None,
+        amount_cents: int,
+        program: Program,
+        *,
+        now: datetime | None = None,
+    ) -> Recorded:
+        """Record a purchase; with a card it earns what the rules give (possibly nothing).
+
+        A purchase is recorded even when the rules give no stamps (too soon, daily limit):
+        the money was spent; the explanation lines say why there are no stamps.
+        """
+        if isinstance(amount_cents, bool) or not isinstance(amount_cents, int):
+            raise TypeError("amount_cents must be an int (cents)")
+        if amount_cents <= 0:
+            raise ValueError("a purchase amount must be more than zero cents")
+        moment = _moment(now)
+        with self.store.write() as db:
+            if card_id is None:
+                lines = [Explanation("ledger.anonymous")]
+                stamps = 0
+            else:
+                self._refuse_revoked(db, card_id)
+                history = self._history(db, card_id, program, moment)
+                decision = evaluate(
+                    program, history, now=moment, amount_cents=amount_cents, tz=self.tz
+                )
+                lines, stamps = decision.lines, decision.stamps
+            event = self._append(
+                db,
+                kind=EventKind.PURCHASE,
+                card_id=card_id,
+                program_id=program.id,
+                stamps=stamps,
+                amount_cents=amount_cents,
+                moment=moment,
+                detail={"lines": _lines_detail(lines)},
+            )
+            balance = None if card_id is None else self._balance(db, card_id)
+        return Recorded(event, balance, lines)
+
+    def redeem(
+        self,
+        card_id: str,
+        program: Program,
+        limits: OfflineLimits,
+        *,
+        now: datetime | None = None,
+    ) -> Recorded:
+        """Redeem one reward: ``reward_threshold`` stamps off, within the offline limits."""
+        moment = _moment(now)
+        with self.store.write() as db:
+            self._refuse_revoked(db, card_id)
+            before = self._balance(db, card_id)
+            if before.total < program.reward_threshold:
+                raise LedgerRefusal.of(
+                    RefusalReason.BELOW_THRESHOLD,
+                    "ledger.below_threshold",
+                    reward=program.reward_name,
+                    balance=before.total,
+                    threshold=program.reward_threshold,
+                )
+            self._refuse_stale_sync(db, limits, moment)
+            start, end = self._day_range(moment)
+            card_count = self._unconfirmed_redeems(db, start, end, card_id)
+            if card_count >= limits.per_card_per_day:
+                raise LedgerRefusal.of(
+                    RefusalReason.OFFLINE_CARD_LIMIT,
+                    "ledger.offline_card_limit",
+                    count=card_count,
+                    limit=limits.per_card_per_day,
+                )
+            terminal_count = self._unconfirmed_redeems(db, start, end, None)
+            if terminal_count >= limits.per_terminal_per_day:
+                raise LedgerRefusal.of(
+                    RefusalReason.OFFLINE_TERMINAL_LIMIT,
+                    "ledger.offline_terminal_limit",
+                    count=terminal_count,
+                    limit=limits.per_terminal_per_day,
+                )
+            line = Explanation(
+                "ledger.redeemed",
+                {"reward": program.reward_name, "threshold": program.reward_threshold},
+            )
+            event = self._append(
+                db,
+                kind=EventKind.REDEEM,
+                card_id=card_id,
+                program_id=program.id,
+                stamps=-program.reward_threshold,
+                moment=moment,
+                detail={"lines": _lines_detail([line]), "reward": program.reward_name},
+            )
+            balance = self._balance(db, card_id)
+        return Recorded(event, balance, [line])
+
+    def void(self, event_id: str, *, now: datetime | None = None) -> Recorded:
+        """Cancel an event (by id or receipt number) with a compensating event."""
+        moment = _moment(now)
+        with self.store.write() as db:
+            original = self._find(db, event_id)
+            if original is None:
+                raise LedgerRefusal.of(
+                    RefusalReason.UNKNOWN_EVENT, "ledger.unknown_event", ref=event_id[:80]
+                )
+            if original.kind is EventKind.VOID:
+                raise LedgerRefusal.of(
+                    RefusalReason.CANNOT_VOID_VOID,
+                    "ledger.cannot_void_void",
+                    ref=original.receipt_no,
+                )
+            existing = db.execute(
+                "SELECT receipt_no FROM events WHERE voids = ?", [original.id]
+            ).fetchone()
+            if existing is not None:
+                raise LedgerRefusal.of(
+                    RefusalReason.ALREADY_VOIDED,
+                    "ledger.already_voided",
+                    ref=original.receipt_no,
+                    by=existing[0],
+                )
+            line = Explanation(
+                "ledger.voided",
+                {
+                    "receipt_no": original.receipt_no,
+                    "kind": original.kind.value,
+                    "stamps": -original.stamps,
+                },
+            )
+            amount = None if original.amount_cents is None else -original.amount_cents
+            try:
+                event = self._append(
+                    db,
+                    kind=EventKind.VOID,
+                    card_id=original.card_id,
+                    program_id=original.program_id,
+                    stamps=-original.stamps,
+                    amount_cents=amount,
+                    currency=original.currency,
+                    voids=original.id,
+                    moment=moment,
+                    detail={
+                        "lines": _lines_detail([line]),
+                        "voided_kind": original.kind.value,
+                        "voided_receipt_no": original.receipt_no,
+                    },
+                )
+            except sqlite3.IntegrityError as exc:
+                # The unique index on voids is the last word if a check above were ever bypassed.
+                raise LedgerRefusal.of(
+                    RefusalReason.ALREADY_VOIDED,
+                    "ledger.already_voided",
+                    ref=original.receipt_no,
+                    by="?",
+                ) from exc
+            balance = None if original.card_id is None else self._balance(db, original.card_id)
+        return Recorded(event, balance, [line])
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def balance(self, card_id: str) -> Balance:
+        """The card's balance (index lookups only: constant time in the card's history)."""
+        return self._balance(self.store.read(), card_id)
+
+    def card_events(self, card_id: str, limit: int = 20) -> list[Event]:
+        """The card's latest events, newest first."""
+        rows = self.store.read().execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE card_id = ? ORDER BY seq DESC LIMIT ?",  # noqa: S608
+            [card_id, limit],
+        )
+        return [_event(row) for row in rows.fetchall()]
+
+    def recent(self, limit: int = 50) -> list[Event]:
+        """The terminal's latest events, newest first."""
+        rows = self.store.read().execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY seq DESC LIMIT ?",  # noqa: S608
+            [limit],
+        )
+        return [_event(row) for row in rows.fetchall()]
+
+    def event(self, event_id_or_receipt_no: str) -> Event | None:
+        """One event by its id or its receipt number."""
+        return self._find(self.store.read(), event_id_or_receipt_no)
+
+    def voided_by(self, event_id: str) -> Event | None:
+        """The void that cancels ``event_id``, if any."""
+        row = (
+            self.store.read()
+            .execute(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE voids = ?",  # noqa: S608
+                [event_id],
+            )
+            .fetchone()
+        )
+        return None if row is None else _event(row)
+
+    def pending_count(self) -> int:
+        """Events waiting to be sent (pending or in flight), counted from the database."""
+        row = (
+            self.store.read()
+            .execute("SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'in_flight')")
+            .fetchone()
+        )
+        return int(row[0])
+
+    def quarantined(self) -> list[tuple[Event, str]]:
+        """Events the platform rejected, with its reason."""
+        cols = ", ".join(f"e.{c.strip()}" for c in _EVENT_COLUMNS.split(","))
+        rows = self.store.read().execute(
+            f"SELECT {cols}, o.reason FROM outbox o JOIN events e ON e.seq = o.seq "  # noqa: S608
+            "WHERE o.state = 'quarantined' ORDER BY o.seq"
+        )
+        return [(_event(row[:14]), row[14] or "") for row in rows.fetchall()]
+
+    def check(self) -> LedgerCheck:
+        """Integrity check, and every balance row compared with the fold of its events."""
+        db = self.store.read()
+        try:
+            integrity = [str(r[0]) for r in db.execute("PRAGMA integrity_check").fetchall()]
+        except sqlite3.DatabaseError as exc:
+            integrity = [f"integrity_check failed: {exc}"]
+        fold = {
+            row[0]: (int(row[1]), int(row[2]), int(row[3]))
+            for row in db.execute(_FOLD_SQL).fetchall()
+        }
+        table = {
+            row[0]: (int(row[1]), int(row[2]), int(row[3]))
+            for row in db.execute("SELECT card_id, stamps, events, unsynced FROM balances")
+        }
+        mismatches: list[BalanceMismatch] = []
+        for card_id in sorted(fold.keys() | table.keys()):
+            have, want = table.get(card_id), fold.get(card_id)
+            for index, column in enumerate(("stamps", "events", "unsynced")):
+                got = None if have is None else have[index]
+                expected = None if want is None else want[index]
+                if got != expected:
+                    mismatches.append(BalanceMismatch(card_id, column, got, expected))
+        events = int(db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+        orphans = int(
+            db.execute(
+                "SELECT COUNT(*) FROM events e WHERE NOT EXISTS "
+                "(SELECT 1 FROM outbox o WHERE o.seq = e.seq)"
+            ).fetchone()[0]
+        )
+        return LedgerCheck(integrity, events, len(fold), mismatches, orphans)
+
+    def rebuild_balances(self) -> int:
+        """Rewrite the balance table from the events (after ``check`` found a mismatch)."""
+        now = iso(utc_now())
+        with self.store.write() as db:
+            db.execute("DELETE FROM balances")
+            db.execute(
+                "INSERT INTO balances (card_id, stamps, events, unsynced, last_stamp_at, "
+                "updated_at) SELECT f.card_id, f.s, f.n, f.u, "
+                "(SELECT MAX(occurred_at) FROM events x WHERE x.card_id = f.card_id "
+                "AND x.stamps > 0 AND x.kind IN ('stamp', 'purchase')), ? "
+                "FROM (SELECT e.card_id AS card_id, SUM(e.stamps) AS s, COUNT(*) AS n, "
+                "SUM(CASE WHEN o.state IS NOT NULL AND o.state != 'synced' "
+                "THEN e.stamps ELSE 0 END) AS u "
+                "FROM events e LEFT JOIN outbox o ON o.seq = e.seq "
+                "WHERE e.card_id IS NOT NULL GROUP BY e.card_id) f",
+                [now],
+            )
+            return int(db.execute("SELECT COUNT(*) FROM balances").fetchone()[0])
+
+    def backup(self, dest_dir: Path, retention: int) -> Path:
+        """An online backup ``ledger-<UTC time>.db`` in ``dest_dir``; keep the newest ones."""
+        if retention < 1:
+            raise ValueError("retention must be at least 1 to keep the backup just made")
+        name = f"ledger-{utc_now().strftime('%Y%m%dT%H%M%S%f')}Z.db"
+        dest = self.store.backup(dest_dir / name)
+        backups = sorted(p for p in dest_dir.iterdir() if BACKUP_PATTERN.match(p.name))
+        for old in backups[:-retention]:
+            old.unlink(missing_ok=True)
+        return dest
+
+    # --- inside a transaction -------------------------------------------------------------
+
+    def _append(
+        self,
+        db: sqlite_utils.Database,
+        *,
+        kind: EventKind,
+        card_id: str | None,
+        program_id: str,
+        stamps: int,
+        moment: datetime,
+        detail: Mapping[str, Any],
+        amount_cents: int | None = None,
+        currency: str | None = None,
+        voids: str | None = None,
+    ) -> Event:
+        event_id = str(uuid6.uuid7())
+        at = iso(moment)
+        if amount_cents is not None and currency is None:
+            currency = self.currency
+        detail_text = json.dumps(detail, ensure_ascii=False, sort_keys=True)
+        # seq and receipt_no come from one statement, so the receipt number is set in the
+        # same insert (the write lock is held, so no one else can take the same seq).
+        cursor = db.execute(
+            "INSERT INTO events (seq, id, kind, terminal_id, shop_id, occurred_at, card_id, "
+            "program_id, stamps, amount_cents, currency, voids, receipt_no, detail) "
+            "SELECT n, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? || '-' || n, ? FROM (SELECT MAX("
+            "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0), "
+            "COALESCE((SELECT MAX(seq) FROM events), 0)) + 1 AS n)",
+            [
+                event_id,
+                kind.value,
+                self.terminal_id,
+                self.shop_id,
+                at,
+                card_id,
+                program_id,
+                stamps,
+                amount_cents,
+                currency,
+                voids,
+                self.terminal_id,
+                detail_text,
+            ],
+        )
+        seq = cursor.lastrowid
+        assert seq is not None
+        if card_id is not None:
+            earned = at if stamps > 0 and kind in (EventKind.STAMP, EventKind.PURCHASE) else None
+            db.execute(
+                "INSERT INTO balances (card_id, stamps, events, last_stamp_at, updated_at) "
+                "VALUES (?, ?, 1, ?, ?) ON CONFLICT(card_id) DO UPDATE SET "
+                "stamps = stamps + excluded.stamps, events = events + 1, "
+                "last_stamp_at = COALESCE(excluded.last_stamp_at, last_stamp_at), "
+                "updated_at = excluded.updated_at",
+                [card_id, stamps, earned, at],
+            )
+        # After the balance row exists: a trigger adds the stamps to balances.unsynced.
+        db.execute(
+            "INSERT INTO outbox (seq, state, card_id, updated_at) VALUES (?, 'pending', ?, ?)",
+            [seq, card_id, at],
+        )
+        return Event(
+            seq=seq,
+            id=event_id,
+            kind=kind,
+            terminal_id=self.terminal_id,
+            shop_id=self.shop_id,
+            occurred_at=parse_iso(at),
+            card_id=card_id,
+            program_id=program_id,
+            stamps=stamps,
+            amount_cents=amount_cents,
+            currency=currency,
+            voids=voids,
+            receipt_no=f"{self.terminal_id}-{seq}",
+            detail=json.loads(detail_text),
+        )
+
+    def _balance(self, db: sqlite_utils.Database, card_id: str) -> Balance:
+        row = db.execute(
+            "SELECT stamps, unsynced FROM balances WHERE card_id = ?", [card_id]
+        ).fetchone()
+        local, unsynced = (0, 0) if row is None else (int(row[0]), int(row[1]))
+        confirmed_row = db.execute(
+            "SELECT stamps, confirmed_at FROM confirmed_balances WHERE card_id = ?", [card_id]
+        ).fetchone()
+        if confirmed_row is None:
+            return Balance(card_id, local, None, unsynced, None)
+        confirmed_at_text = str(confirmed_row[1])
+        # Events the platform accepted after this confirmation are not in it yet.
+        late = db.execute(
+            "SELECT COALESCE(SUM(e.stamps), 0) FROM outbox o JOIN events e ON e.seq = o.seq "
+            "WHERE o.card_id = ? AND o.state = 'synced' AND o.updated_at > ?",
+            [card_id, confirmed_at_text],
+        ).fetchone()
+        try:
+            confirmed_at: datetime | None = parse_iso(confirmed_at_text)
+        except ValueError:
+            confirmed_at = None
+        return Balance(card_id, local, int(confirmed_row[0]), unsynced + int(late[0]), confirmed_at)
+
+    def _history(
+        self, db: sqlite_utils.Database, card_id: str, program: Program, moment: datetime
+    ) -> list[PastStamp]:
+        start = history_window_start(program, moment, self.tz)
+        rows = db.execute(
+            "SELECT e.occurred_at, e.stamps FROM events e "
+            "WHERE e.card_id = ? AND e.occurred_at >= ? AND e.stamps > 0 "
+            "AND e.kind IN ('stamp', 'purchase') "
+            "AND NOT EXISTS (SELECT 1 FROM events v WHERE v.voids = e.id)",
+            [card_id, iso(start)],
+        ).fetchall()
+        return [PastStamp(parse_iso(at), int(stamps)) for at, stamps in rows]
+
+    def _day_range(self, moment: datetime) -> tuple[str, str]:
+        local = moment.astimezone(self.tz)
+        start = datetime.combine(local.date(), datetime.min.time(), tzinfo=self.tz)
+        end = datetime.combine(
+            local.date() + timedelta(days=1), datetime.min.time(), tzinfo=self.tz
+        )
+        return iso(start), iso(end)
+
+    def _unconfirmed_redeems(
+        self, db: sqlite_utils.Database, start: str, end: str, card_id: str | None
+    ) -> int:
+        sql = (
+            "SELECT COUNT(*) FROM events e JOIN outbox o ON o.seq = e.seq "
+            "WHERE e.kind = 'redeem' AND e.occurred_at >= ? AND e.occurred_at < ? "
+            "AND o.state != 'synced' "
+            "AND NOT EXISTS (SELECT 1 FROM events v WHERE v.voids = e.id)"
+        )
+        params: list[str] = [start, end]
+        if card_id is not None:
+            sql += " AND e.card_id = ?"
+            params.append(card_id)
+        return int(db.execute(sql, params).fetchone()[0])
+
+    def _refuse_stale_sync(
+        self, db: sqlite_utils.Database, limits: OfflineLimits, moment: datetime
+    ) -> None:
+        if not self.platform_configured or not limits.max_hours_since_sync:
+            return
+        row = db.execute("SELECT value FROM meta WHERE key = 'last_good_sync'").fetchone()
+        last: datetime | None = None
+        if row is not None:
+            try:
+                last = parse_iso(str(row[0]))
+            except ValueError:
+                last = None
+        if last is None:
+            raise LedgerRefusal.of(RefusalReason.SYNC_TOO_OLD, "ledger.never_synced")
+        age_hours = (moment - last).total_seconds() / 3600
+        if age_hours > limits.max_hours_since_sync:
+            raise LedgerRefusal.of(
+                RefusalReason.SYNC_TOO_OLD,
+                "ledger.sync_too_old",
+                hours=int(age_hours),
+                limit=_plain_number(limits.max_hours_since_sync),
+            )
+
+    def _refuse_revoked(self, db: sqlite_utils.Database, card_id: str) -> None:
+        row = db.execute("SELECT 1 FROM revoked_cards WHERE card_id = ?", [card_id]).fetchone()
+        if row is not None:
+            raise LedgerRefusal.of(RefusalReason.REVOKED, "ledger.revoked", card_id=card_id)
+
+    def _find(self, db: sqlite_utils.Database, ref: str) -> Event | None:
+        row = db.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = ? OR receipt_no = ? LIMIT 1",  # noqa: S608
+            [ref, ref],
+        ).fetchone()
+        return None if row is None else _event(row)
+
+
+def _moment(now: datetime | None) -> datetime:
+    if now is None:
+        return utc_now()
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware (UTC)")
+    return now
+
+
+def _lines_detail(lines: list[Explanation]) -> list[dict[str, Any]]:
+    return [{"key": line.key, "params": dict(line.params)} for line in lines]
+
+
+def _plain_number(value: float) -> int | str:
+    return int(value) if float(value).is_integer() else str(value)

@@ -1,0 +1,520 @@
+"""Loyalty programs and their rules: how many stamps a visit or a purchase earns, and why.
+
+A ``Program`` comes from the config at first and from the platform (as JSON) once synced,
+so every field is validated and bounded. ``evaluate`` is a pure function of the program,
+the card's recent history, the time and the amount: the same inputs always give the same
+stamps and the same explanation lines, which the counter shows and the receipt prints.
+
+Decisions worth knowing:
+
+* A purchase earns the per-visit stamps plus the per-amount stamps (amount // cents per
+  stamp, integer arithmetic, rounded down). ``stamp --count N`` replaces both with N.
+* Campaigns multiply; when several apply at once, the one with the highest multiplier wins
+  (they do not stack, so two overlapping "double" campaigns never make x4).
+* A campaign's hours and days are read in the shop's local time (Europe/Brussels), hours as
+  ``start_hour <= hour < end_hour``, dates inclusive, weekdays ISO (1 = Monday ... 7 = Sunday).
+* The daily limit counts stamps earned on the shop's local calendar day; a decision that
+  would pass it is clipped to what remains, and says so.
+* The minimum gap is measured from the card's last stamp-earning event, in UTC.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from enum import StrEnum
+from typing import Annotated, Any, Final
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from config.settings import LimitSettings, ProgramSettings
+from loyalty.i18n import CATALOGS, Catalog, datetime_text, locale_for, money
+
+SHOP_TZ: Final = ZoneInfo("Europe/Brussels")
+"""The shop's time zone: days, hours and campaigns are read in it."""
+
+MAX_PROGRAM_JSON: Final = 64 * 1024
+"""A program from the platform larger than this is refused unread."""
+
+MAX_CAMPAIGNS: Final = 20
+MAX_COUNT: Final = 100
+"""Most stamps a shopkeeper may type for one stamp event."""
+
+_MODEL = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+# Anything the platform names is shown on screen and printed: no control characters.
+_TEXT = r"^[^\x00-\x1f\x7f-\x9f]*$"
+
+
+class ProgramError(ValueError):
+    """A program (usually from the platform) is not valid; the message says what is wrong."""
+
+
+class Campaign(BaseModel):
+    """A multiplier on the stamps earned at given days, hours and dates (shop local time)."""
+
+    model_config = _MODEL
+
+    name: Annotated[str, Field(min_length=1, max_length=60, pattern=_TEXT)]
+    """What the customer reads, e.g. "Saturday campaign"."""
+
+    multiplier: Annotated[int, Field(ge=1, le=10)] = 2
+    """Stamps are multiplied by this (2 = double stamps)."""
+
+    weekdays: Annotated[frozenset[Annotated[int, Field(ge=1, le=7)]], Field(max_length=7)] = (
+        frozenset()
+    )
+    """ISO weekdays it runs on (1 = Monday ... 7 = Sunday); empty means every day."""
+
+    start_hour: Annotated[int, Field(ge=0, le=23)] = 0
+    """First local hour it runs (inclusive)."""
+
+    end_hour: Annotated[int, Field(ge=1, le=24)] = 24
+    """Local hour it stops (exclusive): 0 and 24 is the whole day."""
+
+    start_date: date | None = None
+    """First local date it runs (inclusive); none means no start."""
+
+    end_date: date | None = None
+    """Last local date it runs (inclusive); none means no end."""
+
+    @model_validator(mode="after")
+    def _ranges(self) -> Campaign:
+        if self.start_hour >= self.end_hour:
+            raise ValueError("start_hour must be before end_hour (hours do not wrap midnight)")
+        if self.start_date and self.end_date and self.start_date > self.end_date:
+            raise ValueError("start_date must not be after end_date")
+        return self
+
+    def applies(self, local: datetime) -> bool:
+        """Whether the campaign runs at this local time."""
+        if self.weekdays and local.isoweekday() not in self.weekdays:
+            return False
+        if not self.start_hour <= local.hour < self.end_hour:
+            return False
+        day = local.date()
+        if self.start_date is not None and day < self.start_date:
+            return False
+        return self.end_date is None or day <= self.end_date
+
+
+class Program(BaseModel):
+    """A shop's loyalty program: what earns stamps, what a reward costs, and the limits."""
+
+    model_config = _MODEL
+
+    id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+    """The program id used in events."""
+
+    name: Annotated[str, Field(min_length=1, max_length=80, pattern=_TEXT)] = "Loyalty card"
+    """The program's name as the customer reads it."""
+
+    stamps_per_visit: Annotated[int, Field(ge=0, le=100)] = 1
+    """Stamps a card earns for a visit, whatever is spent."""
+
+    cents_per_stamp: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    """Cents to spend for one stamp (1000 = 1 per 10.00 EUR, rounded down); 0 turns it off."""
+
+    reward_threshold: Annotated[int, Field(ge=1, le=1000)] = 10
+    """Stamps one reward costs."""
+
+    reward_name: Annotated[str, Field(min_length=1, max_length=60, pattern=_TEXT)] = "a free coffee"
+    """What the reward is."""
+
+    max_stamps_per_day: Annotated[int, Field(ge=1, le=1000)] = 5
+    """Most stamps one card may earn per local day at this shop."""
+
+    min_minutes_between_stamps: Annotated[int, Field(ge=0, le=1440)] = 0
+    """Minimum minutes between two stamp-earning events of one card (0: none)."""
+
+    campaigns: Annotated[tuple[Campaign, ...], Field(max_length=MAX_CAMPAIGNS)] = ()
+    """Multipliers for given days, hours and dates."""
+
+    @classmethod
+    def from_settings(cls, settings: ProgramSettings, *, name: str | None = None) -> Program:
+        """The program the config describes (no campaigns: those come from the platform)."""
+        return cls(
+            id=settings.id,
+            name=name or "Loyalty card",
+            stamps_per_visit=settings.stamps_per_visit,
+            cents_per_stamp=settings.cents_per_stamp,
+            reward_threshold=settings.reward_threshold,
+            reward_name=settings.reward_name,
+            max_stamps_per_day=settings.max_stamps_per_day,
+            min_minutes_between_stamps=settings.min_minutes_between_stamps,
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Program:
+        """A program as the platform sends it; ProgramError (never anything else) if invalid."""
+        if len(text) > MAX_PROGRAM_JSON:
+            raise ProgramError(
+                f"the program is {len(text)} bytes, more than {MAX_PROGRAM_JSON}: refused unread"
+            )
+        try:
+            return cls.model_validate_json(text)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "program"
+            raise ProgramError(f"invalid program: {where}: {first['msg']}") from exc
+
+    def to_json(self) -> str:
+        """The program as JSON (what ``from_json`` reads back)."""
+        return self.model_dump_json()
+
+
+class OfflineLimits(BaseModel):
+    """What the counter allows while the platform has not confirmed redemptions."""
+
+    model_config = _MODEL
+
+    per_card_per_day: Annotated[int, Field(ge=0, le=100)] = 1
+    """Unconfirmed redemptions one card may make per local day (0: none offline)."""
+
+    per_terminal_per_day: Annotated[int, Field(ge=0, le=10_000)] = 20
+    """Unconfirmed redemptions this terminal may make per local day (0: none offline)."""
+
+    max_hours_since_sync: Annotated[float, Field(ge=0, le=24 * 30)] = 72.0
+    """No redemption once the last good sync is older than this (0: no limit)."""
+
+    @classmethod
+    def from_settings(cls, settings: LimitSettings) -> OfflineLimits:
+        """The limits the config sets."""
+        return cls(
+            per_card_per_day=settings.offline_redemptions_per_card,
+            per_terminal_per_day=settings.offline_redemptions_per_terminal,
+            max_hours_since_sync=settings.offline_max_hours_since_sync,
+        )
+
+
+# --- explanations -----------------------------------------------------------------------
+
+CATALOG = Catalog(
+    "programs",
+    {
+        "programs.per_visit.one": {
+            "fr": "Visite : {stamps} tampon",
+            "nl": "Bezoek: {stamps} stempel",
+            "de": "Besuch: {stamps} Stempel",
+            "en": "Visit: {stamps} stamp",
+        },
+        "programs.per_visit.other": {
+            "fr": "Visite : {stamps} tampons",
+            "nl": "Bezoek: {stamps} stempels",
+            "de": "Besuch: {stamps} Stempel",
+            "en": "Visit: {stamps} stamps",
+        },
+        "programs.per_amount.one": {
+            "fr": "1 tampon par {per_cents} : {stamps} tampon",
+            "nl": "1 stempel per {per_cents}: {stamps} stempel",
+            "de": "1 Stempel pro {per_cents}: {stamps} Stempel",
+            "en": "1 stamp per {per_cents}: {stamps} stamp",
+        },
+        "programs.per_amount.other": {
+            "fr": "1 tampon par {per_cents} : {stamps} tampons",
+            "nl": "1 stempel per {per_cents}: {stamps} stempels",
+            "de": "1 Stempel pro {per_cents}: {stamps} Stempel",
+            "en": "1 stamp per {per_cents}: {stamps} stamps",
+        },
+        "programs.by_hand.one": {
+            "fr": "Saisi à la main : {stamps} tampon",
+            "nl": "Met de hand ingegeven: {stamps} stempel",
+            "de": "Von Hand eingegeben: {stamps} Stempel",
+            "en": "Entered by hand: {stamps} stamp",
+        },
+        "programs.by_hand.other": {
+            "fr": "Saisi à la main : {stamps} tampons",
+            "nl": "Met de hand ingegeven: {stamps} stempels",
+            "de": "Von Hand eingegeben: {stamps} Stempel",
+            "en": "Entered by hand: {stamps} stamps",
+        },
+        "programs.campaign.double": {
+            "fr": "Tampons doublés ({name}) : x2",
+            "nl": "Dubbele stempels ({name}): x2",
+            "de": "Doppelte Stempel ({name}): x2",
+            "en": "Double stamps ({name}): x2",
+        },
+        "programs.campaign.other": {
+            "fr": "Tampons multipliés ({name}) : x{multiplier}",
+            "nl": "Stempels vermenigvuldigd ({name}): x{multiplier}",
+            "de": "Stempel vervielfacht ({name}): x{multiplier}",
+            "en": "Stamps multiplied ({name}): x{multiplier}",
+        },
+        "programs.daily_clipped.one": {
+            "fr": "Limite journalière de {limit} atteinte : {stamps} tampon au lieu de {wanted}",
+            "nl": "Daglimiet van {limit} bereikt: {stamps} stempel in plaats van {wanted}",
+            "de": "Tageslimit von {limit} erreicht: {stamps} Stempel statt {wanted}",
+            "en": "Daily limit of {limit} reached: {stamps} stamp instead of {wanted}",
+        },
+        "programs.daily_clipped.other": {
+            "fr": "Limite journalière de {limit} atteinte : {stamps} tampons au lieu de {wanted}",
+            "nl": "Daglimiet van {limit} bereikt: {stamps} stempels in plaats van {wanted}",
+            "de": "Tageslimit von {limit} erreicht: {stamps} Stempel statt {wanted}",
+            "en": "Daily limit of {limit} reached: {stamps} stamps instead of {wanted}",
+        },
+        "programs.daily_limit": {
+            "fr": "Limite de {limit} tampons par jour déjà atteinte pour cette carte : "
+            "plus de tampon aujourd'hui",
+            "nl": "Daglimiet van {limit} stempels al bereikt voor deze kaart: "
+            "vandaag geen stempels meer",
+            "de": "Tageslimit von {limit} Stempeln für diese Karte schon erreicht: "
+            "heute keine Stempel mehr",
+            "en": "Daily limit of {limit} stamps already reached for this card: "
+            "no more stamps today",
+        },
+        "programs.too_soon": {
+            "fr": "Trop tôt après le dernier tampon (au moins {minutes} min entre deux) : "
+            "prochain tampon à partir de {next_at}",
+            "nl": "Te snel na de vorige stempel (minstens {minutes} min ertussen): "
+            "volgende stempel vanaf {next_at}",
+            "de": "Zu früh nach dem letzten Stempel (mindestens {minutes} Min. dazwischen): "
+            "nächster Stempel ab {next_at}",
+            "en": "Too soon after the last stamp (at least {minutes} min between stamps): "
+            "next stamp from {next_at}",
+        },
+        "programs.nothing": {
+            "fr": "Ce programme ne donne pas de tampon pour ceci",
+            "nl": "Dit programma geeft hiervoor geen stempels",
+            "de": "Dieses Programm gibt dafür keine Stempel",
+            "en": "This program gives no stamps for this",
+        },
+        "programs.total.one": {
+            "fr": "Total : {stamps} tampon",
+            "nl": "Totaal: {stamps} stempel",
+            "de": "Gesamt: {stamps} Stempel",
+            "en": "Total: {stamps} stamp",
+        },
+        "programs.total.other": {
+            "fr": "Total : {stamps} tampons",
+            "nl": "Totaal: {stamps} stempels",
+            "de": "Gesamt: {stamps} Stempel",
+            "en": "Total: {stamps} stamps",
+        },
+    },
+)
+
+ParamValue = int | str
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One human-readable line: a catalog key and its parameters, said in any language.
+
+    Parameters named ``*_cents`` are shown as money and ``*_at`` (UTC ISO text) as local
+    times; a ``stamps`` parameter picks the singular or plural form.
+    """
+
+    key: str
+    params: Mapping[str, ParamValue] = field(default_factory=dict)
+
+    def text(self, language: str, tz: tzinfo = SHOP_TZ) -> str:
+        """The line in ``language`` (fr, nl, de, en; English for anything else)."""
+        key = self.key
+        catalog = _catalog_for(key)
+        if catalog is None:
+            # A key with plural forms: the stamp count picks one by the language's rules.
+            stamps = self.params.get("stamps")
+            form = "other"
+            if isinstance(stamps, int):
+                form = Locale.parse(locale_for(language)).plural_form(abs(stamps))
+            key = f"{self.key}.{form}"
+            catalog = _catalog_for(key)
+            if catalog is None:
+                key = f"{self.key}.other"
+                catalog = _catalog_for(key)
+        if catalog is None:
+            return self.key
+        shown: dict[str, Any] = {}
+        for name, value in self.params.items():
+            if name.endswith("_cents") and isinstance(value, int):
+                shown[name] = money(value, language)
+            elif name.endswith("_at") and isinstance(value, str):
+                shown[name] = _moment_text(value, language, tz)
+            else:
+                shown[name] = value
+        return catalog.text(key, language, **shown)
+
+    def to_json(self, language: str = "en") -> dict[str, Any]:
+        """Key, parameters and the text, for JSON output and the event's detail."""
+        return {"key": self.key, "params": dict(self.params), "text": self.text(language)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Explanation:
+        """Read back what ``to_json`` wrote (unknown shapes become an empty line)."""
+        key = data.get("key")
+        params = data.get("params")
+        if not isinstance(key, str) or not isinstance(params, Mapping):
+            return cls("programs.nothing")
+        clean = {str(k): v for k, v in params.items() if isinstance(v, int | str)}
+        return cls(key, clean)
+
+
+def _catalog_for(key: str) -> Catalog | None:
+    for catalog in CATALOGS:
+        if key in catalog:
+            return catalog
+    return None
+
+
+def _moment_text(value: str, language: str, tz: tzinfo) -> str:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    return datetime_text(moment, language, tz)
+
+
+def iso_utc(moment: datetime) -> str:
+    """UTC ISO text as the ledger stores it (the same format as ``loyalty.db.iso``)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+# --- evaluation -------------------------------------------------------------------------
+
+
+class RuleReason(StrEnum):
+    """Why the rules give no stamps."""
+
+    TOO_SOON = "too_soon"
+    DAILY_LIMIT = "daily_limit"
+    NOTHING_TO_STAMP = "nothing_to_stamp"
+
+
+@dataclass(frozen=True)
+class PastStamp:
+    """One earlier stamp-earning event of the card (not voided): when, and how many."""
+
+    at: datetime
+    stamps: int
+
+
+@dataclass(frozen=True)
+class RuleRefusal:
+    """The rules give nothing: why, the line that says it, and when stamps are possible again."""
+
+    reason: RuleReason
+    line: Explanation
+    next_allowed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StampDecision:
+    """What the rules give: stamps (0 when refused), the explanation, and the refusal if any."""
+
+    stamps: int
+    lines: list[Explanation]
+    refusal: RuleRefusal | None = None
+
+
+def history_window_start(program: Program, now: datetime, tz: tzinfo = SHOP_TZ) -> datetime:
+    """The earliest event time ``evaluate`` needs to see (start of the local day or the gap)."""
+    local = now.astimezone(tz)
+    day_start = datetime.combine(local.date(), datetime.min.time(), tzinfo=tz)
+    gap_start = now - timedelta(minutes=program.min_minutes_between_stamps)
+    return min(day_start, gap_start)
+
+
+def local_day(moment: datetime, tz: tzinfo = SHOP_TZ) -> date:
+    """The shop's calendar day of a moment."""
+    return moment.astimezone(tz).date()
+
+
+def evaluate(
+    program: Program,
+    history: Sequence[PastStamp],
+    *,
+    now: datetime,
+    amount_cents: int | None = None,
+    count: int | None = None,
+    tz: tzinfo = SHOP_TZ,
+) -> StampDecision:
+    """The stamps a card earns now, with the lines that explain them.
+
+    ``history`` is the card's stamp-earning events that were not voided, at least from
+    ``history_window_start`` on (older ones are ignored). ``amount_cents`` is a purchase
+    amount; ``count`` is a number of stamps typed by the shopkeeper (1 to 100).
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    if count is not None and not 1 <= count <= MAX_COUNT:
+        raise ValueError(f"count must be between 1 and {MAX_COUNT}")
+    if amount_cents is not None and amount_cents < 0:
+        raise ValueError("amount_cents must not be negative")
+
+    gap = program.min_minutes_between_stamps
+    earning = [past for past in history if past.stamps > 0]
+    if gap and earning:
+        next_at = max(past.at for past in earning) + timedelta(minutes=gap)
+        if now < next_at:
+            line = Explanation("programs.too_soon", {"minutes": gap, "next_at": iso_utc(next_at)})
+            return StampDecision(0, [line], RuleRefusal(RuleReason.TOO_SOON, line, next_at))
+
+    today = local_day(now, tz)
+    earned_today = sum(past.stamps for past in earning if local_day(past.at, tz) == today)
+    remaining = program.max_stamps_per_day - earned_today
+    if remaining <= 0:
+        line = Explanation("programs.daily_limit", {"limit": program.max_stamps_per_day})
+        return StampDecision(0, [line], RuleRefusal(RuleReason.DAILY_LIMIT, line))
+
+    lines: list[Explanation] = []
+    stamps = 0
+    if count is not None:
+        stamps = count
+        lines.append(Explanation("programs.by_hand", {"stamps": count}))
+    else:
+        if program.stamps_per_visit:
+            stamps += program.stamps_per_visit
+            lines.append(Explanation("programs.per_visit", {"stamps": program.stamps_per_visit}))
+        if amount_cents is not None and program.cents_per_stamp:
+            earned = amount_cents // program.cents_per_stamp
+            stamps += earned
+            lines.append(
+                Explanation(
+                    "programs.per_amount",
+                    {"per_cents": program.cents_per_stamp, "stamps": earned},
+                )
+            )
+    if stamps == 0:
+        line = Explanation("programs.nothing")
+        return StampDecision(0, [*lines, line], RuleRefusal(RuleReason.NOTHING_TO_STAMP, line))
+
+    local = now.astimezone(tz)
+    running = [campaign for campaign in program.campaigns if campaign.applies(local)]
+    if running:
+        best = max(running, key=lambda campaign: campaign.multiplier)
+        if best.multiplier > 1:
+            stamps *= best.multiplier
+            key = "programs.campaign.double" if best.multiplier == 2 else "programs.campaign.other"
+            lines.append(Explanation(key, {"name": best.name, "multiplier": best.multiplier}))
+
+    if stamps > remaining:
+        lines.append(
+            Explanation(
+                "programs.daily_clipped",
+                {"limit": program.max_stamps_per_day, "stamps": remaining, "wanted": stamps},
+            )
+        )
+        stamps = remaining
+    lines.append(Explanation("programs.total", {"stamps": stamps}))
+    return StampDecision(stamps, lines)
+
+
+def lines_to_json(lines: Sequence[Explanation], language: str = "en") -> list[dict[str, Any]]:
+    """Explanation lines as JSON-ready dicts."""
+    return [line.to_json(language) for line in lines]
+
+
+def lines_from_json(text: str) -> list[Explanation]:
+    """Lines stored in an event's detail (bad JSON gives no lines, never an exception)."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return []
+    raw = data.get("lines") if isinstance(data, dict) else None
+    if not isinstance(raw, list):
+        return []
+    return [Explanation.from_json(item) for item in raw if isinstance(item, dict)]
