@@ -63,6 +63,24 @@ MESSAGES = Catalog(
             "de": "Zurückgenommene Stempel",
             "en": "Stamps withdrawn",
         },
+        "stamps_returned": {
+            "fr": "Tampons rendus",
+            "nl": "Teruggegeven stempels",
+            "de": "Zurückgegebene Stempel",
+            "en": "Stamps returned",
+        },
+        "unknown_receipt": {
+            "fr": "Aucun bon {ref} dans ce terminal. Consultez l’historique pour le bon numéro.",
+            "nl": "Geen bon {ref} op dit toestel. Zoek het juiste nummer in de geschiedenis.",
+            "de": "Kein Beleg {ref} auf diesem Gerät. Suchen Sie die richtige Nummer im Verlauf.",
+            "en": "No slip {ref} on this terminal. Look up the right number in the history.",
+        },
+        "no_receipts": {
+            "fr": "Aucun bon n’a encore été enregistré sur ce terminal.",
+            "nl": "Op dit toestel is nog geen bon geregistreerd.",
+            "de": "Auf diesem Gerät wurde noch kein Beleg erfasst.",
+            "en": "No slip has been recorded on this terminal yet.",
+        },
         "stamps_to_claim": {
             "fr": "Tampons à recevoir",
             "nl": "Stempels te ontvangen",
