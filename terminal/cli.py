@@ -17,6 +17,7 @@ from terminal.cli_support import CliEnv, common_options
 COMMAND_MODULES = [
     "terminal.commands.setup",
     "terminal.commands.cards",
+    "terminal.commands.receipts",
 ]
 
 

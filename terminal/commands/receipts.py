@@ -1,0 +1,121 @@
+"""``receipt show|print ID|last``: any recorded event's slip as text, PNG or ESC/POS, or printed."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from loyalty.keys import KeyFileError
+from loyalty.ledger import Ledger
+from receipts.build import ReceiptNotFound, latest_receipt_no, receipt_for
+from receipts.escpos import render_escpos
+from receipts.messages import MESSAGES
+from receipts.model import Receipt
+from receipts.png import render_png
+from receipts.printers import PrinterError, printer_for
+from receipts.text import columns_for_paper, render_text
+from terminal.cli_support import CliEnv, Refused, common_options, emit, pass_env
+from terminal.commands.setup import open_store
+
+
+def register(group: click.Group) -> None:
+    """Add ``receipt`` to the program."""
+    group.add_command(receipt_group)
+
+
+@click.group("receipt")
+def receipt_group() -> None:
+    """Show or print the slip of a recorded event (by receipt number, event id, or "last")."""
+
+
+def _load(env: CliEnv, ref: str) -> tuple[Receipt, int]:
+    settings = env.settings
+    store = open_store(env)
+    try:
+        ledger = Ledger(store, shop_id=settings.shop.id, terminal_id=settings.terminal.id)
+        if ref.strip().lower() == "last":
+            latest = latest_receipt_no(ledger)
+            if latest is None:
+                raise Refused("no_receipts", MESSAGES.text("no_receipts", "en"))
+            ref = latest
+        try:
+            receipt = receipt_for(ledger, ref, settings, settings.shop.language.value)
+        except ReceiptNotFound as exc:
+            raise Refused(exc.reason, str(exc)) from exc
+        except KeyFileError as exc:
+            raise Refused("key_file", str(exc), exit_code=3) from exc
+    finally:
+        store.close()
+    return receipt, columns_for_paper(settings.printer.paper_width_mm)
+
+
+@receipt_group.command("show")
+@click.argument("ref", metavar="ID|last")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "png", "escpos"]),
+    default="text",
+    show_default=True,
+)
+@click.option("--width", type=click.Choice(["32", "48"]), help="Columns (default: the paper's).")
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write to this file (needed for png and escpos).",
+)
+@common_options
+@pass_env
+def show(env: CliEnv, ref: str, fmt: str, width: str | None, output: Path | None) -> None:
+    """Show a slip: text on stdout, or text, PNG or ESC/POS bytes into --output."""
+    if fmt != "text" and output is None:
+        raise Refused(
+            "output_needed",
+            f"--format {fmt} writes binary data: add --output PATH (e.g. --output slip.{fmt}).",
+            exit_code=2,
+        )
+    receipt, columns = _load(env, ref)
+    if width is not None:
+        columns = int(width)
+    if fmt == "png":
+        data = render_png(receipt, columns)
+    elif fmt == "escpos":
+        data = render_escpos(receipt, width=columns)
+    else:
+        data = render_text(receipt, columns).encode("utf-8")
+    if output is None:
+        sys.stdout.write(data.decode("utf-8"))
+        return
+    try:
+        output.write_bytes(data)
+    except OSError as exc:
+        raise Refused("output_failed", f"cannot write {output}: {exc.strerror}.") from exc
+    click.echo(f"wrote {output} ({fmt}, {columns} columns, slip {receipt.receipt_no})", err=True)
+
+
+@receipt_group.command("print")
+@click.argument("ref", metavar="ID|last")
+@click.option("--image-qr", is_flag=True, help="Send the QR as an image (printers without QR).")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@common_options
+@pass_env
+def print_(env: CliEnv, ref: str, image_qr: bool, as_json: bool) -> None:
+    """Send a slip to the configured printer; on failure say why (the slip stays stored)."""
+    receipt, columns = _load(env, ref)
+    printer = printer_for(env.settings.printer)
+    data = render_escpos(receipt, width=columns, native_qr=not image_qr)
+    try:
+        printer.send(data)
+    except PrinterError as exc:
+        raise Refused(
+            f"printer_{exc.reason}",
+            f"{exc} Slip {receipt.receipt_no} is kept: "
+            f"`citie-terminal receipt print {receipt.receipt_no}` prints it again.",
+            exit_code=4,
+        ) from exc
+    if as_json:
+        emit({"printed": receipt.receipt_no, "printer": printer.target, "bytes": len(data)})
+    else:
+        click.echo(f"printed slip {receipt.receipt_no} on {printer.target}")
