@@ -88,6 +88,12 @@ class RefusalReason(StrEnum):
 MESSAGES = Catalog(
     "loyalty.cards",
     {
+        "not_a_card": {
+            "en": "This is not a loyalty card; ask the customer for their loyalty card.",
+            "fr": "Ceci n'est pas une carte de fidélité ; demandez au client sa carte de fidélité.",
+            "nl": "Dit is geen klantenkaart; vraag de klant naar de klantenkaart.",
+            "de": "Das ist keine Kundenkarte; bitten Sie den Kunden um seine Kundenkarte.",
+        },
         "not_a_card.payment": {
             "en": "This is a payment code, not a loyalty card; ask the customer for their "
             "loyalty card.",
@@ -265,7 +271,8 @@ class Refusal:
 
     def text(self, language: str) -> str:
         """The sentence in the counter's language (fr, nl, de, en)."""
-        return _sentence(self.key or self.reason.value, language, self.at)
+        key = self.key if self.key in MESSAGES else self.reason.value
+        return _sentence(key, language, self.at)
 
     def to_json(self) -> dict[str, str]:
         """The refusal as plain JSON values."""
