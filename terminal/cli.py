@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "terminal.commands.setup",
     "terminal.commands.cards",
     "terminal.commands.receipts",
+    "terminal.commands.scan",
 ]
 
 
