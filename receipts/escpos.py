@@ -31,6 +31,26 @@ QR_MODULE_DOTS: Final = {32: 5, 48: 6}
 """QR module size in dots: big enough for a phone camera, small enough for the paper."""
 
 
+# Letters and marks without a decomposition, but with an obvious stand-in.
+_STAND_INS: Final = {
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201a": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u201e": '"',
+    "\u2026": "...",
+    "Ł": "L",
+    "ł": "l",
+    "Đ": "D",
+    "đ": "d",
+    "Ħ": "H",
+    "ħ": "h",
+    "Œ": "OE",
+    "œ": "oe",
+}
+
+
 def printable(text: str, codec: str = "cp858") -> str:
     """Text that the code page can print: accents kept, others reduced to their base letter.
 
@@ -49,8 +69,8 @@ def printable(text: str, codec: str = "cp858") -> str:
         if unicodedata.category(char) == "Pd":
             out.append("-")
             continue
-        if char == "\u2019":
-            out.append("'")
+        if char in _STAND_INS:
+            out.append(_STAND_INS[char])
             continue
         base = "".join(
             c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)

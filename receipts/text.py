@@ -169,7 +169,7 @@ def row_text(row: Row, width: int) -> str:
         return (" " * pad + row.left).rstrip()
     if not row.right:
         return row.left.rstrip()
-    gap = max(1, width - text_width(row.left) - text_width(row.right))
+    gap = max(1 if row.left else 0, width - text_width(row.left) - text_width(row.right))
     return row.left + " " * gap + row.right
 
 
