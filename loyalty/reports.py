@@ -1,0 +1,218 @@
+"""End-of-day figures from the ledger: a day's totals, an hourly histogram, a 30-day series.
+
+Days and hours are the shop's local ones (Europe/Brussels), so a day is 23 or 25 hours long
+when the clocks change.
+
+Voids are booked on the day they are made, as a till's Z report books corrections: a day's
+figures never change once the day is over. A void made the same day as its event cancels it
+in that day's figures (stamps, rewards, purchases and total net out; the card no longer counts
+as a visitor unless it did something else that stayed). A void made on a later day shows on
+that later day as negative stamps, one reward or purchase fewer and a negative amount. The
+``voids`` figure counts the voids made that day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
+
+from loyalty.db import Store, iso, parse_iso
+from loyalty.programs import SHOP_TZ
+
+EARNING = ("stamp", "purchase")
+
+
+@dataclass(frozen=True)
+class DayReport:
+    """One local day's figures, voids netted as the module docstring says."""
+
+    day: date
+    stamps_issued: int
+    rewards_redeemed: int
+    purchases: int
+    purchase_total_cents: int
+    currency: str
+    distinct_cards: int
+    voids: int
+    pending_sync: int
+    quarantined: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The figures as a JSON-ready dict."""
+        data = asdict(self)
+        data["day"] = self.day.isoformat()
+        return data
+
+
+@dataclass(frozen=True)
+class HourFigures:
+    """One local hour of a day: events recorded (voids excluded) and net stamps issued."""
+
+    hour: int
+    events: int
+    stamps: int
+
+
+@dataclass(frozen=True)
+class DayStamps:
+    """Net stamps issued on one local day."""
+
+    day: date
+    stamps: int
+
+
+@dataclass(frozen=True)
+class Report:
+    """What ``citie-terminal report`` shows: the day, its hours, and the 30 days up to it."""
+
+    day: DayReport
+    hours: list[HourFigures]
+    series: list[DayStamps]
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as a JSON-ready dict."""
+        return {
+            **self.day.to_json(),
+            "hours": [asdict(hour) for hour in self.hours],
+            "series": [{"day": d.day.isoformat(), "stamps": d.stamps} for d in self.series],
+        }
+
+
+@dataclass(frozen=True)
+class _Row:
+    id: str
+    kind: str
+    card_id: str | None
+    stamps: int
+    amount_cents: int | None
+    local: datetime
+    state: str | None
+    voids: str | None
+    voided_kind: str | None
+
+
+def _local_midnight(day: date, tz: tzinfo) -> datetime:
+    return datetime.combine(day, datetime.min.time(), tzinfo=tz)
+
+
+def _rows(store: Store, first: date, last: date, tz: tzinfo) -> list[_Row]:
+    start = iso(_local_midnight(first, tz))
+    end = iso(_local_midnight(last + timedelta(days=1), tz))
+    cursor = store.read().execute(
+        "SELECT e.id, e.kind, e.card_id, e.stamps, e.amount_cents, e.occurred_at, o.state, "
+        "e.voids, v.kind FROM events e "
+        "LEFT JOIN outbox o ON o.seq = e.seq "
+        "LEFT JOIN events v ON v.id = e.voids "
+        "WHERE e.occurred_at >= ? AND e.occurred_at < ? ORDER BY e.seq",
+        [start, end],
+    )
+    return [
+        _Row(
+            id=row[0],
+            kind=row[1],
+            card_id=row[2],
+            stamps=int(row[3]),
+            amount_cents=row[4],
+            local=parse_iso(row[5]).astimezone(tz),
+            state=row[6],
+            voids=row[7],
+            voided_kind=row[8],
+        )
+        for row in cursor.fetchall()
+    ]
+
+
+def _stamps_issued(row: _Row) -> int:
+    """Net stamps a row adds to "stamps issued": earned ones, minus voids of earned ones."""
+    if row.kind in EARNING:
+        return max(row.stamps, 0)
+    if row.kind == "void" and row.voided_kind in EARNING:
+        return row.stamps
+    return 0
+
+
+def _day_figures(day: date, rows: list[_Row], currency: str) -> DayReport:
+    stamps = rewards = purchases = total = voids = pending = quarantined = 0
+    for row in rows:
+        stamps += _stamps_issued(row)
+        if row.state in ("pending", "in_flight"):
+            pending += 1
+        elif row.state == "quarantined":
+            quarantined += 1
+        if row.kind == "redeem":
+            rewards += 1
+        elif row.kind == "purchase":
+            purchases += 1
+            total += row.amount_cents or 0
+        elif row.kind == "void":
+            voids += 1
+            if row.voided_kind == "redeem":
+                rewards -= 1
+            elif row.voided_kind == "purchase":
+                purchases -= 1
+                total += row.amount_cents or 0
+    voided_same_day = {row.voids for row in rows if row.kind == "void"}
+    cards = {
+        row.card_id
+        for row in rows
+        if row.card_id is not None
+        and row.kind in ("stamp", "purchase", "redeem")
+        and row.id not in voided_same_day
+    }
+    return DayReport(
+        day=day,
+        stamps_issued=stamps,
+        rewards_redeemed=rewards,
+        purchases=purchases,
+        purchase_total_cents=total,
+        currency=currency,
+        distinct_cards=len(cards),
+        voids=voids,
+        pending_sync=pending,
+        quarantined=quarantined,
+    )
+
+
+def day_report(
+    store: Store, day: date, *, tz: tzinfo = SHOP_TZ, currency: str = "EUR"
+) -> DayReport:
+    """The figures of one local day."""
+    return _day_figures(day, _rows(store, day, day, tz), currency)
+
+
+def hourly(store: Store, day: date, *, tz: tzinfo = SHOP_TZ) -> list[HourFigures]:
+    """24 buckets by local hour: events recorded (voids excluded) and net stamps issued."""
+    events = [0] * 24
+    stamps = [0] * 24
+    for row in _rows(store, day, day, tz):
+        if row.kind != "void":
+            events[row.local.hour] += 1
+        stamps[row.local.hour] += _stamps_issued(row)
+    return [HourFigures(hour, events[hour], stamps[hour]) for hour in range(24)]
+
+
+def stamps_series(
+    store: Store, last_day: date, *, days: int = 30, tz: tzinfo = SHOP_TZ
+) -> list[DayStamps]:
+    """Net stamps issued per local day, for ``days`` days ending with ``last_day``, oldest first."""
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    first = last_day - timedelta(days=days - 1)
+    per_day = dict.fromkeys((first + timedelta(days=n) for n in range(days)), 0)
+    for row in _rows(store, first, last_day, tz):
+        day = row.local.date()
+        if day in per_day:
+            per_day[day] += _stamps_issued(row)
+    return [DayStamps(day, stamps) for day, stamps in per_day.items()]
+
+
+def report(
+    store: Store, day: date, *, tz: tzinfo = SHOP_TZ, currency: str = "EUR", days: int = 30
+) -> Report:
+    """The day's figures, its hours and the series of ``days`` days ending with it."""
+    return Report(
+        day=day_report(store, day, tz=tz, currency=currency),
+        hours=hourly(store, day, tz=tz),
+        series=stamps_series(store, day, days=days, tz=tz),
+    )
