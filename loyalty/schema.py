@@ -156,3 +156,21 @@ def _ledger_pending(db: sqlite_utils.Database) -> None:
         END;
         """,
     )
+
+
+@migration("0003_sync_confirmed_programs")
+def _sync_confirmed_programs(db: sqlite_utils.Database) -> None:
+    run_script(
+        db,
+        """
+        -- What the platform confirmed per card and program; confirmed_balances holds the
+        -- card's sum over programs (what the counter shows), kept by sync.puller.
+        CREATE TABLE confirmed_program_balances (
+            card_id TEXT NOT NULL,
+            program_id TEXT NOT NULL,
+            stamps INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            PRIMARY KEY (card_id, program_id)
+        );
+        """,
+    )

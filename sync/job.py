@@ -1,0 +1,264 @@
+"""One sync run: backup, push, pull, summary. Used by ``citie-terminal sync`` and the app.
+
+Exit codes (``SyncReport.exit_code``): 0 every event synced; 1 some events are quarantined
+(the platform rejected them; they are kept and shown); 2 the platform could not be reached,
+answered nonsense, or another sync was running (events kept, the next run sends them);
+3 an auth or configuration problem (not paired, credential refused, insecure URL, bad
+certificate setup). Each run is recorded in ``sync_runs``. Nothing here prints: log lines and
+progress go to the callbacks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from config import Settings
+from loyalty.db import Store, iso, utc_now
+from loyalty.keys import KeyFileError, check_private
+from loyalty.ledger import Ledger
+from sync.client import (
+    AuthError,
+    InsecureURL,
+    PlatformClient,
+    ProtocolError,
+    Rejected,
+    SyncError,
+    TLSError,
+    Transient,
+)
+from sync.lock import SyncBusy, sync_lock
+from sync.outbox import Progress, RetryPolicy, SendReport, counts, send
+from sync.puller import PullReport, pull
+
+EXIT_OK = 0
+EXIT_QUARANTINED = 1
+EXIT_UNREACHABLE = 2
+EXIT_AUTH_OR_CONFIG = 3
+
+Log = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class SyncReport:
+    """What a sync run did and how it ended."""
+
+    outcome: str = "ok"
+    exit_code: int = EXIT_OK
+    message: str = ""
+    code: str = ""
+    started_at: str = ""
+    finished_at: str = ""
+    seconds: float = 0.0
+    backup: str | None = None
+    push: SendReport | None = None
+    pull: PullReport | None = None
+    pending: int = 0
+    quarantined: int = 0
+    synced: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary as one JSON object (the last log line of a run)."""
+        return {
+            "event": "sync_finished",
+            "outcome": self.outcome,
+            "exit_code": self.exit_code,
+            "code": self.code or None,
+            "message": self.message,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "seconds": round(self.seconds, 3),
+            "backup": self.backup,
+            "push": None if self.push is None else self.push.to_json(),
+            "pull": None if self.pull is None else self.pull.to_json(),
+            "pending": self.pending,
+            "quarantined": self.quarantined,
+            "synced": self.synced,
+            "warnings": self.warnings,
+        }
+
+
+def read_credential(settings: Settings) -> str:
+    """The terminal's platform credential, refusing a missing or too-open file."""
+    path = settings.token_path
+    if not path.exists():
+        raise AuthError(
+            f"this terminal is not paired (no credential at {path}). "
+            "Run `citie-terminal pair URL TOKEN` with a token from the platform operator.",
+            code="not_paired",
+        )
+    try:
+        check_private(path)
+        credential = path.read_text(encoding="ascii").strip()
+    except (KeyFileError, OSError, UnicodeDecodeError) as exc:
+        raise AuthError(f"cannot use the credential file: {exc}", code="credential_file") from exc
+    if not credential:
+        raise AuthError(f"the credential file {path} is empty; pair again.", code="not_paired")
+    return credential
+
+
+def make_client(
+    settings: Settings, *, transport: httpx.BaseTransport | None = None
+) -> PlatformClient:
+    """A client for the configured platform with this terminal's credential."""
+    if not settings.platform.url:
+        raise AuthError(
+            "no platform URL is configured ([platform] url is empty). "
+            "Run `citie-terminal pair URL TOKEN` first.",
+            code="no_platform",
+        )
+    return PlatformClient(
+        settings.platform.url,
+        read_credential(settings),
+        transport=transport,
+        connect_timeout=settings.platform.connect_timeout,
+        read_timeout=settings.platform.read_timeout,
+    )
+
+
+def run_sync(
+    settings: Settings,
+    store: Store,
+    *,
+    progress: Progress | None = None,
+    log: Log | None = None,
+    transport: httpx.BaseTransport | None = None,
+    policy: RetryPolicy | None = None,
+    backup: bool = True,
+) -> SyncReport:
+    """Backup, push, pull and summarise one sync; never raises for a sync failure."""
+    report = SyncReport(started_at=iso(utc_now()))
+    started = time.monotonic()
+    say: Log = log or (lambda _line: None)
+    policy = policy or RetryPolicy(budget=settings.sync.time_budget_seconds)
+    try:
+        with sync_lock(store.path):
+            run_id = _start_run(store, report)
+            say({"event": "sync_started", "terminal_id": settings.terminal.id})
+            try:
+                _run(settings, store, report, say, progress, transport, policy, backup)
+            finally:
+                _finish(store, report, started)
+                _record_run(store, run_id, report)
+    except SyncBusy as exc:
+        _fail(report, "busy", EXIT_UNREACHABLE, exc.code, str(exc))
+        report.finished_at = iso(utc_now())
+        report.seconds = time.monotonic() - started
+    say(report.to_json())
+    return report
+
+
+def _run(
+    settings: Settings,
+    store: Store,
+    report: SyncReport,
+    say: Log,
+    progress: Progress | None,
+    transport: httpx.BaseTransport | None,
+    policy: RetryPolicy,
+    backup: bool,
+) -> None:
+    try:
+        client = make_client(settings, transport=transport)
+    except (AuthError, InsecureURL) as exc:
+        _fail(report, "config", EXIT_AUTH_OR_CONFIG, exc.code, exc.message)
+        return
+    with client:
+        if backup and settings.sync.backup_retention > 0:
+            try:
+                ledger = Ledger(store, shop_id=settings.shop.id, terminal_id=settings.terminal.id)
+                path = ledger.backup(settings.backup_dir, settings.sync.backup_retention)
+                report.backup = str(path)
+                say({"event": "backup", "path": str(path)})
+            except (OSError, ValueError) as exc:
+                # A failed backup must not keep events from leaving; say it loudly.
+                warning = f"backup_failed: {exc}"
+                report.warnings.append(warning)
+                say({"event": "warning", "message": warning})
+        try:
+            report.push = send(
+                store,
+                client,
+                terminal_id=settings.terminal.id,
+                batch_size=settings.sync.batch_size,
+                policy=policy,
+                progress=progress,
+            )
+            say({"event": "push_finished", **report.push.to_json()})
+            report.pull = pull(store, client, settings.terminal.id)
+            say({"event": "pull_finished", **report.pull.to_json()})
+            report.warnings.extend(report.pull.warnings)
+        except AuthError as exc:
+            _fail(report, "auth", EXIT_AUTH_OR_CONFIG, exc.code, exc.message)
+        except TLSError as exc:
+            _fail(report, "config", EXIT_AUTH_OR_CONFIG, exc.code, exc.message)
+        except (Transient, ProtocolError) as exc:
+            _fail(report, "unreachable", EXIT_UNREACHABLE, exc.code, exc.message)
+        except Rejected as exc:
+            _fail(report, "rejected", EXIT_UNREACHABLE, exc.code, exc.message)
+        except SyncError as exc:
+            _fail(report, "unreachable", EXIT_UNREACHABLE, exc.code, exc.message)
+
+
+def _fail(report: SyncReport, outcome: str, exit_code: int, code: str, message: str) -> None:
+    report.outcome = outcome
+    report.exit_code = exit_code
+    report.code = code
+    report.message = message
+
+
+def _finish(store: Store, report: SyncReport, started: float) -> None:
+    found = counts(store.read())
+    report.pending = found["pending"] + found["in_flight"]
+    report.quarantined = found["quarantined"]
+    report.synced = found["synced"]
+    if report.exit_code == EXIT_OK:
+        if report.quarantined:
+            report.outcome = "quarantined"
+            report.exit_code = EXIT_QUARANTINED
+            report.code = "quarantined"
+            report.message = (
+                f"{report.quarantined} event(s) were rejected by the platform and are kept "
+                "aside; see the sync screen or `citie-terminal sync --show-quarantined`."
+            )
+        elif report.pending:
+            report.outcome = "unreachable"
+            report.exit_code = EXIT_UNREACHABLE
+            report.code = "pending_left"
+            report.message = (
+                f"{report.pending} event(s) are still pending; the next run sends them."
+            )
+        else:
+            report.message = "every event is synced."
+    report.finished_at = iso(utc_now())
+    report.seconds = time.monotonic() - started
+
+
+def _start_run(store: Store, report: SyncReport) -> int:
+    with store.write() as db:
+        cursor = db.execute("INSERT INTO sync_runs (started_at) VALUES (?)", [report.started_at])
+        return int(cursor.lastrowid or 0)
+
+
+def _record_run(store: Store, run_id: int, report: SyncReport) -> None:
+    push = report.push or SendReport()
+    with store.write() as db:
+        db.execute(
+            "UPDATE sync_runs SET finished_at = ?, outcome = ?, sent = ?, accepted = ?, "
+            "duplicate = ?, rejected = ?, message = ? WHERE id = ?",
+            [
+                report.finished_at,
+                report.outcome,
+                push.sent,
+                push.accepted,
+                push.duplicate,
+                push.rejected + push.quarantined_locally,
+                report.message[:500],
+                run_id,
+            ],
+        )

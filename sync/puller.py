@@ -1,0 +1,144 @@
+"""The puller: bring down what the platform changed since the last cursor and apply it.
+
+Each page of updates is applied in one transaction together with its cursor, so a pull cut
+short resumes where it stopped. The issuer trust list only ever moves forward (through
+``loyalty.trust.install_trust``, in its own transaction just before the page, which is safe
+because it is monotonic). Revocations apply at once; confirmed balances are stored per card
+and program, with the card's sum in ``confirmed_balances`` for the counter.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from loyalty.cards import TrustList
+from loyalty.db import Store, iso, utc_now
+from loyalty.programs import Program
+from loyalty.trust import TrustVersionError, install_trust
+from sync.client import PlatformClient, ProtocolError
+from sync.protocol import Updates, describe
+
+MAX_PAGES = 1000
+
+
+@dataclass
+class PullReport:
+    """What one pull brought down."""
+
+    pages: int = 0
+    programs: int = 0
+    revoked: int = 0
+    balances: int = 0
+    trust_version: int | None = None
+    trust_installed: bool = False
+    cursor: str = "0"
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The figures for a log line."""
+        return dict(self.__dict__)
+
+
+def _meta(store: Store, key: str) -> str | None:
+    row = store.read().execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+    return None if row is None else str(row[0])
+
+
+def pull(store: Store, client: PlatformClient, terminal_id: str) -> PullReport:
+    """Fetch and apply every page of updates; set ``sync_cursor`` and ``last_good_sync``."""
+    report = PullReport()
+    cursor = _meta(store, "sync_cursor") or "0"
+    for _page in range(MAX_PAGES):
+        updates = client.updates(terminal_id, cursor)
+        if updates.cursor != cursor:
+            raise ProtocolError(
+                f"the platform answered for cursor {updates.cursor!r}, not {cursor!r}; "
+                "nothing was applied.",
+                code="bad_answer",
+            )
+        _apply_trust(store, updates, report)
+        _apply_page(store, updates, report)
+        report.pages += 1
+        cursor = updates.next_cursor
+        report.cursor = cursor
+        if not updates.more:
+            break
+    else:
+        report.warnings.append(f"stopped after {MAX_PAGES} pages; the next sync continues")
+    with store.write() as db:
+        _set_meta(db.conn, "last_good_sync", iso(utc_now()))
+    return report
+
+
+def _apply_trust(store: Store, updates: Updates, report: PullReport) -> None:
+    if updates.trust is None:
+        return
+    try:
+        trust = TrustList.from_json(updates.trust)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ProtocolError(
+            f"the platform's trust list cannot be read ({exc}); nothing was applied.",
+            code="bad_trust_list",
+        ) from None
+    report.trust_version = trust.version
+    try:
+        report.trust_installed = install_trust(store, trust)
+    except TrustVersionError as exc:
+        # Never go back: keep the installed keys and say so; cards keep verifying.
+        report.warnings.append(f"{exc.reason}: {exc}")
+
+
+def _apply_page(store: Store, updates: Updates, report: PullReport) -> None:
+    now = iso(utc_now())
+    programs: list[tuple[str, str, str]] = []
+    for program in updates.programs:
+        try:
+            Program.model_validate(program.body)
+        except (ValidationError, ValueError) as exc:
+            detail = describe(exc) if isinstance(exc, ValidationError) else str(exc)
+            report.warnings.append(f"program_invalid: program {program.id} skipped ({detail})")
+            continue
+        programs.append((program.id, json.dumps(program.body, ensure_ascii=False), now))
+    with store.write() as db:
+        conn = db.conn
+        conn.executemany(
+            "INSERT INTO programs (id, body, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+            programs,
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO revoked_cards (card_id, revoked_at) VALUES (?, ?)",
+            [(r.card_id, r.revoked_at) for r in updates.revoked],
+        )
+        conn.executemany(
+            "INSERT INTO confirmed_program_balances (card_id, program_id, stamps, version) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT(card_id, program_id) DO UPDATE SET "
+            "stamps = excluded.stamps, version = excluded.version "
+            "WHERE excluded.version >= confirmed_program_balances.version",
+            [(b.card_id, b.program_id, b.stamps, b.version) for b in updates.balances],
+        )
+        cards = sorted({b.card_id for b in updates.balances})
+        conn.executemany(
+            "INSERT INTO confirmed_balances (card_id, stamps, confirmed_at, platform_seq) "
+            "SELECT card_id, SUM(stamps), ?, MAX(version) FROM confirmed_program_balances "
+            "WHERE card_id = ? GROUP BY card_id "
+            "ON CONFLICT(card_id) DO UPDATE SET stamps = excluded.stamps, "
+            "confirmed_at = excluded.confirmed_at, platform_seq = excluded.platform_seq",
+            [(now, card) for card in cards],
+        )
+        _set_meta(conn, "sync_cursor", updates.next_cursor)
+    report.programs += len(programs)
+    report.revoked += len(updates.revoked)
+    report.balances += len(updates.balances)
+
+
+def _set_meta(conn: Any, key: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [key, value],
+    )

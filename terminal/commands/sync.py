@@ -1,0 +1,115 @@
+"""``pair`` and ``sync``: register with the city platform, and the nightly sync job.
+
+``citie-terminal sync`` writes one JSON object per line on stdout (``sync_started``,
+``backup``, ``push_finished``, ``pull_finished``, ``warning`` and last ``sync_finished`` with
+the summary) and exits 0 when every event is synced, 1 when some are quarantined, 2 when the
+platform could not be reached (events kept) or another sync was running, 3 on an auth or
+configuration error.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from loyalty.db import DatabaseError
+from sync.client import SyncError
+from sync.job import EXIT_AUTH_OR_CONFIG, run_sync
+from sync.outbox import RetryPolicy
+from sync.pairing import pair_terminal
+from terminal.cli_support import CliEnv, Refused, common_options, emit, pass_env
+from terminal.commands.setup import ensure_private_key, open_store
+
+
+def register(group: click.Group) -> None:
+    """Add ``pair`` and ``sync`` to the program."""
+    group.add_command(pair)
+    group.add_command(sync)
+
+
+@click.command()
+@click.argument("url")
+@click.argument("token")
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
+@common_options
+@pass_env
+def pair(env: CliEnv, url: str, token: str, as_json: bool) -> None:
+    """Register with the platform at URL using a one-time pairing TOKEN; pull keys and rules.
+
+    The credential is stored 0600 in the data directory and never printed. The URL is
+    written into config.toml, unless --config names a file you manage: then the command
+    says what to set.
+    """
+    settings, config_path = env.load()
+    ensure_private_key(env)
+    store = open_store(env)
+    try:
+        result = pair_terminal(
+            settings,
+            store,
+            url,
+            token,
+            config_path=config_path,
+            config_is_managed=env.config is not None,
+        )
+    except SyncError as exc:
+        raise Refused(exc.code, exc.message, exit_code=EXIT_AUTH_OR_CONFIG) from exc
+    except DatabaseError as exc:
+        raise Refused("database_error", str(exc), exit_code=EXIT_AUTH_OR_CONFIG) from exc
+    finally:
+        store.close()
+    if as_json:
+        emit(result.to_json())
+        return
+    click.echo(f"paired: terminal {result.terminal_id} of shop {result.shop_id} at {result.url}")
+    click.echo(f"credential stored in {result.token_path} (mode 0600)")
+    if result.config_written:
+        click.echo(f"config updated: {result.config_path}")
+    else:
+        click.echo(f"set these in {result.config_path}:")
+        for section, values in result.to_set.items():
+            for key, value in values.items():
+                click.echo(f'  [{section}] {key} = "{value}"')
+    if result.pull is not None:
+        click.echo(
+            f"pulled: trust list version {result.pull.trust_version}, "
+            f"{result.pull.programs} program(s), {result.pull.revoked} revoked card(s)"
+        )
+    if result.pull_error:
+        click.echo(f"warning: the first pull failed ({result.pull_error}); `sync` retries it.")
+
+
+@click.command()
+@click.option("--no-backup", is_flag=True, help="Skip the backup before syncing.")
+@click.option("--retry-initial", type=float, hidden=True, help="First backoff cap (tests).")
+@click.option("--retry-max", type=float, hidden=True, help="Largest backoff cap (tests).")
+@common_options
+@pass_env
+def sync(
+    env: CliEnv, no_backup: bool, retry_initial: float | None, retry_max: float | None
+) -> None:
+    """The nightly job: backup, push pending events, pull updates, print a summary.
+
+    One JSON object per line on stdout. Exit status: 0 all synced, 1 some quarantined,
+    2 platform unreachable (events kept) or another sync running, 3 auth or config error.
+    """
+    try:
+        settings = env.settings
+    except Refused as exc:
+        emit(
+            {"event": "sync_finished", "outcome": "config", "exit_code": 3, "message": exc.message}
+        )
+        raise Refused(exc.code, exc.message, exit_code=EXIT_AUTH_OR_CONFIG) from exc
+    store = open_store(env)
+    defaults = RetryPolicy(budget=settings.sync.time_budget_seconds)
+    policy = RetryPolicy(
+        initial=retry_initial if retry_initial is not None else defaults.initial,
+        maximum=retry_max if retry_max is not None else defaults.maximum,
+        budget=defaults.budget,
+    )
+    try:
+        report = run_sync(settings, store, log=emit, policy=policy, backup=not no_backup)
+    finally:
+        store.close()
+    sys.exit(report.exit_code)
