@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "terminal.commands.cards",
     "terminal.commands.receipts",
     "terminal.commands.scan",
+    "terminal.commands.sync",
 ]
 
 
