@@ -23,9 +23,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-import qrimages  # noqa: E402
 
 from scanner.decoders import (  # noqa: E402
     Decoded,
@@ -35,6 +32,7 @@ from scanner.decoders import (  # noqa: E402
     ZxingDecoder,
     to_grey,
 )
+from tests import qrimages  # noqa: E402
 
 RESOLUTIONS = {"640x480": (640, 480), "1280x720": (1280, 720)}
 
