@@ -7,6 +7,7 @@ on stderr; a bad configuration exits 2.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from importlib.metadata import version
 
 import click
@@ -44,14 +45,14 @@ def cli(ctx: click.Context) -> None:
         run_app(ctx.obj)
 
 
-def _app_runner() -> click.Command | None:
+def _app_runner() -> Callable[[CliEnv], None] | None:
     try:
         module = importlib.import_module("terminal.main")
     except ModuleNotFoundError as exc:
         if exc.name == "terminal.main":
             return None
         raise
-    runner: click.Command = module.run_app
+    runner: Callable[[CliEnv], None] = module.run_app
     return runner
 
 

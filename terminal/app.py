@@ -1,0 +1,495 @@
+"""The counter app: screens over the ledger, the scanner, the printer and the sync job.
+
+The app owns every blocking call: each one runs in a thread worker of a named group and talks
+back by ``post_message``; ``on_worker_state_changed`` turns any failure into a notice in the
+shopkeeper's language, so a camera, printer, database or network fault never ends the app.
+Screens ask the app (``record_stamp``...); the app records and then tells the screens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import BindingType
+from textual.reactive import reactive
+from textual.worker import Worker, WorkerState
+
+from config import Settings
+from config.settings import PrinterKind
+from loyalty.i18n import LANGUAGES
+from loyalty.ledger import LedgerRefusal
+from receipts.text import columns_for_paper, render_text
+from scanner import events as ev
+from terminal import messages as msg
+from terminal.dialogs.help import HelpDialog
+from terminal.dialogs.receipt import ReceiptDialog
+from terminal.i18n import next_language, t
+from terminal.safe import clean
+from terminal.screens.counter import CounterScreen
+from terminal.services import (
+    CardView,
+    Desk,
+    PrinterPort,
+    Refused,
+    ScannerPort,
+    StatusFacts,
+    SyncResult,
+    SyncRunner,
+)
+from terminal.widgets.keys import key, localize_bindings
+from terminal.widgets.status import StatusLine
+
+WORK_GROUPS = ("camera", "ledger", "sync", "printer", "status")
+
+
+class CounterApp(App[None]):
+    """The loyalty terminal at the shop counter."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "citie-terminal"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar[list[BindingType]] = [
+        key("f1", "help", "key.help"),
+        key("f9", "cycle_language", "key.language"),
+        key("ctrl+q", "quit", "key.quit", priority=True),
+    ]
+
+    lang: reactive[str] = reactive("nl", init=False)
+    """The counter's language now (fr, nl, de, en)."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        desk: Desk,
+        scanner: ScannerPort | None,
+        printer: PrinterPort | None,
+        sync_runner: SyncRunner | None,
+        language: str,
+        demo_cards: Sequence[Path] = (),
+        background_sync: bool = True,
+        receipt_builder: Callable[[str, str], Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.desk = desk
+        self.scanner = scanner
+        self.printer = printer
+        self.sync_runner = sync_runner
+        self.demo_cards = tuple(demo_cards)
+        self.background_sync = background_sync
+        self.receipt_builder = receipt_builder
+        self.set_reactive(CounterApp.lang, language if language in LANGUAGES else "en")
+        self.card: CardView | None = None
+        self.facts: StatusFacts | None = None
+        self.camera_state = "starting" if scanner is not None else "off"
+        self.camera_detail = ""
+        self.camera_wanted = scanner is not None and settings.camera.enabled
+        if not self.camera_wanted:
+            self.camera_state = "off" if scanner is not None else "missing"
+        self.syncing = False
+        self.last_sync: SyncResult | None = None
+        self.last_recorded: Any = None
+        self.demo_index = 0
+        self.preview_on = False
+
+    # Start and stop ------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        """Show the counter, start the camera, count the status, schedule the sync."""
+        localize_bindings(self, self.lang)
+        self.push_screen(CounterScreen())
+        self.refresh_status()
+        if self.scanner is not None:
+            self.start_scanner()
+        if self.background_sync and self.sync_runner is not None:
+            self.set_interval(self.settings.sync.interval_seconds, self.run_sync)
+            self.run_sync()
+        if self.demo_cards:
+            self.notify(t("notice.demo_mode", self.lang), timeout=8)
+
+    def on_unmount(self) -> None:
+        """Stop the camera child with the app."""
+        if self.scanner is not None:
+            with contextlib.suppress(Exception):
+                self.scanner.stop()
+
+    def t(self, key: str, **params: Any) -> str:
+        """A catalog message in the current language."""
+        return t(key, self.lang, **params)
+
+    # Language ------------------------------------------------------------------------------
+
+    def watch_lang(self, lang: str) -> None:
+        """Relabel every key and every screen in the new language."""
+        localize_bindings(self, lang)
+        for screen in self.screen_stack:
+            localize_bindings(screen, lang)
+            relabel = getattr(screen, "relabel", None)
+            if callable(relabel):
+                relabel()
+            screen.refresh_bindings()
+        self.refresh_bindings()
+
+    def action_cycle_language(self) -> None:
+        """Switch to the next language (fr, nl, de, en)."""
+        self.lang = next_language(self.lang)
+        self.notify(self.t("notice.language"), timeout=2)
+
+    def action_help(self) -> None:
+        """Show every key."""
+        if isinstance(self.screen, HelpDialog):
+            self.screen.dismiss(None)
+            return
+        self.push_screen(HelpDialog())
+
+    # Status --------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="status")
+    def refresh_status(self) -> None:
+        """Count pending events and read the last sync from the database."""
+        self.post_message(msg.StatusRefreshed(self.desk.status()))
+
+    def on_status_refreshed(self, message: msg.StatusRefreshed) -> None:
+        """Keep the facts and redraw every status line."""
+        self.facts = message.facts
+        self._redraw_status()
+
+    def _redraw_status(self) -> None:
+        for screen in self.screen_stack:
+            for line in screen.query(StatusLine):
+                line.show(self)
+
+    # Codes and the card at the counter -------------------------------------------------------
+
+    def on_code_scanned(self, message: msg.CodeScanned) -> None:
+        """Check a code read anywhere, while the counter screen is in front."""
+        if not isinstance(self.screen, CounterScreen):
+            return
+        candidates = message.candidates or (message.text,)
+        self.screen.show_checking()
+        self.check_code(candidates)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="ledger")
+    def check_code(self, candidates: Sequence[str]) -> None:
+        """Verify the code and load the card's balance and events."""
+        verdict = self.desk.verify(candidates, self.lang)
+        if isinstance(verdict, Refused):
+            self.post_message(msg.CodeRefused(verdict.reason, verdict.sentence))
+            return
+        self.post_message(msg.CardShown(self.desk.view(verdict.card_id)))
+
+    def on_card_shown(self, message: msg.CardShown) -> None:
+        """A verified card is now the customer at the counter."""
+        self.card = message.view
+        self._counter_call("show_card", message.view)
+
+    def on_code_refused(self, message: msg.CodeRefused) -> None:
+        """Say why the code is not usable."""
+        self._counter_call("show_refusal", message.sentence)
+
+    def clear_card(self) -> None:
+        """The customer has gone."""
+        self.card = None
+        self._counter_call("show_card", None)
+
+    # Recording -----------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="ledger")
+    def record_stamp(self, card_id: str) -> None:
+        """Record a visit's stamps, then report it (only after the commit returned)."""
+        self._record(msg.StampRecorded, lambda: self.desk.stamp(card_id), card_id)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="ledger")
+    def record_purchase(self, card_id: str | None, cents: int) -> None:
+        """Record a purchase and the stamps its amount gives."""
+        self._record(msg.PurchaseRecorded, lambda: self.desk.purchase(card_id, cents), card_id)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="ledger")
+    def record_redeem(self, card_id: str) -> None:
+        """Record a reward redemption (refused beyond the offline limits)."""
+        self._record(msg.RewardRedeemed, lambda: self.desk.redeem(card_id), card_id)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="ledger")
+    def record_void(self, event_id: str, card_id: str | None) -> None:
+        """Cancel an event with a compensating void."""
+        self._record(msg.EventVoided, lambda: self.desk.void(event_id), card_id)
+
+    def _record(
+        self, fact: type[msg.EventRecorded], call: Callable[[], Any], card_id: str | None
+    ) -> None:
+        try:
+            recorded = call()
+        except LedgerRefusal as refusal:
+            self.post_message(msg.ActionRefused(refusal.reason, refusal.text(self.lang)))
+            return
+        view = self.desk.view(card_id) if card_id else None
+        self.post_message(fact(recorded, view))
+
+    def on_stamp_recorded(self, message: msg.StampRecorded) -> None:
+        """Stamps committed."""
+        self.recorded(message)
+
+    def on_purchase_recorded(self, message: msg.PurchaseRecorded) -> None:
+        """A purchase committed."""
+        self.recorded(message)
+
+    def on_reward_redeemed(self, message: msg.RewardRedeemed) -> None:
+        """A redemption committed."""
+        self.recorded(message)
+
+    def on_event_voided(self, message: msg.EventVoided) -> None:
+        """A void committed."""
+        self.recorded(message)
+
+    def recorded(self, message: msg.EventRecorded) -> None:
+        """Show "recorded", ring the bell, refresh the counts, print the receipt."""
+        self.last_recorded = message.recorded
+        if message.view is not None and (
+            self.card is None or self.card.card_id == message.view.card_id
+        ):
+            self.card = message.view
+        self._counter_call("show_recorded", message)
+        for screen in self.screen_stack:
+            reload = getattr(screen, "reload", None)
+            if callable(reload):
+                reload()
+        if self.settings.terminal.bell:
+            self.bell()
+        self.refresh_status()
+        if self.printer is not None and self.receipt_builder is not None:
+            self.print_receipt(message.recorded.event.id)
+
+    def on_action_refused(self, message: msg.ActionRefused) -> None:
+        """Show the core's refusal, in its own words, in the counter's language."""
+        self._counter_call("show_refusal", message.sentence)
+        self.notify(message.sentence, severity="warning", markup=False, timeout=6)
+
+    def _counter_call(self, method: str, *args: Any) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, CounterScreen):
+                getattr(screen, method)(*args)
+
+    # Receipts and the printer ----------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="printer")
+    def print_receipt(self, event_id: str) -> None:
+        """Print the event's receipt; on a fault put it on the screen instead."""
+        if self.receipt_builder is None:
+            return
+        receipt = self.receipt_builder(event_id, self.lang)
+        if self.printer is None:
+            return
+        try:
+            self.printer.print_receipt(receipt)
+        except Exception as exc:
+            self.post_message(msg.PrinterChecked(False, clean(exc), self.receipt_text(receipt)))
+            return
+        self.post_message(msg.PrinterChecked(True))
+
+    def printer_test(self) -> None:
+        """Print the last event's receipt (or show it when there is no printer)."""
+        self._printer_test()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="printer")
+    def _printer_test(self) -> None:
+        recent = self.desk.ledger.recent(limit=1)
+        if not recent or self.receipt_builder is None:
+            self.post_message(msg.PrinterChecked(False, self.t("history.empty")))
+            return
+        receipt = self.receipt_builder(recent[0].id, self.lang)
+        if self.printer is None:
+            self.post_message(
+                msg.PrinterChecked(
+                    False, self.t("settings.printer_none"), self.receipt_text(receipt)
+                )
+            )
+            return
+        try:
+            self.printer.print_receipt(receipt)
+        except Exception as exc:
+            self.post_message(msg.PrinterChecked(False, clean(exc), self.receipt_text(receipt)))
+            return
+        self.post_message(msg.PrinterChecked(True))
+
+    def receipt_text(self, receipt: Any) -> str:
+        """The receipt as text for the screen, at the configured paper width."""
+        return render_text(receipt, columns_for_paper(self.settings.printer.paper_width_mm))
+
+    def on_printer_checked(self, message: msg.PrinterChecked) -> None:
+        """Say the print went, or show the receipt on the screen."""
+        if message.ok:
+            self.notify(self.t("printer.ok"), timeout=2)
+            return
+        self.notify(
+            self.t("printer.failed", detail=clean(message.detail, 80)),
+            severity="warning",
+            markup=False,
+        )
+        if message.receipt_text:
+            self.push_screen(ReceiptDialog(message.receipt_text))
+
+    @property
+    def printer_enabled(self) -> bool:
+        """A printer is configured (else receipts are shown on the screen)."""
+        return self.printer is not None and self.settings.printer.kind is not PrinterKind.NONE
+
+    # Sync ----------------------------------------------------------------------------------
+
+    def action_sync_now(self) -> None:
+        """Run a sync now."""
+        self.run_sync()
+
+    def run_sync(self) -> None:
+        """Start a sync run unless one is already going."""
+        if self.sync_runner is None or self.syncing:
+            return
+        self.syncing = True
+        self._redraw_status()
+        self._sync()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="sync")
+    def _sync(self) -> None:
+        runner = self.sync_runner
+        if runner is None:
+            return
+        try:
+            result = runner(lambda _line: None)
+        except Exception as exc:
+            result = SyncResult("error", clean(exc, 160))
+        self.post_message(msg.SyncFinished(result.outcome, result.detail, dict(result.counts)))
+
+    def on_sync_finished(self, message: msg.SyncFinished) -> None:
+        """Record the outcome, recount, and say so if the platform is unreachable."""
+        self.syncing = False
+        self.last_sync = SyncResult(message.outcome, message.detail, message.counts)
+        self.refresh_status()
+        for screen in self.screen_stack:
+            reload = getattr(screen, "reload", None)
+            if callable(reload):
+                reload()
+
+    # The camera ------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="camera")
+    def start_scanner(self) -> None:
+        """Start the scanner child; its events come back on its own thread."""
+        if self.scanner is not None:
+            self.scanner.start(self._scanner_event)
+
+    def toggle_camera(self) -> None:
+        """Camera on or off (fed files, scanner and typed codes work either way)."""
+        if self.scanner is None:
+            return
+        self.camera_wanted = not self.camera_wanted
+        self.camera_state = "starting" if self.camera_wanted else "off"
+        self._redraw_status()
+        self._set_camera(self.camera_wanted)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="camera")
+    def _set_camera(self, enabled: bool) -> None:
+        if self.scanner is not None:
+            self.scanner.set_camera(enabled)
+
+    def _scanner_event(self, event: object) -> None:
+        """Runs on the scanner's watcher thread: turn events into messages, touch nothing."""
+        if isinstance(event, ev.CodeRead):
+            source = "demo" if event.source == "file" else "camera"
+            self.post_message(msg.CodeScanned(event.text, source))
+        elif isinstance(event, ev.Preview):
+            self.post_message(msg.PreviewFrame(event.width, event.height, event.pixels))
+        elif isinstance(event, ev.CameraReady):
+            self.post_message(msg.CameraChanged("running"))
+        elif isinstance(event, ev.CameraUnavailable):
+            self.post_message(msg.CameraChanged("missing", event.message))
+        elif isinstance(event, ev.ScannerCrashed):
+            self.post_message(msg.CameraChanged("crashed", event.reason))
+        elif isinstance(event, ev.ScannerRestarted):
+            self.post_message(msg.CameraChanged("restarted"))
+        elif isinstance(event, ev.FileScanned) and (event.error or not event.codes):
+            self.post_message(msg.CodeRefused("unreadable", event.error or ""))
+
+    def on_camera_changed(self, message: msg.CameraChanged) -> None:
+        """Show the camera's state; say it when it stops or comes back."""
+        previous = self.camera_state
+        state = message.state
+        if state == "restarted":
+            state = "starting"
+        if state == "crashed":
+            self.notify(self.t("notice.camera_crashed"), severity="warning", timeout=6)
+        elif state == "missing" and previous != "missing" and self.camera_wanted:
+            self.notify(self.t("notice.camera_missing"), severity="warning", timeout=6)
+        elif state == "running" and previous in ("crashed", "missing"):
+            self.notify(self.t("notice.camera_back"), timeout=3)
+        if not self.camera_wanted:
+            state = "crashed" if state == "crashed" else "off"
+        self.camera_state = state
+        self.camera_detail = clean(message.detail, 160)
+        self._redraw_status()
+
+    def on_preview_frame(self, message: msg.PreviewFrame) -> None:
+        """Hand a preview frame to the counter screen's preview."""
+        self._counter_call("show_preview", message)
+
+    def toggle_preview(self) -> bool:
+        """Ask the camera for preview frames, or stop them; the new state."""
+        self.preview_on = not self.preview_on
+        if self.scanner is not None:
+            self._set_preview(self.preview_on)
+        return self.preview_on
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="camera")
+    def _set_preview(self, enabled: bool) -> None:
+        if self.scanner is not None:
+            self.scanner.set_preview(enabled)
+
+    # Demo cards --------------------------------------------------------------------------------
+
+    def present_demo_card(self) -> None:
+        """Feed the next demo card image through the scanner's file source."""
+        if not self.demo_cards:
+            self.notify(self.t("notice.demo_none"), severity="warning")
+            return
+        path = self.demo_cards[self.demo_index % len(self.demo_cards)]
+        self.demo_index += 1
+        self.notify(self.t("notice.demo_card", name=clean(path.stem, 40)), timeout=2, markup=False)
+        if self.scanner is None:
+            self.notify(self.t("notice.no_scanner"), severity="warning")
+            return
+        self._feed(path)
+
+    @work(thread=True, exclusive=False, exit_on_error=False, group="camera")
+    def _feed(self, path: Path) -> None:
+        if self.scanner is not None:
+            self.scanner.feed_file(path)
+
+    # Failures ----------------------------------------------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Any worker that failed: a notice in the shopkeeper's language; the app goes on."""
+        worker = event.worker
+        if event.state is not WorkerState.ERROR:
+            return
+        group = worker.group if worker.group in WORK_GROUPS else "other"
+        error = worker.error
+        detail = clean(f"{type(error).__name__}: {error}", 160)
+        self.log.error("worker failed", group=group, error=repr(error))
+        self.notify(
+            self.t("notice.failed", what=self.t(f"work.{group}"), detail=detail),
+            severity="error",
+            markup=False,
+            timeout=8,
+        )
+        if group == "sync":
+            self.syncing = False
+            self.refresh_status()
+        elif group == "camera":
+            self.camera_state = "missing"
+            self._redraw_status()
+        elif group == "ledger":
+            self._counter_call("show_refusal", detail)

@@ -1,0 +1,61 @@
+"""Demo mode: a counter that works out of the box, with cards a newcomer can present.
+
+``citie-terminal`` with no config file lands here: the data directory is initialised (ledger,
+terminal key pair), a demo issuer's trust list is installed when no other is, and a few demo
+cards are issued and saved as PNG files under ``<data_dir>/demo-cards``. F12 in the app
+feeds the next one through the scanner's file source, as if the customer held it up.
+Any PNG put in that folder (for example a card printed by ``citie-platform card new --png``)
+is presented too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from config import Settings
+from loyalty import schema as _schema  # noqa: F401  (registers the ledger migrations)
+from loyalty.db import Store
+from loyalty.issuer import Issuer
+from loyalty.keys import generate_key_pair
+from loyalty.trust import TrustError, install_trust, trust_version
+from receipts.cards import render_card_png
+
+DEMO_ISSUER = "citie-demo"
+DEMO_CARDS = 3
+CARDS_DIR = "demo-cards"
+ISSUER_DIR = "demo-issuer"
+
+
+@dataclass(frozen=True)
+class DemoKit:
+    """What demo mode prepared: the card images to present, and what was created."""
+
+    cards: tuple[Path, ...]
+    created: tuple[str, ...]
+
+
+def prepare(settings: Settings, store: Store, *, cards: int = DEMO_CARDS) -> DemoKit:
+    """Make the data directory usable for a demo; running it again changes nothing."""
+    created: list[str] = []
+    data_dir = settings.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if not settings.private_key_path.exists():
+        generate_key_pair(settings.private_key_path, settings.public_key_path)
+        created.append("terminal key pair")
+    issuer = Issuer.open(data_dir / ISSUER_DIR, issuer=DEMO_ISSUER)
+    if trust_version(store.read()) == 0:
+        try:
+            if install_trust(store, issuer.trust_list()):
+                created.append("demo trust list")
+        except TrustError:
+            pass  # another list is installed (a paired platform): its cards are the real ones
+    folder = data_dir / CARDS_DIR
+    folder.mkdir(exist_ok=True)
+    if not any(folder.glob("*.png")):
+        for number in range(1, cards + 1):
+            card_id, code = issuer.issue_card(expires_days=3650)
+            path = folder / f"demo-card-{number}.png"
+            path.write_bytes(render_card_png(code, card_id, language=settings.shop.language.value))
+            created.append(f"demo card {path.name} ({card_id})")
+    return DemoKit(cards=tuple(sorted(folder.glob("*.png"))), created=tuple(created))

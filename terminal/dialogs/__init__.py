@@ -1,0 +1,1 @@
+"""Modal screens that return a value: purchase amount, redeem confirmation, void, help, receipt."""

@@ -1,0 +1,715 @@
+"""The counter app's words in French, Dutch, German and English.
+
+One ``loyalty.i18n.Catalog``; ``t(key, lang, **params)`` fills a template. Templates are
+trusted text; values that come from outside go in already cleaned (``terminal.safe``), and the
+result is shown as ``Content`` or with ``markup=False``, never as markup.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from loyalty.i18n import LANGUAGES, Catalog
+
+LANGUAGE_NAMES: Final = {"fr": "Français", "nl": "Nederlands", "de": "Deutsch", "en": "English"}
+
+# Words that are really the same in that language (the test allows exactly these).
+SAME_AS_ENGLISH: Final = frozenset(
+    {
+        ("status.online", "nl"),
+        ("status.online", "de"),
+        ("status.offline", "nl"),
+        ("status.offline", "de"),
+        ("status.demo", "fr"),
+        ("status.demo", "nl"),
+        ("status.demo", "de"),
+        ("report.hour", "fr"),
+        ("status.camera", "nl"),
+        ("settings.camera", "nl"),
+        ("settings.printer", "nl"),
+        ("work.camera", "nl"),
+        ("work.printer", "nl"),
+    }
+)
+
+M: dict[str, dict[str, str]] = {
+    # Status line
+    "status.online": {"fr": "en ligne", "nl": "online", "de": "online", "en": "online"},
+    "status.offline": {"fr": "hors ligne", "nl": "offline", "de": "offline", "en": "offline"},
+    "status.not_paired": {
+        "fr": "sans plateforme",
+        "nl": "geen platform",
+        "de": "keine Plattform",
+        "en": "no platform",
+    },
+    "status.syncing": {
+        "fr": "synchronisation…",
+        "nl": "synchroniseren…",
+        "de": "Abgleich…",
+        "en": "syncing…",
+    },
+    "status.pending": {
+        "fr": "{count} à envoyer",
+        "nl": "{count} te versturen",
+        "de": "{count} zu senden",
+        "en": "{count} to send",
+    },
+    "status.last_sync": {
+        "fr": "synchro {when}",
+        "nl": "sync {when}",
+        "de": "Abgleich {when}",
+        "en": "synced {when}",
+    },
+    "status.never_synced": {
+        "fr": "jamais synchronisé",
+        "nl": "nooit gesynchroniseerd",
+        "de": "nie abgeglichen",
+        "en": "never synced",
+    },
+    "status.camera": {
+        "fr": "caméra : {state}",
+        "nl": "camera: {state}",
+        "de": "Kamera: {state}",
+        "en": "camera: {state}",
+    },
+    "status.clock": {
+        "fr": "horloge décalée de {minutes} min",
+        "nl": "klok {minutes} min verschoven",
+        "de": "Uhr um {minutes} Min. verstellt",
+        "en": "clock off by {minutes} min",
+    },
+    "status.demo": {"fr": "DEMO", "nl": "DEMO", "de": "DEMO", "en": "DEMO"},
+    "camera.running": {"fr": "active", "nl": "actief", "de": "aktiv", "en": "running"},
+    "camera.starting": {
+        "fr": "démarrage",
+        "nl": "start op",
+        "de": "startet",
+        "en": "starting",
+    },
+    "camera.off": {"fr": "éteinte", "nl": "uit", "de": "aus", "en": "off"},
+    "camera.missing": {
+        "fr": "absente (lecteur et saisie)",
+        "nl": "ontbreekt (scanner en typen)",
+        "de": "fehlt (Scanner und Eingabe)",
+        "en": "missing (scanner and typing)",
+    },
+    "camera.crashed": {
+        "fr": "redémarrage",
+        "nl": "herstart",
+        "de": "Neustart",
+        "en": "restarting",
+    },
+    # Keys (footer and help)
+    "key.help": {"fr": "Aide", "nl": "Hulp", "de": "Hilfe", "en": "Help"},
+    "key.stamp": {"fr": "Tampon", "nl": "Stempel", "de": "Stempeln", "en": "Stamp"},
+    "key.purchase": {"fr": "Achat", "nl": "Aankoop", "de": "Einkauf", "en": "Purchase"},
+    "key.redeem": {"fr": "Cadeau", "nl": "Beloning", "de": "Prämie", "en": "Redeem"},
+    "key.history": {"fr": "Historique", "nl": "Historiek", "de": "Verlauf", "en": "History"},
+    "key.report": {"fr": "Clôture", "nl": "Dagrapport", "de": "Tagesbericht", "en": "Day report"},
+    "key.sync": {"fr": "Synchro", "nl": "Synchronisatie", "de": "Abgleich", "en": "Sync"},
+    "key.settings": {
+        "fr": "Réglages",
+        "nl": "Instellingen",
+        "de": "Einstellungen",
+        "en": "Settings",
+    },
+    "key.language": {"fr": "Langue", "nl": "Taal", "de": "Sprache", "en": "Language"},
+    "key.preview": {"fr": "Aperçu", "nl": "Voorbeeld", "de": "Vorschau", "en": "Preview"},
+    "key.demo": {"fr": "Carte démo", "nl": "Demokaart", "de": "Demokarte", "en": "Demo card"},
+    "key.clear": {"fr": "Effacer", "nl": "Wissen", "de": "Leeren", "en": "Clear"},
+    "key.quit": {"fr": "Quitter", "nl": "Afsluiten", "de": "Beenden", "en": "Quit"},
+    "key.back": {"fr": "Retour", "nl": "Terug", "de": "Zurück", "en": "Back"},
+    "key.void": {"fr": "Annuler", "nl": "Annuleren", "de": "Stornieren", "en": "Void"},
+    "key.run_sync": {
+        "fr": "Synchroniser",
+        "nl": "Nu synchroniseren",
+        "de": "Jetzt abgleichen",
+        "en": "Sync now",
+    },
+    "key.printer_test": {
+        "fr": "Test imprimante",
+        "nl": "Printertest",
+        "de": "Druckertest",
+        "en": "Printer test",
+    },
+    "key.camera": {"fr": "Caméra", "nl": "Camera aan/uit", "de": "Kamera", "en": "Camera on/off"},
+    "key.confirm": {"fr": "Confirmer", "nl": "Bevestigen", "de": "Bestätigen", "en": "Confirm"},
+    "key.cancel": {"fr": "Abandonner", "nl": "Stoppen", "de": "Abbrechen", "en": "Cancel"},
+    "key.receipt": {"fr": "Ticket", "nl": "Bonnetje", "de": "Beleg", "en": "Receipt"},
+    "key.code": {
+        "fr": "Saisir un code",
+        "nl": "Code typen",
+        "de": "Code eingeben",
+        "en": "Type a code",
+    },
+    "key.refresh": {"fr": "Actualiser", "nl": "Vernieuwen", "de": "Aktualisieren", "en": "Refresh"},
+    # Counter screen
+    "counter.scan_title": {
+        "fr": "Scanner une carte",
+        "nl": "Scan een kaart",
+        "de": "Karte scannen",
+        "en": "Scan a card",
+    },
+    "counter.scan_hint": {
+        "fr": "Présentez le code à la caméra, utilisez le lecteur, ou tapez-le puis Entrée.",
+        "nl": "Hou de code voor de camera, gebruik de scanner, of typ hem en druk Enter.",
+        "de": "Code vor die Kamera halten, den Scanner benutzen oder eintippen und Enter drücken.",
+        "en": "Hold the code up to the camera, use the scanner, or type it and press Enter.",
+    },
+    "counter.code_placeholder": {
+        "fr": "Code de la carte",
+        "nl": "Kaartcode",
+        "de": "Kartencode",
+        "en": "Card code",
+    },
+    "counter.no_card": {
+        "fr": "Pas encore de carte.",
+        "nl": "Nog geen kaart.",
+        "de": "Noch keine Karte.",
+        "en": "No card yet.",
+    },
+    "counter.card": {
+        "fr": "Carte {card_id}",
+        "nl": "Kaart {card_id}",
+        "de": "Karte {card_id}",
+        "en": "Card {card_id}",
+    },
+    "counter.stamps": {
+        "fr": "{count} tampons sur {threshold}",
+        "nl": "{count} van {threshold} stempels",
+        "de": "{count} von {threshold} Stempeln",
+        "en": "{count} of {threshold} stamps",
+    },
+    "counter.rewards": {
+        "fr": "Cadeaux disponibles : {count} ({reward})",
+        "nl": "Beloningen beschikbaar: {count} ({reward})",
+        "de": "Verfügbare Prämien: {count} ({reward})",
+        "en": "Rewards available: {count} ({reward})",
+    },
+    "counter.no_reward": {
+        "fr": "Encore {count} pour {reward}",
+        "nl": "Nog {count} voor {reward}",
+        "de": "Noch {count} für {reward}",
+        "en": "{count} more for {reward}",
+    },
+    "counter.pending_note": {
+        "fr": "dont {count} pas encore confirmés par la plateforme",
+        "nl": "waarvan {count} nog niet bevestigd door het platform",
+        "de": "davon {count} noch nicht von der Plattform bestätigt",
+        "en": "of which {count} not yet confirmed by the platform",
+    },
+    "counter.recent": {
+        "fr": "Derniers passages",
+        "nl": "Recente bezoeken",
+        "de": "Letzte Buchungen",
+        "en": "Recent events",
+    },
+    "counter.no_recent": {
+        "fr": "Rien encore pour cette carte.",
+        "nl": "Nog niets voor deze kaart.",
+        "de": "Noch nichts für diese Karte.",
+        "en": "Nothing yet for this card.",
+    },
+    "counter.recorded": {
+        "fr": "ENREGISTRÉ : {what}",
+        "nl": "GEREGISTREERD: {what}",
+        "de": "GEBUCHT: {what}",
+        "en": "RECORDED: {what}",
+    },
+    "counter.refused": {
+        "fr": "REFUSÉ : {why}",
+        "nl": "GEWEIGERD: {why}",
+        "de": "ABGELEHNT: {why}",
+        "en": "REFUSED: {why}",
+    },
+    "counter.need_card": {
+        "fr": "Scannez d'abord une carte.",
+        "nl": "Scan eerst een kaart.",
+        "de": "Bitte zuerst eine Karte scannen.",
+        "en": "Scan a card first.",
+    },
+    "counter.checking": {
+        "fr": "Vérification du code…",
+        "nl": "Code wordt gecontroleerd…",
+        "de": "Code wird geprüft…",
+        "en": "Checking the code…",
+    },
+    "counter.preview_none": {
+        "fr": "Pas encore d'image.",
+        "nl": "Nog geen beeld.",
+        "de": "Noch kein Bild.",
+        "en": "No picture yet.",
+    },
+    "counter.what_stamp": {
+        "fr": "{count} tampon(s), solde {balance}",
+        "nl": "{count} stempel(s), saldo {balance}",
+        "de": "{count} Stempel, Stand {balance}",
+        "en": "{count} stamp(s), balance {balance}",
+    },
+    "counter.what_purchase": {
+        "fr": "achat {amount}, {count} tampon(s)",
+        "nl": "aankoop {amount}, {count} stempel(s)",
+        "de": "Einkauf {amount}, {count} Stempel",
+        "en": "purchase {amount}, {count} stamp(s)",
+    },
+    "counter.what_redeem": {
+        "fr": "cadeau remis : {reward}",
+        "nl": "beloning gegeven: {reward}",
+        "de": "Prämie ausgegeben: {reward}",
+        "en": "reward given: {reward}",
+    },
+    "counter.what_void": {
+        "fr": "annulation de {receipt}",
+        "nl": "annulering van {receipt}",
+        "de": "Storno von {receipt}",
+        "en": "void of {receipt}",
+    },
+    "counter.receipt_title": {
+        "fr": "Ticket (à l'écran)",
+        "nl": "Bonnetje (op het scherm)",
+        "de": "Beleg (am Bildschirm)",
+        "en": "Receipt (on screen)",
+    },
+    # Event kinds and columns
+    "event.stamp": {"fr": "tampon", "nl": "stempel", "de": "Stempel", "en": "stamp"},
+    "event.purchase": {"fr": "achat", "nl": "aankoop", "de": "Einkauf", "en": "purchase"},
+    "event.redeem": {"fr": "cadeau", "nl": "beloning", "de": "Prämie", "en": "reward"},
+    "event.void": {"fr": "annulation", "nl": "annulering", "de": "Storno", "en": "void"},
+    "event.enroll": {
+        "fr": "inscription",
+        "nl": "inschrijving",
+        "de": "Anmeldung",
+        "en": "enrolment",
+    },
+    "event.voided": {"fr": "annulé", "nl": "geannuleerd", "de": "storniert", "en": "voided"},
+    "event.anonymous": {"fr": "anonyme", "nl": "anoniem", "de": "anonym", "en": "anonymous"},
+    "col.time": {"fr": "Heure", "nl": "Tijd", "de": "Zeit", "en": "Time"},
+    "col.kind": {"fr": "Type", "nl": "Soort", "de": "Art", "en": "Kind"},
+    "col.card": {"fr": "Carte", "nl": "Kaart", "de": "Karte", "en": "Card"},
+    "col.stamps": {"fr": "Tampons", "nl": "Stempels", "de": "Stempel", "en": "Stamps"},
+    "col.amount": {"fr": "Montant", "nl": "Bedrag", "de": "Betrag", "en": "Amount"},
+    "col.receipt": {"fr": "N° ticket", "nl": "Bonnr.", "de": "Beleg-Nr.", "en": "Receipt no."},
+    "col.state": {"fr": "État", "nl": "Status", "de": "Zustand", "en": "State"},
+    "col.reason": {"fr": "Raison", "nl": "Reden", "de": "Grund", "en": "Reason"},
+    # Purchase dialog
+    "purchase.title": {
+        "fr": "Montant de l'achat",
+        "nl": "Bedrag van de aankoop",
+        "de": "Betrag des Einkaufs",
+        "en": "Purchase amount",
+    },
+    "purchase.for_card": {
+        "fr": "Pour la carte {card_id}",
+        "nl": "Voor kaart {card_id}",
+        "de": "Für Karte {card_id}",
+        "en": "For card {card_id}",
+    },
+    "purchase.anonymous": {
+        "fr": "Achat anonyme (sans carte)",
+        "nl": "Anonieme aankoop (zonder kaart)",
+        "de": "Anonymer Einkauf (ohne Karte)",
+        "en": "Anonymous purchase (no card)",
+    },
+    "purchase.placeholder": {
+        "fr": "ex. 12,50",
+        "nl": "bv. 12,50",
+        "de": "z. B. 12,50",
+        "en": "e.g. 12.50",
+    },
+    "purchase.gives": {
+        "fr": "Donne {stamps} tampon(s)",
+        "nl": "Geeft {stamps} stempel(s)",
+        "de": "Ergibt {stamps} Stempel",
+        "en": "Gives {stamps} stamp(s)",
+    },
+    "purchase.hint": {
+        "fr": "Tapez le montant (12,50 ou 12.50), puis Entrée.",
+        "nl": "Typ het bedrag (12,50 of 12.50) en druk Enter.",
+        "de": "Betrag eingeben (12,50 oder 12.50), dann Enter.",
+        "en": "Type the amount (12,50 or 12.50), then Enter.",
+    },
+    "amount.empty": {
+        "fr": "Tapez un montant.",
+        "nl": "Typ een bedrag.",
+        "de": "Bitte einen Betrag eingeben.",
+        "en": "Type an amount.",
+    },
+    "amount.not_a_number": {
+        "fr": "Ce n'est pas un montant : tapez par exemple 12,50.",
+        "nl": "Dat is geen bedrag: typ bijvoorbeeld 12,50.",
+        "de": "Das ist kein Betrag: zum Beispiel 12,50 eingeben.",
+        "en": "That is not an amount: type for example 12.50.",
+    },
+    "amount.negative": {
+        "fr": "Le montant ne peut pas être négatif.",
+        "nl": "Het bedrag kan niet negatief zijn.",
+        "de": "Der Betrag darf nicht negativ sein.",
+        "en": "The amount cannot be negative.",
+    },
+    "amount.zero": {
+        "fr": "Le montant doit être plus grand que zéro.",
+        "nl": "Het bedrag moet groter zijn dan nul.",
+        "de": "Der Betrag muss größer als null sein.",
+        "en": "The amount must be more than zero.",
+    },
+    "amount.too_many_decimals": {
+        "fr": "Deux décimales au plus (12,50).",
+        "nl": "Hoogstens twee cijfers na de komma (12,50).",
+        "de": "Höchstens zwei Nachkommastellen (12,50).",
+        "en": "At most two decimals (12.50).",
+    },
+    "amount.too_large": {
+        "fr": "Montant trop élevé : {limit} au plus.",
+        "nl": "Bedrag te hoog: hoogstens {limit}.",
+        "de": "Betrag zu hoch: höchstens {limit}.",
+        "en": "Amount too large: at most {limit}.",
+    },
+    # Redeem dialog
+    "redeem.title": {
+        "fr": "Remettre un cadeau",
+        "nl": "Beloning geven",
+        "de": "Prämie einlösen",
+        "en": "Redeem a reward",
+    },
+    "redeem.question": {
+        "fr": "Remettre « {reward} » à la carte {card_id} ?",
+        "nl": "„{reward}” geven aan kaart {card_id}?",
+        "de": "„{reward}“ an Karte {card_id} ausgeben?",
+        "en": "Give “{reward}” to card {card_id}?",
+    },
+    "redeem.costs": {
+        "fr": "Cela utilise {threshold} tampons (solde : {balance}).",
+        "nl": "Dit gebruikt {threshold} stempels (saldo: {balance}).",
+        "de": "Das verbraucht {threshold} Stempel (Stand: {balance}).",
+        "en": "This uses {threshold} stamps (balance: {balance}).",
+    },
+    "redeem.offline": {
+        "fr": "Hors ligne : limité par les règles tant que la plateforme n'a pas confirmé.",
+        "nl": "Offline: beperkt door de regels tot het platform bevestigt.",
+        "de": "Offline: durch die Regeln begrenzt, bis die Plattform bestätigt.",
+        "en": "Offline: limited by the rules until the platform confirms.",
+    },
+    # History
+    "history.title": {
+        "fr": "Historique du terminal",
+        "nl": "Historiek van de terminal",
+        "de": "Verlauf des Terminals",
+        "en": "Terminal history",
+    },
+    "history.empty": {
+        "fr": "Rien d'enregistré pour l'instant.",
+        "nl": "Nog niets geregistreerd.",
+        "de": "Noch nichts gebucht.",
+        "en": "Nothing recorded yet.",
+    },
+    "history.void_question": {
+        "fr": "Annuler {receipt} ({kind}) ? Une annulation reste visible.",
+        "nl": "{receipt} ({kind}) annuleren? Een annulering blijft zichtbaar.",
+        "de": "{receipt} ({kind}) stornieren? Ein Storno bleibt sichtbar.",
+        "en": "Void {receipt} ({kind})? A void stays visible.",
+    },
+    "history.hint": {
+        "fr": "Choisissez une ligne avec les flèches, puis Suppr pour l'annuler.",
+        "nl": "Kies een regel met de pijltjes en druk Delete om te annuleren.",
+        "de": "Zeile mit den Pfeiltasten wählen, dann Entf zum Stornieren.",
+        "en": "Pick a line with the arrows, then Delete to void it.",
+    },
+    # Report
+    "report.title": {
+        "fr": "Clôture du {day}",
+        "nl": "Dagrapport van {day}",
+        "de": "Tagesbericht vom {day}",
+        "en": "Day report for {day}",
+    },
+    "report.stamps": {
+        "fr": "Tampons donnés",
+        "nl": "Stempels gegeven",
+        "de": "Stempel vergeben",
+        "en": "Stamps given",
+    },
+    "report.purchases": {"fr": "Achats", "nl": "Aankopen", "de": "Einkäufe", "en": "Purchases"},
+    "report.turnover": {
+        "fr": "Chiffre d'affaires",
+        "nl": "Omzet",
+        "de": "Umsatz",
+        "en": "Turnover",
+    },
+    "report.rewards": {
+        "fr": "Cadeaux remis",
+        "nl": "Beloningen gegeven",
+        "de": "Prämien eingelöst",
+        "en": "Rewards redeemed",
+    },
+    "report.voids": {"fr": "Annulations", "nl": "Annuleringen", "de": "Stornos", "en": "Voids"},
+    "report.cards": {
+        "fr": "Cartes vues",
+        "nl": "Kaarten gezien",
+        "de": "Karten gesehen",
+        "en": "Cards seen",
+    },
+    "report.days30": {
+        "fr": "Tampons sur 30 jours (max {peak})",
+        "nl": "Stempels over 30 dagen (max {peak})",
+        "de": "Stempel über 30 Tage (max. {peak})",
+        "en": "Stamps over 30 days (peak {peak})",
+    },
+    "report.hours": {
+        "fr": "Passages par heure",
+        "nl": "Bezoeken per uur",
+        "de": "Buchungen pro Stunde",
+        "en": "Events by hour",
+    },
+    "report.hour": {"fr": "{hour} h", "nl": "{hour} u", "de": "{hour} Uhr", "en": "{hour} h"},
+    "report.not_synced": {
+        "fr": "Pas encore envoyés : {count}",
+        "nl": "Nog niet verstuurd: {count}",
+        "de": "Noch nicht gesendet: {count}",
+        "en": "Not yet sent: {count}",
+    },
+    # Sync screen
+    "sync.title": {
+        "fr": "Synchronisation avec la plateforme",
+        "nl": "Synchronisatie met het platform",
+        "de": "Abgleich mit der Plattform",
+        "en": "Sync with the platform",
+    },
+    "sync.pending": {
+        "fr": "En attente d'envoi : {count}",
+        "nl": "Wachten op verzending: {count}",
+        "de": "Warten auf Versand: {count}",
+        "en": "Waiting to be sent: {count}",
+    },
+    "sync.quarantined": {
+        "fr": "Refusés par la plateforme : {count}",
+        "nl": "Geweigerd door het platform: {count}",
+        "de": "Von der Plattform abgelehnt: {count}",
+        "en": "Refused by the platform: {count}",
+    },
+    "sync.last_run": {
+        "fr": "Dernière synchro : {when} ({outcome})",
+        "nl": "Laatste sync: {when} ({outcome})",
+        "de": "Letzter Abgleich: {when} ({outcome})",
+        "en": "Last run: {when} ({outcome})",
+    },
+    "sync.last_good": {
+        "fr": "Dernière synchro réussie : {when}",
+        "nl": "Laatste geslaagde sync: {when}",
+        "de": "Letzter erfolgreicher Abgleich: {when}",
+        "en": "Last good sync: {when}",
+    },
+    "sync.never": {"fr": "jamais", "nl": "nooit", "de": "nie", "en": "never"},
+    "sync.not_paired": {
+        "fr": "Aucune plateforme configurée : les passages restent ici jusqu'au jumelage.",
+        "nl": "Geen platform ingesteld: de gegevens blijven hier tot de terminal gekoppeld is.",
+        "de": "Keine Plattform eingerichtet: die Buchungen bleiben hier bis zur Kopplung.",
+        "en": "No platform configured: events stay here until the terminal is paired.",
+    },
+    "sync.outcome.ok": {
+        "fr": "tout envoyé",
+        "nl": "alles verstuurd",
+        "de": "alles gesendet",
+        "en": "all sent",
+    },
+    "sync.outcome.quarantined": {
+        "fr": "certains refusés",
+        "nl": "sommige geweigerd",
+        "de": "einige abgelehnt",
+        "en": "some refused",
+    },
+    "sync.outcome.unreachable": {
+        "fr": "plateforme injoignable",
+        "nl": "platform onbereikbaar",
+        "de": "Plattform nicht erreichbar",
+        "en": "platform unreachable",
+    },
+    "sync.outcome.auth": {
+        "fr": "accès refusé : jumelez à nouveau",
+        "nl": "toegang geweigerd: opnieuw koppelen",
+        "de": "Zugang verweigert: neu koppeln",
+        "en": "access refused: pair again",
+    },
+    "sync.outcome.config": {
+        "fr": "configuration à corriger",
+        "nl": "instellingen te corrigeren",
+        "de": "Einstellungen korrigieren",
+        "en": "configuration to fix",
+    },
+    "sync.outcome.busy": {
+        "fr": "une autre synchro tourne",
+        "nl": "er loopt al een sync",
+        "de": "ein anderer Abgleich läuft",
+        "en": "another sync is running",
+    },
+    "sync.outcome.error": {"fr": "erreur", "nl": "fout", "de": "Fehler", "en": "error"},
+    "sync.outcome.unavailable": {
+        "fr": "module de synchro absent",
+        "nl": "syncmodule ontbreekt",
+        "de": "Abgleichsmodul fehlt",
+        "en": "sync module missing",
+    },
+    "sync.done": {
+        "fr": "Synchro : {outcome}, {count} à envoyer.",
+        "nl": "Sync: {outcome}, {count} te versturen.",
+        "de": "Abgleich: {outcome}, {count} zu senden.",
+        "en": "Sync: {outcome}, {count} to send.",
+    },
+    # Settings
+    "settings.title": {
+        "fr": "Réglages",
+        "nl": "Instellingen",
+        "de": "Einstellungen",
+        "en": "Settings",
+    },
+    "settings.language": {
+        "fr": "Langue du comptoir : {name}",
+        "nl": "Taal van de toonbank: {name}",
+        "de": "Sprache der Theke: {name}",
+        "en": "Counter language: {name}",
+    },
+    "settings.camera": {
+        "fr": "Caméra {device} : {state}",
+        "nl": "Camera {device}: {state}",
+        "de": "Kamera {device}: {state}",
+        "en": "Camera {device}: {state}",
+    },
+    "settings.printer": {
+        "fr": "Imprimante : {printer}",
+        "nl": "Printer: {printer}",
+        "de": "Drucker: {printer}",
+        "en": "Printer: {printer}",
+    },
+    "settings.printer_none": {
+        "fr": "aucune (tickets à l'écran)",
+        "nl": "geen (bonnetjes op het scherm)",
+        "de": "keiner (Belege am Bildschirm)",
+        "en": "none (receipts on screen)",
+    },
+    "settings.shop": {
+        "fr": "Commerce : {name} ({shop_id}), terminal {terminal_id}",
+        "nl": "Winkel: {name} ({shop_id}), terminal {terminal_id}",
+        "de": "Geschäft: {name} ({shop_id}), Terminal {terminal_id}",
+        "en": "Shop: {name} ({shop_id}), terminal {terminal_id}",
+    },
+    "settings.program": {
+        "fr": "Programme : {threshold} tampons = {reward}",
+        "nl": "Programma: {threshold} stempels = {reward}",
+        "de": "Programm: {threshold} Stempel = {reward}",
+        "en": "Program: {threshold} stamps = {reward}",
+    },
+    "printer.ok": {"fr": "Imprimé.", "nl": "Afgedrukt.", "de": "Gedruckt.", "en": "Printed."},
+    "printer.failed": {
+        "fr": "Imprimante indisponible ({detail}) : le ticket est à l'écran.",
+        "nl": "Printer niet bereikbaar ({detail}): het bonnetje staat op het scherm.",
+        "de": "Drucker nicht erreichbar ({detail}): der Beleg steht am Bildschirm.",
+        "en": "Printer not reachable ({detail}): the receipt is on the screen.",
+    },
+    # Help
+    "help.title": {"fr": "Touches", "nl": "Toetsen", "de": "Tasten", "en": "Keys"},
+    "help.close": {
+        "fr": "Échap ou F1 pour fermer.",
+        "nl": "Escape of F1 om te sluiten.",
+        "de": "Esc oder F1 zum Schließen.",
+        "en": "Escape or F1 to close.",
+    },
+    "help.wedge": {
+        "fr": "Un lecteur de codes-barres fonctionne partout sur l'écran du comptoir.",
+        "nl": "Een barcodescanner werkt overal op het toonbankscherm.",
+        "de": "Ein Barcode-Scanner funktioniert überall auf dem Thekenbildschirm.",
+        "en": "A barcode scanner works anywhere on the counter screen.",
+    },
+    "help.everywhere": {"fr": "Partout", "nl": "Overal", "de": "Überall", "en": "Everywhere"},
+    "help.counter": {"fr": "Comptoir", "nl": "Toonbank", "de": "Theke", "en": "Counter"},
+    "help.screens": {
+        "fr": "Autres écrans",
+        "nl": "Andere schermen",
+        "de": "Andere Bildschirme",
+        "en": "Other screens",
+    },
+    # Notices
+    "notice.camera_crashed": {
+        "fr": "La caméra s'est arrêtée ; redémarrage. Le lecteur et la saisie restent actifs.",
+        "nl": "De camera is gestopt; hij herstart. Scanner en typen blijven werken.",
+        "de": "Die Kamera ist ausgefallen; Neustart. Scanner und Eingabe funktionieren weiter.",
+        "en": "The camera stopped; restarting it. Scanner and typed codes keep working.",
+    },
+    "notice.camera_missing": {
+        "fr": "Pas de caméra : utilisez le lecteur ou tapez le code.",
+        "nl": "Geen camera: gebruik de scanner of typ de code.",
+        "de": "Keine Kamera: Scanner benutzen oder Code eingeben.",
+        "en": "No camera: use the barcode scanner or type the code.",
+    },
+    "notice.camera_back": {
+        "fr": "La caméra fonctionne à nouveau.",
+        "nl": "De camera werkt weer.",
+        "de": "Die Kamera läuft wieder.",
+        "en": "The camera is running again.",
+    },
+    "notice.failed": {
+        "fr": "Échec ({what}) : {detail}. Le comptoir continue.",
+        "nl": "Mislukt ({what}): {detail}. De toonbank werkt verder.",
+        "de": "Fehlgeschlagen ({what}): {detail}. Die Theke arbeitet weiter.",
+        "en": "Failed ({what}): {detail}. The counter keeps working.",
+    },
+    "notice.offline": {
+        "fr": "Plateforme injoignable : travail hors ligne, {count} en attente.",
+        "nl": "Platform onbereikbaar: offline verder, {count} wachtend.",
+        "de": "Plattform nicht erreichbar: offline weiter, {count} wartend.",
+        "en": "Platform unreachable: working offline, {count} waiting.",
+    },
+    "notice.language": {
+        "fr": "Langue : français",
+        "nl": "Taal: Nederlands",
+        "de": "Sprache: Deutsch",
+        "en": "Language: English",
+    },
+    "notice.demo_none": {
+        "fr": "Pas de cartes démo ici.",
+        "nl": "Geen demokaarten hier.",
+        "de": "Keine Demokarten hier.",
+        "en": "No demo cards here.",
+    },
+    "notice.demo_card": {
+        "fr": "Carte démo présentée : {name}",
+        "nl": "Demokaart getoond: {name}",
+        "de": "Demokarte vorgezeigt: {name}",
+        "en": "Demo card presented: {name}",
+    },
+    "notice.no_scanner": {
+        "fr": "Le lecteur d'images n'est pas disponible.",
+        "nl": "De beeldlezer is niet beschikbaar.",
+        "de": "Der Bildleser ist nicht verfügbar.",
+        "en": "The image reader is not available.",
+    },
+    "notice.demo_mode": {
+        "fr": "Mode démo : F12 présente une carte démo.",
+        "nl": "Demomodus: F12 toont een demokaart.",
+        "de": "Demomodus: F12 zeigt eine Demokarte.",
+        "en": "Demo mode: F12 presents a demo card.",
+    },
+    "notice.not_a_card": {
+        "fr": "Ce code n'est pas une carte de fidélité.",
+        "nl": "Deze code is geen klantenkaart.",
+        "de": "Dieser Code ist keine Kundenkarte.",
+        "en": "This code is not a loyalty card.",
+    },
+    # Worker groups, named in failure notices
+    "work.camera": {"fr": "caméra", "nl": "camera", "de": "Kamera", "en": "camera"},
+    "work.ledger": {"fr": "registre", "nl": "register", "de": "Journal", "en": "ledger"},
+    "work.sync": {"fr": "synchro", "nl": "synchronisatie", "de": "Abgleich", "en": "sync"},
+    "work.printer": {"fr": "imprimante", "nl": "printer", "de": "Drucker", "en": "printer"},
+    "work.status": {"fr": "état", "nl": "toestand", "de": "Zustand", "en": "status"},
+    "work.other": {"fr": "tâche", "nl": "taak", "de": "Aufgabe", "en": "task"},
+}
+
+UI = Catalog("terminal", M)
+
+
+def t(key: str, lang: str, /, **params: Any) -> str:
+    """The message ``key`` in ``lang`` with its fields filled."""
+    return UI.text(key, lang, **params)
+
+
+def next_language(lang: str) -> str:
+    """The language after ``lang`` in the cycle fr -> nl -> de -> en -> fr."""
+    order = list(LANGUAGES)
+    return order[(order.index(lang) + 1) % len(order)] if lang in order else order[0]

@@ -1,0 +1,61 @@
+"""Start the counter app from the command line: build its parts, run it, close them.
+
+``run_app(env)`` is what ``citie-terminal`` (no command) calls with its ``CliEnv``. With no
+config file the terminal starts in demo mode (see ``terminal.demo``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from config.settings import PrinterKind
+from loyalty import schema as _schema  # noqa: F401  (registers the ledger migrations)
+from loyalty.db import DatabaseError, Store
+from loyalty.ledger import Ledger
+from terminal.cli_support import CliEnv, Refused
+from terminal.demo import CARDS_DIR, prepare
+from terminal.services import (
+    CameraScanner,
+    PrinterPort,
+    SlipPrinter,
+    SyncRunner,
+    make_app,
+    sync_runner_for,
+)
+
+
+def run_app(env: CliEnv) -> None:
+    """Run the counter app until the shopkeeper quits (Ctrl+Q)."""
+    settings, config_path = env.load()
+    demo = not config_path.exists()
+    try:
+        store = Store.open(settings.database_path)
+    except DatabaseError as exc:
+        raise Refused("database_error", str(exc), exit_code=3) from exc
+    scanner = CameraScanner.from_settings(settings)
+    try:
+        cards: tuple[Path, ...] = ()
+        if demo:
+            cards = prepare(settings, store).cards
+        else:
+            folder = settings.data_dir / CARDS_DIR
+            cards = tuple(sorted(folder.glob("*.png"))) if folder.is_dir() else ()
+        ledger = Ledger(
+            store,
+            shop_id=settings.shop.id,
+            terminal_id=settings.terminal.id,
+            platform_configured=bool(settings.platform.url),
+        )
+        printer: PrinterPort | None = (
+            SlipPrinter(settings) if settings.printer.kind is not PrinterKind.NONE else None
+        )
+        runner: SyncRunner | None = (
+            sync_runner_for(settings, store) if settings.platform.url else None
+        )
+        app = make_app(settings, ledger, scanner, printer, runner, store=store, demo_cards=cards)
+        app.run()
+    finally:
+        with contextlib.suppress(Exception):
+            scanner.stop()
+        store.close()

@@ -1,0 +1,1 @@
+"""The app's full screens: counter, history, day report, sync and settings."""

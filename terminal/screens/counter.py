@@ -1,0 +1,261 @@
+"""The counter screen: scan a card, see the customer, stamp, purchase, redeem.
+
+Every action has a function key (a keyboard-wedge scanner types letters, digits and
+punctuation, so none of those may be an action). Printable keys typed anywhere on this
+screen go to the code field; a fast burst ending in Enter is a scanner read.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from loyalty.i18n import money
+from terminal import messages as msg
+from terminal.dialogs.purchase import PurchaseDialog
+from terminal.dialogs.receipt import ReceiptDialog
+from terminal.dialogs.redeem import RedeemDialog
+from terminal.i18n import t
+from terminal.safe import clean, plain
+from terminal.screens.history import HistoryScreen
+from terminal.screens.report import ReportScreen
+from terminal.screens.settings import SettingsScreen
+from terminal.screens.sync import SyncScreen
+from terminal.services import CardView
+from terminal.widgets.code_input import CodeInput, WedgeReader
+from terminal.widgets.customer import CustomerPanel
+from terminal.widgets.keys import key, localize_bindings
+from terminal.widgets.preview import CameraPreview
+from terminal.widgets.status import StatusLine
+
+if TYPE_CHECKING:
+    from terminal.app import CounterApp
+
+
+class CounterScreen(Screen[None]):
+    """Scan area, customer panel, recent events, and the actions."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        key("f2", "stamp", "key.stamp"),
+        key("f3", "purchase", "key.purchase"),
+        key("f4", "redeem", "key.redeem"),
+        key("f5", "history", "key.history"),
+        key("f6", "report", "key.report"),
+        key("f7", "sync", "key.sync"),
+        key("f8", "settings", "key.settings"),
+        key("f12", "demo_card", "key.demo"),
+        key("ctrl+t", "preview", "key.preview"),
+        key("ctrl+r", "receipt", "key.receipt"),
+        key("escape", "clear", "key.clear"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wedge = WedgeReader()
+
+    @property
+    def counter(self) -> CounterApp:
+        """The app, typed."""
+        return cast("CounterApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        """Status line, scan area and customer panel side by side, banner, footer."""
+        yield StatusLine(id="status")
+        with Horizontal(id="counter-body"):
+            with Vertical(id="scan-area"):
+                yield Static("", id="scan-title", markup=False)
+                yield Static("", id="scan-hint", markup=False)
+                yield CodeInput(self.wedge, id="code")
+                yield CameraPreview(id="preview")
+                yield Static("", id="scan-result", markup=False)
+            yield CustomerPanel(id="customer")
+        yield Static("", id="banner", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Label everything in the current language and put the cursor in the code field."""
+        localize_bindings(self, self.counter.lang)
+        self.relabel()
+        self.query_one("#code", CodeInput).focus()
+
+    def relabel(self) -> None:
+        """Redraw every text in the current language."""
+        app = self.counter
+        lang = app.lang
+        self.query_one("#scan-title", Static).update(Content(t("counter.scan_title", lang)))
+        self.query_one("#scan-hint", Static).update(Content(t("counter.scan_hint", lang)))
+        self.query_one("#code", CodeInput).placeholder = t("counter.code_placeholder", lang)
+        self.query_one(CustomerPanel).show(app.card, lang, app.desk.tz)
+        self.query_one(StatusLine).show(app)
+
+    # What the app reports --------------------------------------------------------------------
+
+    def show_checking(self) -> None:
+        """A code is being checked."""
+        self._result(Content(t("counter.checking", self.counter.lang)), "")
+
+    def show_card(self, view: CardView | None) -> None:
+        """The customer at the counter changed (or left)."""
+        app = self.counter
+        self.query_one(CustomerPanel).show(view, app.lang, app.desk.tz)
+        if view is None:
+            self._result(Content(""), "")
+            self._banner(Content(""), "")
+        else:
+            self._result(plain(t("counter.card", app.lang, card_id=clean(view.card_id, 40))), "ok")
+
+    def show_refusal(self, sentence: str) -> None:
+        """Why a code or an action was refused, in red."""
+        text = plain(t("counter.refused", self.counter.lang, why=clean(sentence, 200)), 240)
+        self._result(text, "refused")
+        self._banner(text, "refused")
+
+    def show_recorded(self, message: msg.EventRecorded) -> None:
+        """The big confirmation: only called once the ledger's commit returned."""
+        app = self.counter
+        lang = app.lang
+        recorded = message.recorded
+        event = recorded.event
+        balance = recorded.balance.total if recorded.balance is not None else 0
+        if isinstance(message, msg.PurchaseRecorded):
+            what = t(
+                "counter.what_purchase",
+                lang,
+                amount=money(event.amount_cents or 0, lang, event.currency or "EUR"),
+                count=event.stamps,
+            )
+        elif isinstance(message, msg.RewardRedeemed):
+            what = t("counter.what_redeem", lang, reward=clean(app.desk.program().reward_name, 60))
+        elif isinstance(message, msg.EventVoided):
+            what = t("counter.what_void", lang, receipt=clean(event.voids or "", 40))
+        else:
+            what = t("counter.what_stamp", lang, count=event.stamps, balance=balance)
+        receipt = clean(event.receipt_no or "", 40)
+        self._banner(plain(f"✔ {t('counter.recorded', lang, what=what)}  #{receipt}", 200), "ok")
+        if message.view is not None and (app.card is None or app.card is message.view):
+            self.query_one(CustomerPanel).show(message.view, lang, app.desk.tz)
+
+    def show_preview(self, frame: msg.PreviewFrame) -> None:
+        """A new preview frame."""
+        self.query_one(CameraPreview).show_frame(frame.width, frame.height, frame.pixels)
+
+    def _result(self, text: Content, kind: str) -> None:
+        result = self.query_one("#scan-result", Static)
+        result.set_class(kind == "refused", "-refused")
+        result.set_class(kind == "ok", "-ok")
+        result.update(text)
+
+    def _banner(self, text: Content, kind: str) -> None:
+        banner = self.query_one("#banner", Static)
+        banner.set_class(kind == "refused", "-refused")
+        banner.set_class(kind == "ok", "-ok")
+        banner.update(text)
+
+    # Codes -----------------------------------------------------------------------------------
+
+    def onkey(self, event: events.Key) -> None:
+        """A printable key typed anywhere on the counter goes to the code field."""
+        code = self.query_one("#code", CodeInput)
+        if code.has_focus or not event.is_printable or event.character is None:
+            return
+        self.wedge.key(event.character, time.monotonic())
+        code.focus()
+        code.insert_text_at_cursor(event.character)
+        event.stop()
+        event.prevent_default()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter in the code field: check what was typed or scanned."""
+        if event.input.id != "code":
+            return
+        event.stop()
+        text = event.value
+        event.input.value = ""
+        candidates, source = self.wedge.finish(text, time.monotonic())
+        if not text.strip():
+            return
+        self.app.post_message(msg.CodeScanned(text, source, candidates))
+
+    # Actions ---------------------------------------------------------------------------------
+
+    def _card_or_say(self) -> CardView | None:
+        card = self.counter.card
+        if card is None:
+            self.show_refusal(t("counter.need_card", self.counter.lang))
+        return card
+
+    def action_stamp(self) -> None:
+        """Record the program's stamps for this visit."""
+        card = self._card_or_say()
+        if card is not None:
+            self.counter.record_stamp(card.card_id)
+
+    def action_purchase(self) -> None:
+        """Ask for the amount, then record the purchase (anonymous without a card)."""
+        card = self.counter.card
+        card_id = card.card_id if card is not None else None
+
+        def done(cents: int | None) -> None:
+            if cents is not None:
+                self.counter.record_purchase(card_id, cents)
+
+        self.app.push_screen(PurchaseDialog(card_id), done)
+
+    def action_redeem(self) -> None:
+        """Confirm, then redeem a reward (the core refuses beyond the offline limits)."""
+        card = self._card_or_say()
+        if card is None:
+            return
+
+        def done(confirmed: bool | None) -> None:
+            if confirmed:
+                self.counter.record_redeem(card.card_id)
+
+        self.app.push_screen(RedeemDialog(card), done)
+
+    def action_history(self) -> None:
+        """The terminal's events, with void."""
+        self.app.push_screen(HistoryScreen())
+
+    def action_report(self) -> None:
+        """The end-of-day report."""
+        self.app.push_screen(ReportScreen())
+
+    def action_sync(self) -> None:
+        """The sync screen."""
+        self.app.push_screen(SyncScreen())
+
+    def action_settings(self) -> None:
+        """Language, camera, printer test."""
+        self.app.push_screen(SettingsScreen())
+
+    def action_demo_card(self) -> None:
+        """Present the next demo card to the scanner."""
+        self.counter.present_demo_card()
+
+    def action_preview(self) -> None:
+        """Show or hide the camera picture for aiming."""
+        on = self.counter.toggle_preview()
+        self.query_one(CameraPreview).set_class(on, "-on")
+
+    def action_receipt(self) -> None:
+        """Show the last receipt on the screen."""
+        app = self.counter
+        recorded = app.last_recorded
+        if recorded is None or app.receipt_builder is None:
+            return
+        receipt = app.receipt_builder(recorded.event.id, app.lang)
+        app.push_screen(ReceiptDialog(app.receipt_text(receipt)))
+
+    def action_clear(self) -> None:
+        """The customer has gone: clear the card and the field."""
+        self.query_one("#code", CodeInput).value = ""
+        self.counter.clear_card()

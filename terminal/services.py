@@ -1,0 +1,535 @@
+"""The factory that builds the counter app, and the thin adapters it calls on the core.
+
+``make_app(...)`` is used by the CLI and by the tests alike. ``Desk`` is the one place that
+knows the core's signatures (loyalty.cards, ledger, programs, reports): screens ask it for
+plain dataclasses (``CardView``, ``StatusFacts``, ``DayReport``) and never see a SQL row.
+Everything here blocks (SQLite, decoding, the network): the app calls it only from workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+from zoneinfo import ZoneInfo
+
+from config import Settings
+from loyalty.cards import Card, verify
+from loyalty.db import Store, iso, parse_iso, utc_now
+from loyalty.programs import OfflineLimits, PastStamp, evaluate, history_window_start
+from loyalty.reports import report
+from loyalty.trust import load_trust, revoked_cards
+from receipts.build import program_for, receipt_for
+from receipts.escpos import render_escpos
+from receipts.printers import printer_for
+from receipts.text import columns_for_paper
+from scanner.process import ScannerProcess
+from scanner.sources import SourceSpec
+from sync.job import run_sync
+
+if TYPE_CHECKING:
+    from loyalty.cards import Card, Refusal
+    from loyalty.ledger import Event, Ledger, Recorded
+    from loyalty.programs import OfflineLimits, PastStamp, Program, StampDecision
+    from terminal.app import CounterApp
+
+SHOP_TZ = ZoneInfo("Europe/Brussels")
+CLOCK_WARNING_SECONDS = 300
+Clock = Callable[[], datetime]
+
+
+# --- What screens are given --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One ledger event as a screen shows it."""
+
+    id: str
+    receipt_no: str
+    kind: str
+    occurred_at: datetime
+    card_id: str | None
+    stamps: int
+    amount_cents: int | None
+    currency: str
+    voids: str | None = None
+    voided: bool = False
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class CardView:
+    """The customer at the counter: balance, progress to the reward, recent events."""
+
+    card_id: str
+    total: int
+    confirmed: int | None
+    pending: int
+    threshold: int
+    reward_name: str
+    events: tuple[EventRow, ...] = ()
+
+    @property
+    def rewards_available(self) -> int:
+        """Whole rewards the balance pays for."""
+        return max(self.total, 0) // max(self.threshold, 1)
+
+    @property
+    def progress(self) -> int:
+        """Stamps towards the next reward."""
+        return max(self.total, 0) % max(self.threshold, 1)
+
+
+@dataclass(frozen=True)
+class StatusFacts:
+    """What the status line shows, counted from the database (the truth, not a guess)."""
+
+    pending: int
+    quarantined: int
+    last_good_sync: datetime | None
+    clock_offset_seconds: float | None
+    paired: bool
+    last_outcome: str | None = None
+    last_run_at: datetime | None = None
+    last_message: str = ""
+
+    @property
+    def online(self) -> bool:
+        """Online means: paired, and the last run reached the platform."""
+        return self.paired and self.last_outcome in ("ok", "quarantined")
+
+    @property
+    def clock_warning(self) -> bool:
+        """The platform says this device's clock is more than 5 minutes off."""
+        return (
+            self.clock_offset_seconds is not None
+            and abs(self.clock_offset_seconds) > CLOCK_WARNING_SECONDS
+        )
+
+
+@dataclass(frozen=True)
+class DayReport:
+    """The end-of-day figures, with 30 days of stamps and the day's events by hour."""
+
+    day: date
+    stamps: int
+    purchases: int
+    turnover_cents: int
+    rewards: int
+    voids: int
+    cards: int
+    pending: int
+    currency: str = "EUR"
+    per_day: tuple[int, ...] = ()
+    per_hour: tuple[int, ...] = field(default=(0,) * 24)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A refusal from the core, said in the counter's language."""
+
+    reason: str
+    sentence: str
+
+
+@dataclass(frozen=True)
+class PurchasePreview:
+    """What a purchase of this amount would give, and why (one sentence a line)."""
+
+    stamps: int
+    lines: tuple[str, ...]
+
+
+# --- Ports the app is given --------------------------------------------------------------
+
+
+class ScannerPort(Protocol):
+    """The camera child process as the app sees it (``CameraScanner`` wraps scanner.process)."""
+
+    def start(self, on_event: Callable[[object], None]) -> None:
+        """Start reading; ``scanner.events`` objects arrive on another thread."""
+
+    def stop(self) -> None:
+        """Stop the child and its threads."""
+
+    def feed_file(self, path: Path) -> None:
+        """Present an image file as if the camera saw it."""
+
+    def set_preview(self, enabled: bool) -> None:
+        """Ask for (or stop) small preview frames."""
+
+    def set_camera(self, enabled: bool) -> None:
+        """Read from the camera, or only from fed files (restarts the child)."""
+
+
+class CameraScanner:
+    """``scanner.process.ScannerProcess`` behind the app's port; the source can be swapped."""
+
+    def __init__(self, source: Any, *, decoders: Sequence[str], debounce_s: float) -> None:
+        self.source = source
+        self.nothing = SourceSpec.nothing()
+        self.decoders = tuple(decoders)
+        self.debounce_s = debounce_s
+        self.camera_on = source.kind != "none"
+        self._process: Any = None
+        self._on_event: Callable[[object], None] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, camera: bool | None = None) -> CameraScanner:
+        """The configured camera (or no frame source when the camera is disabled)."""
+        on = settings.camera.enabled if camera is None else camera
+        spec = (
+            SourceSpec.camera(settings.camera.device, settings.camera.width, settings.camera.height)
+            if on
+            else SourceSpec.nothing()
+        )
+        return cls(
+            spec, decoders=settings.camera.decoders, debounce_s=settings.camera.debounce_seconds
+        )
+
+    @property
+    def process(self) -> Any:
+        """The running ``ScannerProcess`` (None before start)."""
+        return self._process
+
+    def start(self, on_event: Callable[[object], None]) -> None:
+        """Spawn the child with the current source."""
+        self._on_event = on_event
+        spec = self.source if self.camera_on else self.nothing
+        self._process = ScannerProcess(spec, self.decoders, self.debounce_s, on_event=on_event)
+        self._process.start()
+
+    def stop(self) -> None:
+        """Stop the child."""
+        if self._process is not None:
+            self._process.stop()
+            self._process = None
+
+    def feed_file(self, path: Path) -> None:
+        """Decode an image file in the child."""
+        if self._process is not None:
+            self._process.feed_file(path)
+
+    def set_preview(self, enabled: bool) -> None:
+        """Preview frames on or off."""
+        if self._process is not None:
+            self._process.set_preview(enabled)
+
+    def set_camera(self, enabled: bool) -> None:
+        """Restart the child with the camera, or with fed files only."""
+        self.camera_on = enabled and self.source.kind != "none"
+        if self._process is not None and self._on_event is not None:
+            self.stop()
+            self.start(self._on_event)
+
+
+class PrinterPort(Protocol):
+    """Where receipts go: ``print_text`` raises on a fault (the app then shows it on screen)."""
+
+    def print_receipt(self, receipt: Any) -> None:
+        """Print one receipt."""
+
+    def describe(self) -> str:
+        """A short name for the settings screen."""
+
+
+SyncRunner = Callable[[Callable[[Any], None]], "SyncResult"]
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """The outcome of one sync run, reduced to what the app shows."""
+
+    outcome: str
+    detail: str = ""
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+# --- The desk: every core call the screens need -------------------------------------------
+
+
+class Desk:
+    """The counter's core operations, in the shop's terms, for a given language."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        ledger: Ledger,
+        *,
+        clock: Clock = utc_now,
+        tz: tzinfo = SHOP_TZ,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.ledger = ledger
+        self.clock = clock
+        self.tz = tz
+
+    # Cards -------------------------------------------------------------------------------
+
+    def verify(self, candidates: Sequence[str], lang: str) -> Card | Refused:
+        """The first candidate that verifies as a card, or the refusal of the first one."""
+        db = self.store.read()
+        trust = load_trust(db)
+        revoked = revoked_cards(db)
+        first: Refusal | None = None
+        for text in candidates:
+            verdict = verify(text, trust, revoked=revoked, now=self.clock())
+            if isinstance(verdict, Card):
+                return verdict
+            first = first or verdict
+        if first is None:
+            return Refused("empty", "")
+        return Refused(str(first.reason), first.text(lang))
+
+    def program(self) -> Program:
+        """The program in force: the platform's copy if synced, else the configured one."""
+        return program_for(self.ledger, self.settings.program.id, self.settings)
+
+    def limits(self) -> OfflineLimits:
+        """The offline redemption limits from the settings."""
+        return OfflineLimits.from_settings(self.settings.limits)
+
+    def view(self, card_id: str, limit: int = 8) -> CardView:
+        """The card's balance and latest events."""
+        program = self.program()
+        balance = self.ledger.balance(card_id)
+        events = self.ledger.card_events(card_id, limit=limit)
+        voided = self._voided_ids([e.id for e in events])
+        return CardView(
+            card_id=card_id,
+            total=balance.total,
+            confirmed=balance.confirmed,
+            pending=balance.pending,
+            threshold=program.reward_threshold,
+            reward_name=program.reward_name,
+            events=tuple(self._row(e, voided) for e in events),
+        )
+
+    # Actions -----------------------------------------------------------------------------
+
+    def stamp(self, card_id: str) -> Recorded:
+        """Record the program's stamps for one visit."""
+        return self.ledger.stamp(card_id, self.program(), now=self.clock())
+
+    def preview_purchase(self, card_id: str | None, cents: int, lang: str) -> PurchasePreview:
+        """What the rule gives for this amount, and why; nothing is recorded."""
+        if card_id is None:
+            return PurchasePreview(0, ())
+        program = self.program()
+        now = self.clock()
+        decision: StampDecision = evaluate(
+            program, self._history(card_id, program, now), now=now, amount_cents=cents, tz=self.tz
+        )
+        lines = [line.text(lang, self.tz) for line in decision.lines]
+        return PurchasePreview(stamps=decision.stamps, lines=tuple(lines))
+
+    def _history(self, card_id: str, program: Program, now: datetime) -> list[PastStamp]:
+        # The same window and filter as Ledger's own check (which is private to it).
+        start = history_window_start(program, now, self.tz)
+        rows = (
+            self.store.read()
+            .execute(
+                "SELECT e.occurred_at, e.stamps FROM events e "
+                "WHERE e.card_id = ? AND e.occurred_at >= ? AND e.stamps > 0 "
+                "AND e.kind IN ('stamp', 'purchase') "
+                "AND NOT EXISTS (SELECT 1 FROM events v WHERE v.voids = e.id)",
+                [card_id, iso(start)],
+            )
+            .fetchall()
+        )
+        return [PastStamp(parse_iso(at), int(stamps)) for at, stamps in rows]
+
+    def purchase(self, card_id: str | None, cents: int) -> Recorded:
+        """Record a purchase (anonymous without a card) and the stamps its amount gives."""
+        return self.ledger.purchase(card_id, cents, self.program(), now=self.clock())
+
+    def redeem(self, card_id: str) -> Recorded:
+        """Record a reward redemption within the offline limits."""
+        return self.ledger.redeem(card_id, self.program(), self.limits(), now=self.clock())
+
+    def void(self, event_id: str) -> Recorded:
+        """Cancel an event with a compensating void."""
+        return self.ledger.void(event_id, now=self.clock())
+
+    # Lists and figures ---------------------------------------------------------------------
+
+    def recent(self, limit: int = 200) -> list[EventRow]:
+        """The terminal's latest events, newest first."""
+        events = self.ledger.recent(limit=limit)
+        voided = self._voided_ids([e.id for e in events])
+        return [self._row(e, voided) for e in events]
+
+    def quarantined(self) -> list[EventRow]:
+        """Events the platform refused, with its reason."""
+        return [self._row(e, set(), reason) for e, reason in self.ledger.quarantined()]
+
+    def status(self) -> StatusFacts:
+        """Pending and quarantined counts, last good sync, clock offset, last run."""
+        db = self.store.read()
+        counts = dict(db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall())
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        last = db.execute(
+            "SELECT outcome, finished_at, started_at, message FROM sync_runs "
+            "WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return StatusFacts(
+            pending=int(counts.get("pending", 0)) + int(counts.get("in_flight", 0)),
+            quarantined=int(counts.get("quarantined", 0)),
+            last_good_sync=_maybe_time(meta.get("last_good_sync")),
+            clock_offset_seconds=_maybe_float(meta.get("clock_offset_seconds")),
+            paired=bool(self.settings.platform.url) and self.settings.token_path.exists(),
+            last_outcome=last[0] if last else None,
+            last_run_at=_maybe_time(last[1]) if last else None,
+            last_message=(last[3] or "") if last else "",
+        )
+
+    def report(self, day: date | None = None) -> DayReport:
+        """The day's figures (local shop day), 30 days of stamps, events by hour."""
+        day = day or self.clock().astimezone(self.tz).date()
+        figures = report(self.store, day, tz=self.tz, currency=self.ledger.currency)
+        today = figures.day
+        return DayReport(
+            day=day,
+            stamps=today.stamps_issued,
+            purchases=today.purchases,
+            turnover_cents=today.purchase_total_cents,
+            rewards=today.rewards_redeemed,
+            voids=today.voids,
+            cards=today.distinct_cards,
+            pending=today.pending_sync,
+            currency=today.currency,
+            per_day=tuple(d.stamps for d in figures.series),
+            per_hour=tuple(h.events for h in figures.hours),
+        )
+
+    # Helpers -----------------------------------------------------------------------------
+
+    def _voided_ids(self, ids: Sequence[str]) -> set[str]:
+        if not ids:
+            return set()
+        marks = ",".join("?" for _ in ids)
+        rows = self.store.read().execute(
+            f"SELECT voids FROM events WHERE voids IN ({marks})",  # noqa: S608 (placeholders only)
+            list(ids),
+        )
+        return {row[0] for row in rows}
+
+    @staticmethod
+    def _row(event: Event, voided: set[str], reason: str = "") -> EventRow:
+        return EventRow(
+            id=event.id,
+            receipt_no=event.receipt_no or "",
+            kind=str(event.kind),
+            occurred_at=event.occurred_at,
+            card_id=event.card_id,
+            stamps=event.stamps,
+            amount_cents=event.amount_cents,
+            currency=event.currency or "EUR",
+            voids=event.voids,
+            voided=event.id in voided,
+            reason=reason,
+        )
+
+
+def _maybe_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return parse_iso(text).astimezone(UTC)
+    except ValueError:
+        return None
+
+
+def _maybe_float(text: str | None) -> float | None:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+# --- Printer, sync and receipts behind the app's ports ------------------------------------------
+
+
+class SlipPrinter:
+    """``receipts.printers`` behind the app's port: ESC/POS bytes at the paper's width."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.printer = printer_for(settings.printer)
+
+    def print_receipt(self, receipt: Any) -> None:
+        """Render and send one slip; raises ``PrinterError`` when the printer is not there."""
+        width = columns_for_paper(self.settings.printer.paper_width_mm)
+        self.printer.send(render_escpos(receipt, width=width))
+
+    def describe(self) -> str:
+        """Kind and target, for the settings screen."""
+        return f"{self.settings.printer.kind.value} {self.settings.printer.target}".strip()
+
+
+def sync_runner_for(settings: Settings, store: Store) -> SyncRunner:
+    """One background sync run through ``sync.job.run_sync`` (it never raises for a failure)."""
+
+    def run(progress: Callable[[Any], None]) -> SyncResult:
+        report = run_sync(settings, store, progress=progress, backup=False)
+        return SyncResult(
+            report.outcome,
+            report.message,
+            {"pending": report.pending, "quarantined": report.quarantined, "synced": report.synced},
+        )
+
+    return run
+
+
+def receipt_builder_for(
+    settings: Settings, ledger: Ledger, tz: tzinfo = SHOP_TZ
+) -> Callable[[str, str], Any]:
+    """The receipt of an event in a language (``receipts.build.receipt_for``)."""
+
+    def build(event_id: str, lang: str) -> Any:
+        return receipt_for(ledger, event_id, settings, lang, tz=tz)
+
+    return build
+
+
+# --- The factory ---------------------------------------------------------------------------
+
+
+def make_app(
+    settings: Settings,
+    ledger: Ledger,
+    scanner: ScannerPort | None,
+    printer: PrinterPort | None,
+    sync_runner: SyncRunner | None,
+    *,
+    store: Store | None = None,
+    clock: Clock = utc_now,
+    tz: tzinfo = SHOP_TZ,
+    language: str | None = None,
+    demo_cards: Sequence[Path] = (),
+    background_sync: bool = True,
+    receipt_builder: Callable[[str, str], Any] | None = None,
+) -> CounterApp:
+    """Build the counter app from its parts; nothing in it reads a global setting."""
+    from terminal.app import CounterApp  # noqa: PLC0415  (terminal.app imports this module)
+
+    store = store or ledger.store
+    desk = Desk(settings, store, ledger, clock=clock, tz=tz)
+    if receipt_builder is None:
+        receipt_builder = receipt_builder_for(settings, ledger, tz)
+    return CounterApp(
+        settings=settings,
+        desk=desk,
+        scanner=scanner,
+        printer=printer,
+        sync_runner=sync_runner,
+        language=language or settings.shop.language.value,
+        demo_cards=tuple(demo_cards),
+        background_sync=background_sync,
+        receipt_builder=receipt_builder,
+    )

@@ -1,0 +1,147 @@
+"""The customer at the counter: card id, stamp progress, rewards available, recent events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import tzinfo
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.content import Content
+from textual.widgets import DataTable, Static
+
+from loyalty.i18n import datetime_text, money
+from terminal.i18n import t
+from terminal.safe import clean, plain
+from terminal.services import CardView, EventRow
+
+FULL = "●"
+EMPTY = "○"
+MAX_DOTS = 20
+
+
+def progress_content(view: CardView, lang: str) -> Content:
+    """Stamp dots towards the next reward, the count, and the rewards available."""
+    threshold = max(view.threshold, 1)
+    done = view.progress
+    dots = Content("")
+    if threshold <= MAX_DOTS:
+        dots = Content.assemble(
+            (FULL * done, "bold $success"), (EMPTY * (threshold - done), "$text-muted"), " "
+        )
+    reward = clean(view.reward_name, 60)
+    lines = [
+        dots + Content(t("counter.stamps", lang, count=done, threshold=threshold)),
+    ]
+    if view.rewards_available:
+        lines.append(
+            Content(
+                t("counter.rewards", lang, count=view.rewards_available, reward=reward)
+            ).stylize("bold $success")
+        )
+    else:
+        lines.append(Content(t("counter.no_reward", lang, count=threshold - done, reward=reward)))
+    if view.pending:
+        lines.append(
+            Content(t("counter.pending_note", lang, count=view.pending)).stylize("$text-muted")
+        )
+    return Content("\n").join(lines)
+
+
+def event_kind_text(row: EventRow, lang: str) -> str:
+    """The event kind in the counter's language, marked when it was voided."""
+    kind = t(f"event.{row.kind}", lang) if f"event.{row.kind}" in _KINDS else clean(row.kind, 12)
+    return f"{kind} ({t('event.voided', lang)})" if row.voided else kind
+
+
+_KINDS = {f"event.{k}" for k in ("stamp", "purchase", "redeem", "void", "enroll")}
+
+
+def event_cells(row: EventRow, lang: str, tz: tzinfo) -> list[Text]:
+    """One event as table cells: plain rich ``Text`` (DataTable parses ``str`` as markup)."""
+    style = "strike dim" if row.voided else ("red" if row.kind == "void" else "")
+    amount = "" if row.amount_cents is None else money(row.amount_cents, lang, row.currency)
+    stamps = f"{row.stamps:+d}" if row.stamps else ""
+    card = clean(row.card_id, 40) if row.card_id else t("event.anonymous", lang)
+    values = [
+        datetime_text(row.occurred_at, lang, tz),
+        event_kind_text(row, lang),
+        card,
+        stamps,
+        amount,
+        clean(row.receipt_no, 40),
+    ]
+    return [Text(value, style=style, no_wrap=True) for value in values]
+
+
+COLUMNS = ("col.time", "col.kind", "col.card", "col.stamps", "col.amount", "col.receipt")
+
+
+def fill_table(
+    table: DataTable[Text],
+    rows: Sequence[EventRow],
+    lang: str,
+    tz: tzinfo,
+    *,
+    extra: str | None = None,
+) -> None:
+    """Replace a table's columns and rows (keys are event ids)."""
+    cursor = table.cursor_row
+    table.clear(columns=True)
+    for column in COLUMNS:
+        table.add_column(t(column, lang), key=column)
+    if extra:
+        table.add_column(t(extra, lang), key=extra)
+    for row in rows:
+        cells = event_cells(row, lang, tz)
+        if extra:
+            cells.append(Text(clean(row.reason, 120), no_wrap=True))
+        table.add_row(*cells, key=row.id)
+    if rows:
+        table.move_cursor(row=min(cursor, len(rows) - 1))
+
+
+class CustomerPanel(Vertical):
+    """The card at the counter: who, how far to the reward, what happened lately."""
+
+    DEFAULT_CSS = """
+    CustomerPanel { height: 1fr; padding: 0 1; }
+    CustomerPanel #card-title { text-style: bold; height: 1; }
+    CustomerPanel #card-progress { height: auto; margin: 1 0; }
+    CustomerPanel #recent-title { color: $text-muted; height: 1; }
+    CustomerPanel DataTable { height: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        """Title, progress, and the recent events table."""
+        yield Static("", id="card-title", markup=False)
+        yield Static("", id="card-progress", markup=False)
+        yield Static("", id="recent-title", markup=False)
+        table: DataTable[Text] = DataTable(id="card-events", cursor_type="row", zebra_stripes=True)
+        table.can_focus = False
+        yield table
+
+    def show(self, view: CardView | None, lang: str, tz: tzinfo) -> None:
+        """Draw the card (or say there is none)."""
+        title = self.query_one("#card-title", Static)
+        progress = self.query_one("#card-progress", Static)
+        recent = self.query_one("#recent-title", Static)
+        table: DataTable[Text] = self.query_one("#card-events", DataTable)
+        if view is None:
+            title.update(Content(t("counter.no_card", lang)))
+            progress.update("")
+            recent.update("")
+            table.clear(columns=True)
+            return
+        title.update(Content(t("counter.card", lang, card_id=clean(view.card_id, 40))))
+        progress.update(progress_content(view, lang))
+        recent.update(
+            Content(t("counter.recent", lang) if view.events else t("counter.no_recent", lang))
+        )
+        fill_table(table, view.events, lang, tz)
+
+
+def card_line(view: CardView, lang: str) -> Content:
+    """One line naming the card (safe)."""
+    return plain(t("counter.card", lang, card_id=clean(view.card_id, 40)))
