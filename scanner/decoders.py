@@ -99,6 +99,9 @@ class ZxingDecoder:
             try_rotate=True,
             try_downscale=self.try_downscale,
             try_invert=self.try_invert,
+            # Plain: the text as encoded. The default (HRI) turns ESC into "<ESC>", which
+            # would hide what a code really holds from the verifier and the logs.
+            text_mode=self._zx.TextMode.Plain,
             return_errors=True,
         )
         codes: list[Decoded] = []
