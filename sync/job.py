@@ -32,8 +32,9 @@ from sync.client import (
     Transient,
 )
 from sync.lock import SyncBusy, sync_lock
-from sync.outbox import Progress, RetryPolicy, SendReport, counts, send
+from sync.outbox import Progress, SendReport, counts, send
 from sync.puller import PullReport, pull
+from sync.retry import Retrier, RetryPolicy
 
 EXIT_OK = 0
 EXIT_QUARANTINED = 1
@@ -180,17 +181,18 @@ def _run(
                 warning = f"backup_failed: {exc}"
                 report.warnings.append(warning)
                 say({"event": "warning", "message": warning})
+        retrier = Retrier(policy)
         try:
             report.push = send(
                 store,
                 client,
                 terminal_id=settings.terminal.id,
                 batch_size=settings.sync.batch_size,
-                policy=policy,
                 progress=progress,
+                retrier=retrier,
             )
             say({"event": "push_finished", **report.push.to_json()})
-            report.pull = pull(store, client, settings.terminal.id)
+            report.pull = pull(store, client, settings.terminal.id, retrier=retrier)
             say({"event": "pull_finished", **report.pull.to_json()})
             report.warnings.extend(report.pull.warnings)
         except AuthError as exc:

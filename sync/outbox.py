@@ -11,49 +11,27 @@ time budget, and never sooner than the platform's Retry-After.
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import sqlite_utils
-import stamina
 from pydantic import ValidationError
 
 from loyalty.db import Store, iso, utc_now
-from sync.client import (
-    PayloadTooLarge,
-    PlatformClient,
-    ProtocolError,
-    RateLimited,
-    Transient,
-    server_clock_offset,
-)
+from sync.client import PayloadTooLarge, PlatformClient, ProtocolError, server_clock_offset
 from sync.protocol import EVENTS, BatchResponse, Event, describe
+from sync.retry import Retrier, RetryPolicy
+
+__all__ = ["RetryPolicy", "SendProgress", "SendReport", "counts", "reset_in_flight", "send"]
 
 MAX_PASSES = 3
 EVENT_COLUMNS = (
     "id, seq, kind, terminal_id, shop_id, occurred_at, card_id, program_id, stamps, "
     "amount_cents, currency, voids, receipt_no, detail"
 )
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How long to wait between tries, and for how long to keep trying in one run."""
-
-    initial: float = 0.5
-    """First backoff cap in seconds (doubles each try, full jitter below the cap)."""
-
-    maximum: float = 30.0
-    """Largest backoff cap in seconds."""
-
-    budget: float = 120.0
-    """Seconds one run keeps retrying before it gives up and keeps the events."""
-
-    seed: int | None = None
-    """Seed for the jitter (tests); None for a system-random jitter."""
 
 
 @dataclass
@@ -123,6 +101,7 @@ def send(
     batch_size: int,
     policy: RetryPolicy | None = None,
     progress: Progress | None = None,
+    retrier: Retrier | None = None,
 ) -> SendReport:
     """Send every pending event. Raises the client's errors when the run must stop.
 
@@ -131,10 +110,8 @@ def send(
     ``ProtocolError`` stop at once. Whatever stops the run, nothing is marked synced that
     the platform did not confirm.
     """
-    policy = policy or RetryPolicy()
+    retrier = retrier or Retrier(policy or RetryPolicy())
     report = SendReport()
-    rng = random.Random(policy.seed)
-    deadline = time.monotonic() + policy.budget
     reset_in_flight(store)
     size = batch_size
     for _pass in range(MAX_PASSES):
@@ -156,7 +133,7 @@ def send(
             ).encode()
             try:
                 sent_at = time.time()
-                response = _post(client, body, policy, deadline, rng, report)
+                response = retrier.call(partial(client.send_raw_batch, body))
                 received_at = time.time()
             except PayloadTooLarge:
                 _release(store, seqs, keep_batch=False)
@@ -173,7 +150,9 @@ def send(
                     size = max(1, len(events) // 2)
                     after = seqs[0] - 1
                 continue
-            except BaseException:
+            except Exception:
+                # A dying process (KeyboardInterrupt, SIGKILL) leaves its rows in_flight; the
+                # next run puts them back under the same batch id.
                 _release(store, seqs, keep_batch=True)
                 raise
             try:
@@ -201,8 +180,10 @@ def send(
         if report.retry_later == retried_before:
             break
         # The platform asked for some events again: give it a moment, within the budget.
-        pause = min(policy.initial, max(0.0, deadline - time.monotonic()))
+        pause = min(retrier.policy.initial, retrier.remaining())
         time.sleep(pause)
+    report.requests = retrier.requests
+    report.retries = retrier.retries
     if report.clock_offset_seconds is not None:
         with store.write() as db:
             db.execute(
@@ -211,37 +192,6 @@ def send(
                 [f"{report.clock_offset_seconds:.3f}"],
             )
     return report
-
-
-def _post(
-    client: PlatformClient,
-    body: bytes,
-    policy: RetryPolicy,
-    deadline: float,
-    rng: random.Random,
-    report: SendReport,
-) -> BatchResponse:
-    tries = 0
-
-    def backoff(exc: Exception) -> bool | float:
-        nonlocal tries
-        if not isinstance(exc, Transient):
-            return False
-        tries += 1
-        cap = min(policy.maximum, policy.initial * 2 ** (tries - 1))
-        wait = rng.uniform(0.0, cap)  # full jitter: spreads a city's terminals apart
-        if isinstance(exc, RateLimited):
-            wait = max(wait, exc.retry_after)
-        if time.monotonic() + wait >= deadline:
-            return False  # the budget is spent: stop, keep the events for the next run
-        report.retries += 1
-        return wait
-
-    for attempt in stamina.retry_context(on=backoff, attempts=None, timeout=None):
-        with attempt:
-            report.requests += 1
-            return client.send_raw_batch(body)
-    raise AssertionError("unreachable: retry_context either returns or raises")
 
 
 def _take_batch(store: Store, after: int, size: int) -> tuple[str, list[int]] | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -21,6 +22,7 @@ from loyalty.programs import Program
 from loyalty.trust import TrustVersionError, install_trust
 from sync.client import PlatformClient, ProtocolError
 from sync.protocol import Updates, describe
+from sync.retry import Retrier, RetryPolicy
 
 MAX_PAGES = 1000
 
@@ -48,12 +50,15 @@ def _meta(store: Store, key: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-def pull(store: Store, client: PlatformClient, terminal_id: str) -> PullReport:
+def pull(
+    store: Store, client: PlatformClient, terminal_id: str, *, retrier: Retrier | None = None
+) -> PullReport:
     """Fetch and apply every page of updates; set ``sync_cursor`` and ``last_good_sync``."""
     report = PullReport()
+    retrier = retrier or Retrier(RetryPolicy())
     cursor = _meta(store, "sync_cursor") or "0"
     for _page in range(MAX_PAGES):
-        updates = client.updates(terminal_id, cursor)
+        updates = retrier.call(partial(client.updates, terminal_id, cursor))
         if updates.cursor != cursor:
             raise ProtocolError(
                 f"the platform answered for cursor {updates.cursor!r}, not {cursor!r}; "

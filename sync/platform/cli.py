@@ -388,3 +388,7 @@ def stats(env: PlatformEnv, as_json: bool) -> None:
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="citie-platform")
+
+
+if __name__ == "__main__":
+    main()
