@@ -413,11 +413,18 @@ def new_card_id() -> str:
     """A fresh card id like ``CT-7KQ2-M9XD-4HTW``: 11 random characters and a check character.
 
     55 random bits keep collisions negligible for millions of cards; the alphabet has no
-    0/O/1/I, and the check character catches any single mistyped character and most swaps.
+    0/O/1/I, and the check character catches every single mistyped character and every
+    swap of two characters.
     """
-    body = [secrets.choice(CARD_ID_ALPHABET) for _ in range(_CARD_ID_GROUPS * _CARD_ID_GROUP - 1)]
-    body.append(_check_character("".join(body)))
-    groups = ["".join(body[i : i + _CARD_ID_GROUP]) for i in range(0, len(body), _CARD_ID_GROUP)]
+    size = _CARD_ID_GROUPS * _CARD_ID_GROUP - 1
+    while True:
+        body = "".join(secrets.choice(CARD_ID_ALPHABET) for _ in range(size))
+        check = _check_value(body)
+        # The check is mod 37 and the alphabet has 32 characters: draw again for the rest.
+        if check < len(CARD_ID_ALPHABET):
+            break
+    chars = body + CARD_ID_ALPHABET[check]
+    groups = [chars[i : i + _CARD_ID_GROUP] for i in range(0, len(chars), _CARD_ID_GROUP)]
     return "CT-" + "-".join(groups)
 
 
@@ -431,18 +438,18 @@ def card_id_is_valid(card_id: str) -> bool:
     chars = "".join(groups)
     if any(c not in CARD_ID_ALPHABET for c in chars):
         return False
-    return _check_character(chars[:-1]) == chars[-1]
+    return _check_value(chars[:-1]) == CARD_ID_ALPHABET.index(chars[-1])
 
 
-def _check_character(body: str) -> str:
-    """Luhn mod N over the card id alphabet."""
-    n = len(CARD_ID_ALPHABET)
-    factor, total = 2, 0
-    for char in reversed(body):
-        addend = factor * CARD_ID_ALPHABET.index(char)
-        total += addend // n + addend % n
-        factor = 1 if factor == 2 else 2
-    return CARD_ID_ALPHABET[(n - total % n) % n]
+def _check_value(body: str) -> int:
+    """Position-weighted sum mod 37 (a prime above the alphabet size).
+
+    A changed character shifts the sum by weight x difference, and a swap by (weight
+    difference) x (value difference); with distinct weights 1..11 and values under 37 neither
+    is ever a multiple of 37, so every substitution and every transposition is caught
+    (Luhn mod N misses some adjacent swaps).
+    """
+    return sum((i + 1) * CARD_ID_ALPHABET.index(c) for i, c in enumerate(body)) % 37
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import stat
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
 
 from loyalty import schema as _schema  # noqa: F401  (registers the ledger migrations)
 from loyalty.cards import Card, Refusal, RefusalReason, TrustList, verify
@@ -361,42 +360,54 @@ def test_trust_list_holds_public_keys_only(issuer: Issuer) -> None:
 # --- keys import ---------------------------------------------------------------------------------
 
 
-def run_terminal(*args: str) -> subprocess.CompletedProcess[str]:
-    program = Path(sys.executable).parent / "citie-terminal"
-    return subprocess.run(
-        [str(program), *args], capture_output=True, text=True, check=False, timeout=60
-    )
+def invoke(*args: str) -> Result:
+    """Run a citie-terminal command in this process (the real command group)."""
+    from terminal.cli import cli
+
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def test_keys_import_installs_and_refuses_an_older_list(tmp_path: Path, issuer: Issuer) -> None:
     data = tmp_path / "terminal"
-    assert run_terminal("init", "--data-dir", str(data)).returncode == 0
+    assert invoke("init", "--data-dir", str(data)).exit_code == 0
     v1, v2 = tmp_path / "v1.json", tmp_path / "v2.json"
     v1.write_text(json.dumps(issuer.trust_list().to_json()))
     issuer.rotate()
     v2.write_text(json.dumps(issuer.trust_list().to_json()))
 
-    first = run_terminal("keys", "import", str(v2), "--json", "--data-dir", str(data))
-    assert first.returncode == 0, first.stderr
+    first = invoke("keys", "import", str(v2), "--json", "--data-dir", str(data))
+    assert first.exit_code == 0, first.stderr
     assert json.loads(first.stdout) == {
         "installed": True,
         "version": 2,
         "kids": sorted(issuer.trust_list().keys),
     }
-    again = run_terminal("keys", "import", str(v2), "--data-dir", str(data))
-    assert again.returncode == 0
+    again = invoke("keys", "import", str(v2), "--data-dir", str(data))
+    assert again.exit_code == 0
     assert again.stdout.startswith("unchanged: trust list version 2")
 
-    older = run_terminal("keys", "import", str(v1), "--data-dir", str(data))
-    assert older.returncode == 1
+    older = invoke("keys", "import", str(v1), "--data-dir", str(data))
+    assert older.exit_code == 1
     assert older.stderr.startswith("refused: trust_version_older: this trust list is version 1")
 
     broken = tmp_path / "broken.json"
     broken.write_text('{"format": "citie-trust/1", "version": 3, "keys": "none"}')
-    bad = run_terminal("keys", "import", str(broken), "--data-dir", str(data))
-    assert bad.returncode == 1
+    bad = invoke("keys", "import", str(broken), "--data-dir", str(data))
+    assert bad.exit_code == 1
     assert bad.stderr.startswith("refused: trust_file_invalid: ")
     assert '"keys" must be a list' in bad.stderr
 
+    missing = invoke("keys", "import", str(tmp_path / "nope.json"), "--data-dir", str(data))
+    assert missing.exit_code == 1
+    assert missing.stderr.startswith("refused: trust_file_unreadable: ")
+
     with Store.open(data / "ledger.db") as ledger:
         assert trust_version(ledger.read()) == 2
+
+
+def test_keys_import_needs_an_initialised_terminal(tmp_path: Path, issuer: Issuer) -> None:
+    trust_file = tmp_path / "trust.json"
+    trust_file.write_text(json.dumps(issuer.trust_list().to_json()))
+    result = invoke("keys", "import", str(trust_file), "--data-dir", str(tmp_path / "none"))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("refused: not_initialised: ")
