@@ -11,11 +11,11 @@ import io
 from functools import lru_cache
 from typing import Final
 
-import qrcode
 from PIL import Image, ImageDraw, ImageFont
 
 from receipts.messages import MESSAGES
 from receipts.png import FONT_DIRS, Font
+from receipts.qr import QUIET_ZONE, qr_image, qr_matrix
 from receipts.text import clean, wrap
 
 DPI: Final = 300
@@ -24,7 +24,7 @@ HEIGHT_PX: Final = 638
 MARGIN_PX: Final = 36
 EDGE_PX: Final = 8
 """Card edge left free outside the QR image (printers do not print to the very edge)."""
-QUIET_ZONE_MODULES: Final = 4
+QUIET_ZONE_MODULES: Final = QUIET_ZONE
 ACCENT: Final = (0, 94, 120)
 INK: Final = (20, 20, 20)
 
@@ -51,17 +51,6 @@ def _fitting(name: str, text: str, largest: int, room: float) -> Font:
     return face
 
 
-def qr_matrix(data: str) -> list[list[bool]]:
-    """The QR modules for ``data``, with a 4-module quiet zone on every side."""
-    code = qrcode.QRCode(
-        error_correction=qrcode.constants.ERROR_CORRECT_M, border=QUIET_ZONE_MODULES
-    )
-    code.add_data(data)
-    code.make(fit=True)
-    matrix: list[list[bool]] = code.get_matrix()
-    return matrix
-
-
 def render_card_image(
     code: str, card_id: str, scheme: str = "Citie", *, language: str = "nl"
 ) -> Image.Image:
@@ -69,15 +58,13 @@ def render_card_image(
     card = Image.new("RGB", (WIDTH_PX, HEIGHT_PX), "white")
     draw = ImageDraw.Draw(card)
 
-    matrix = qr_matrix(code)
+    matrix = qr_matrix(code, QUIET_ZONE_MODULES)
     modules = len(matrix)
     # Whole pixels per module (a blurred module edge costs more scans than a smaller code);
     # the quiet zone is white inside the QR image, so it doubles as the card's margin.
     module_px = max(1, (HEIGHT_PX - 2 * EDGE_PX) // modules)
     qr_px = modules * module_px
-    qr = Image.new("1", (modules, modules), 1)
-    qr.putdata([0 if cell else 1 for row in matrix for cell in row])
-    qr = qr.resize((qr_px, qr_px), Image.Resampling.NEAREST)
+    qr = qr_image(code, module_px, QUIET_ZONE_MODULES)
     qr_left = EDGE_PX
     qr_top = (HEIGHT_PX - qr_px) // 2
     card.paste(qr.convert("RGB"), (qr_left, qr_top))

@@ -13,12 +13,11 @@ import unicodedata
 from functools import lru_cache
 from typing import Any, Final
 
-import qrcode
 from escpos.constants import QR_ECLEVEL_M
 from escpos.printer import Dummy
-from PIL import Image
 
 from receipts.model import Receipt
+from receipts.qr import qr_image
 from receipts.text import Qr, Row, Rule, layout, row_text
 
 CODE_PAGES: Final = {"CP858": "cp858", "CP1252": "cp1252", "CP850": "cp850"}
@@ -95,18 +94,6 @@ def _profile_data(width: int) -> dict[str, Any]:
     return data
 
 
-def qr_image(data: str, module: int, border: int = 4) -> Image.Image:
-    """The QR code as a 1-bit image with ``module`` pixels a module and a quiet zone."""
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=border)
-    code.add_data(data)
-    code.make(fit=True)
-    matrix = code.get_matrix()
-    size = len(matrix)
-    img = Image.new("1", (size, size), 1)
-    img.putdata([0 if cell else 1 for row in matrix for cell in row])
-    return img.resize((size * module, size * module), Image.Resampling.NEAREST)
-
-
 def render_escpos(
     receipt: Receipt,
     *,
@@ -139,7 +126,7 @@ def render_escpos(
                 printer.qr(block.data, ec=QR_ECLEVEL_M, size=module, native=True)
                 printer.ln()
             else:
-                printer.image(qr_image(block.data, module, border=2), center=True)
+                printer.image(qr_image(block.data, module, border=2).convert("1"), center=True)
             printer.set(align="left")
         else:
             if block.bold != bold:

@@ -14,8 +14,8 @@ from typing import Final
 
 from PIL import Image, ImageDraw, ImageFont
 
-from receipts.escpos import qr_image
 from receipts.model import Receipt
+from receipts.qr import qr_image
 from receipts.text import Qr, Row, Rule, layout
 
 FONT_DIRS: Final = (
@@ -73,7 +73,7 @@ def render_png_image(receipt: Receipt, width: int = 48) -> Image.Image:
     for block in blocks:
         if isinstance(block, Qr):
             qr = qrs[id(block)]
-            image.paste(qr.convert("L"), ((paper - qr.width) // 2, y))
+            image.paste(qr, ((paper - qr.width) // 2, y))
             y += qr.height
         elif isinstance(block, Rule):
             mid = y + (line_h // 2 + 4) // 2

@@ -17,11 +17,11 @@ from receipts.cards import (
     HEIGHT_PX,
     QUIET_ZONE_MODULES,
     WIDTH_PX,
-    qr_matrix,
     render_card_image,
     render_card_pdf,
     render_card_png,
 )
+from receipts.qr import qr_matrix
 from scanner.decoders import ZxingDecoder, to_grey
 
 ISSUER_KEY = Ed25519PrivateKey.generate()
