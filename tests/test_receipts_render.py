@@ -1,4 +1,4 @@
-"""Receipt renderers on hand-made receipts: widths, wrapping, control characters, ESC/POS bytes, PNG."""
+"""Receipt renderers on hand-made receipts: widths, wrapping, controls, ESC/POS bytes, PNG."""
 
 from __future__ import annotations
 
