@@ -12,6 +12,7 @@ from pathlib import Path
 
 import base45
 import cbor2
+import click
 import numpy as np
 import pytest
 import qrcode
@@ -449,6 +450,13 @@ def test_seeded_mutations_never_raise_and_never_make_another_card() -> None:
     assert seen == 8000
 
 
+def test_public_keys_are_loaded_once() -> None:
+    raw = bytes.fromhex(TRUST.keys[KID].public_hex)
+    assert cards.public_key_from_raw(raw) is cards.public_key_from_raw(bytes(raw))
+    with pytest.raises(ValueError, match="32 bytes"):
+        cards.public_key_from_raw(raw[:31])
+
+
 def test_verify_never_raises_on_non_strings() -> None:
     for value in (None, b"CT1:ABC", 42, ["CT1:"]):
         assert refused(verify(value, TRUST, now=NOW)) == RefusalReason.MALFORMED  # type: ignore[arg-type]
@@ -514,11 +522,15 @@ def test_the_check_character_catches_typing_mistakes() -> None:
 # --- the command ---------------------------------------------------------------------------------
 
 
+def cli() -> click.Group:
+    from terminal.cli import cli as group
+
+    return group
+
+
 def invoke(*args: str) -> Result:
     """Run a citie-terminal command in this process (the real command group)."""
-    from terminal.cli import cli
-
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return CliRunner().invoke(cli(), list(args), catch_exceptions=False)
 
 
 def test_card_verify_on_a_fresh_terminal(tmp_path: Path) -> None:
@@ -559,6 +571,17 @@ def test_card_verify_on_a_fresh_terminal(tmp_path: Path) -> None:
     assert text.exit_code == 0
     assert f"card {card_id}" in text.stdout
 
+    piped = CliRunner().invoke(
+        cli(), ["card", "verify", "-", "--data-dir", str(data)], input=code + "\n"
+    )
+    assert piped.exit_code == 0, piped.stderr
+    assert f"card {card_id}" in piped.stdout
+    flood = CliRunner().invoke(
+        cli(), ["card", "verify", "-", "--data-dir", str(data)], input="A" * 5000
+    )
+    assert flood.exit_code == 1
+    assert flood.stderr.startswith("refused: too_long: ")
+
     payment = invoke("card", "verify", EPC_QR, "--json", "--data-dir", str(data))
     assert payment.exit_code == 1
     assert payment.stderr.startswith("refused: not_a_card: This is a payment code")
@@ -580,3 +603,12 @@ def test_card_verify_needs_an_initialised_terminal(tmp_path: Path) -> None:
     result = invoke("card", "verify", CODE, "--data-dir", str(tmp_path / "nothing"))
     assert result.exit_code == 1
     assert result.stderr.startswith("refused: not_initialised: ")
+
+
+def test_a_refusal_made_elsewhere_still_has_sentences() -> None:
+    # Other packages may build a Refusal with just a reason (e.g. from a stored verdict).
+    for reason in RefusalReason:
+        refusal = Refusal(reason, "x", at=NOW)
+        for language in LANGUAGES:
+            assert refusal.text(language)
+    assert Refusal(RefusalReason.MALFORMED, "x", key="no.such.key").text("fr")

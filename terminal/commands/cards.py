@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
-from loyalty.cards import Card, verify
+from loyalty.cards import MAX_LENGTH, Card, verify
 from loyalty.db import DatabaseError, utc_now
 from loyalty.trust import TrustError, install_trust, load_trust, read_trust_file, revoked_cards
 from terminal.cli_support import CliEnv, Refused, common_options, emit, pass_env
@@ -32,9 +33,14 @@ def card_group() -> None:
 def card_verify(env: CliEnv, code: str, as_json: bool) -> None:
     """Verify CODE with this terminal's issuer keys and revocations; print the card.
 
-    A refusal exits 1 with its reason (not_a_card, too_long, malformed, unknown_key,
-    bad_signature, expired, not_yet_valid, revoked) and a sentence on stderr.
+    CODE "-" reads the code from standard input (codes contain spaces, so a till can pipe
+    a scanned code instead of quoting it). A refusal exits 1 with its reason (not_a_card,
+    too_long, malformed, unknown_key, bad_signature, expired, not_yet_valid, revoked) and a
+    sentence on stderr.
     """
+    if code == "-":
+        # Read a little more than the limit so that verify() still sees "too long".
+        code = sys.stdin.read(MAX_LENGTH + 1)
     store = open_store(env)
     try:
         db = store.read()
