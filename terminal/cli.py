@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "terminal.commands.receipts",
     "terminal.commands.scan",
     "terminal.commands.sync",
+    "terminal.commands.counter",
 ]
 
 

@@ -1,0 +1,311 @@
+"""Counter actions headless: stamp, purchase, redeem, void, balance, report, ledger check.
+
+Each command verifies the card code (issuer keys and revocations from the ledger), applies
+the program (the platform's when it sent one with the configured id, else the config's),
+records in one transaction and prints what was recorded. ``--json`` prints one JSON object
+a line; a refusal exits 1 with ``refused: <reason>: <sentence>`` on stderr.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+import click
+
+from config import Settings
+from loyalty.cards import Card, verify
+from loyalty.db import DatabaseError, Store, utc_now
+from loyalty.ledger import Balance, Ledger, LedgerRefusal, Recorded
+from loyalty.money import AmountError, parse_amount
+from loyalty.programs import MAX_COUNT, SHOP_TZ, OfflineLimits, Program, ProgramError
+from loyalty.reports import report as build_report
+from loyalty.trust import load_trust, revoked_cards
+from terminal.cli_support import CliEnv, Refused, common_options, emit, pass_env
+from terminal.commands.setup import open_store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def register(group: click.Group) -> None:
+    """Add the counter actions to the program."""
+    for command in (stamp, purchase, redeem, void, balance, report):
+        group.add_command(command)
+    group.add_command(ledger_group)
+
+
+def json_option(fn: F) -> F:
+    """``--json``: one JSON object a line instead of text."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON (one object a line).")(
+        fn
+    )
+
+
+@dataclass
+class Session:
+    """The open ledger and what the commands need around it."""
+
+    settings: Settings
+    store: Store
+    ledger: Ledger
+
+    @property
+    def language(self) -> str:
+        """The counter's language for explanation lines."""
+        return self.settings.shop.language.value
+
+    def program(self) -> Program:
+        """The platform's program with the configured id if it sent a valid one, else config's."""
+        configured = Program.from_settings(self.settings.program)
+        row = (
+            self.store.read()
+            .execute("SELECT body FROM programs WHERE id = ?", [configured.id])
+            .fetchone()
+        )
+        if row is None:
+            return configured
+        try:
+            return Program.from_json(row[0])
+        except ProgramError as exc:
+            click.echo(
+                f"warning: the platform's program {configured.id!r} is not valid ({exc}); "
+                "using the program from the config file",
+                err=True,
+            )
+            return configured
+
+    def card_id(self, code: str) -> str:
+        """Verify a card code and return its card id, or refuse with the card's reason."""
+        db = self.store.read()
+        result = verify(code.strip(), load_trust(db), revoked=revoked_cards(db), now=utc_now())
+        if isinstance(result, Card):
+            return result.card_id
+        raise Refused(result.reason.value, result.message)
+
+
+@contextmanager
+def session(env: CliEnv) -> Iterator[Session]:
+    """Open the ledger for one command; map ledger and database failures to refusals."""
+    settings = env.settings
+    store = open_store(env)
+    try:
+        ledger = Ledger(
+            store,
+            shop_id=settings.shop.id,
+            terminal_id=settings.terminal.id,
+            platform_configured=bool(settings.platform.url),
+        )
+        yield Session(settings, store, ledger)
+    except LedgerRefusal as refusal:
+        raise Refused(refusal.reason.value, refusal.message) from refusal
+    except DatabaseError as exc:
+        raise Refused("database_error", str(exc), exit_code=3) from exc
+    finally:
+        store.close()
+
+
+def balance_json(balance: Balance | None) -> dict[str, Any] | None:
+    """A balance for JSON output."""
+    return None if balance is None else balance.to_json()
+
+
+def show_recorded(s: Session, recorded: Recorded, as_json: bool) -> None:
+    """Print what was recorded: event, stamps, balance and the explanation lines."""
+    event = recorded.event
+    if as_json:
+        emit(
+            {
+                "event_id": event.id,
+                "receipt_no": event.receipt_no,
+                "kind": event.kind.value,
+                "card_id": event.card_id,
+                "stamps": event.stamps,
+                "amount_cents": event.amount_cents,
+                "currency": event.currency,
+                "occurred_at": event.to_json()["occurred_at"],
+                "voids": event.voids,
+                "balance": balance_json(recorded.balance),
+                "lines": [line.to_json(s.language) for line in recorded.lines],
+            }
+        )
+        return
+    card = f" card {event.card_id}" if event.card_id else ""
+    click.echo(f"recorded: {event.kind.value} {event.receipt_no}{card} ({event.stamps:+d} stamps)")
+    click.echo(f"  id: {event.id}")
+    for line in recorded.lines:
+        click.echo(f"  {line.text(s.language)}")
+    if recorded.balance is not None:
+        click.echo(f"  balance: {balance_text(recorded.balance)}")
+
+
+def balance_text(balance: Balance) -> str:
+    """A balance on one line, saying what is confirmed and what is pending."""
+    if balance.confirmed is None:
+        return f"{balance.total} stamps (not confirmed by the platform yet)"
+    return f"{balance.total} stamps ({balance.confirmed} confirmed + {balance.pending} pending)"
+
+
+@click.command()
+@click.argument("code")
+@click.option(
+    "--count",
+    type=click.IntRange(1, MAX_COUNT),
+    help="Stamps to give (default: what the program gives for a visit).",
+)
+@json_option
+@common_options
+@pass_env
+def stamp(env: CliEnv, code: str, count: int | None, as_json: bool) -> None:
+    """Record stamps for the card in CODE (refused: too_soon, daily_limit, revoked, ...)."""
+    with session(env) as s:
+        card_id = s.card_id(code)
+        show_recorded(s, s.ledger.stamp(card_id, s.program(), count=count), as_json)
+
+
+@click.command()
+@click.argument("code", required=False)
+@click.option("--amount", required=True, help="The amount as typed: 12,50 or 12.50 or € 1.234,50.")
+@json_option
+@common_options
+@pass_env
+def purchase(env: CliEnv, code: str | None, amount: str, as_json: bool) -> None:
+    """Record a purchase, for the card in CODE or anonymous without one."""
+    try:
+        cents = parse_amount(amount, max_cents=env.settings.limits.max_purchase_cents)
+    except AmountError as exc:
+        raise Refused(exc.reason.value, exc.message) from exc
+    with session(env) as s:
+        card_id = None if code is None else s.card_id(code)
+        show_recorded(s, s.ledger.purchase(card_id, cents, s.program()), as_json)
+
+
+@click.command()
+@click.argument("code")
+@json_option
+@common_options
+@pass_env
+def redeem(env: CliEnv, code: str, as_json: bool) -> None:
+    """Redeem one reward for the card in CODE, within the offline limits."""
+    with session(env) as s:
+        card_id = s.card_id(code)
+        limits = OfflineLimits.from_settings(s.settings.limits)
+        show_recorded(s, s.ledger.redeem(card_id, s.program(), limits), as_json)
+
+
+@click.command()
+@click.argument("event_id")
+@json_option
+@common_options
+@pass_env
+def void(env: CliEnv, event_id: str, as_json: bool) -> None:
+    """Cancel EVENT_ID (an event id or a receipt number) with a compensating event."""
+    with session(env) as s:
+        show_recorded(s, s.ledger.void(event_id.strip()), as_json)
+
+
+@click.command()
+@click.argument("code")
+@json_option
+@common_options
+@pass_env
+def balance(env: CliEnv, code: str, as_json: bool) -> None:
+    """The card's balance: confirmed by the platform + pending here."""
+    with session(env) as s:
+        card_id = s.card_id(code)
+        program = s.program()
+        current = s.ledger.balance(card_id)
+        rewards = max(current.total, 0) // program.reward_threshold
+        if as_json:
+            emit(
+                {
+                    **current.to_json(),
+                    "reward_threshold": program.reward_threshold,
+                    "reward_name": program.reward_name,
+                    "rewards_available": rewards,
+                }
+            )
+            return
+        click.echo(f"card {card_id}: {balance_text(current)}")
+        click.echo(
+            f"  rewards available: {rewards} ({program.reward_name}, "
+            f"{program.reward_threshold} stamps each)"
+        )
+
+
+@click.command()
+@click.option(
+    "--day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The local day (YYYY-MM-DD); default: today in the shop's time zone.",
+)
+@json_option
+@common_options
+@pass_env
+def report(env: CliEnv, day: datetime | None, as_json: bool) -> None:
+    """End-of-day figures: stamps, rewards, purchases, cards, voids, pending sync."""
+    wanted: date = day.date() if day is not None else utc_now().astimezone(SHOP_TZ).date()
+    with session(env) as s:
+        result = build_report(s.store, wanted)
+    if as_json:
+        emit(result.to_json())
+        return
+    d = result.day
+    euros = f"{d.purchase_total_cents // 100},{d.purchase_total_cents % 100:02d}"
+    if d.purchase_total_cents < 0:
+        euros = f"-{-d.purchase_total_cents // 100},{-d.purchase_total_cents % 100:02d}"
+    click.echo(f"report {d.day.isoformat()} (Europe/Brussels)")
+    click.echo(f"  stamps issued:    {d.stamps_issued}")
+    click.echo(f"  rewards redeemed: {d.rewards_redeemed}")
+    click.echo(f"  purchases:        {d.purchases} ({euros} {d.currency})")
+    click.echo(f"  distinct cards:   {d.distinct_cards}")
+    click.echo(f"  voids:            {d.voids}")
+    click.echo(f"  pending sync:     {d.pending_sync} (quarantined {d.quarantined})")
+    busy = [h for h in result.hours if h.events]
+    if busy:
+        click.echo("  hours: " + ", ".join(f"{h.hour:02d}h {h.events}" for h in busy))
+
+
+@click.group("ledger")
+def ledger_group() -> None:
+    """The ledger database itself."""
+
+
+@ledger_group.command("check")
+@click.option("--repair", is_flag=True, help="Rebuild the balance table from the events.")
+@json_option
+@common_options
+@pass_env
+def ledger_check(env: CliEnv, repair: bool, as_json: bool) -> None:
+    """Integrity check, and every card balance compared with the fold of its events.
+
+    Exits 1 (ledger_mismatch) when a balance disagrees; --repair rebuilds them first.
+    """
+    with session(env) as s:
+        rebuilt = s.ledger.rebuild_balances() if repair else None
+        result = s.ledger.check()
+    if as_json:
+        emit({**result.to_json(), "rebuilt": rebuilt})
+    else:
+        click.echo(f"integrity: {', '.join(result.integrity[:3])}")
+        click.echo(f"events: {result.events}, cards: {result.cards}")
+        if rebuilt is not None:
+            click.echo(f"rebuilt: {rebuilt} balance rows")
+        for m in result.mismatches[:20]:
+            click.echo(f"  mismatch {m.card_id} {m.column}: table {m.table}, events {m.fold}")
+    if result.integrity != ["ok"]:
+        raise Refused(
+            "database_damaged",
+            f"integrity_check: {result.integrity[0]}. Stop the terminal and restore the latest "
+            "backup from the backups folder.",
+            exit_code=3,
+        )
+    if not result.ok:
+        raise Refused(
+            "ledger_mismatch",
+            f"{len(result.mismatches)} balance value(s) differ from the events "
+            f"and {result.events_without_outbox} event(s) have no outbox row. "
+            "Run `citie-terminal ledger check --repair` to rebuild the balances.",
+        )
