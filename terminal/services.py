@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
+from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
@@ -169,6 +170,10 @@ class CameraScanner:
     """``scanner.process.ScannerProcess`` behind the app's port; the source can be swapped."""
 
     def __init__(self, source: Any, *, decoders: Sequence[str], debounce_s: float) -> None:
+        # Start multiprocessing's resource tracker now, while sys.stderr is the real one:
+        # inside a running Textual app stderr is captured (fileno -1) and spawning the tracker
+        # from a worker then fails with "bad value(s) in fds_to_keep".
+        resource_tracker.ensure_running()
         self.source = source
         self.nothing = SourceSpec.nothing()
         self.decoders = tuple(decoders)
