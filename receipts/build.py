@@ -210,6 +210,7 @@ def _claim_fields(
         currency=event.currency or "EUR",
         stamps=decision.stamps,
         occurred_at=event.occurred_at,
+        program_id=event.program_id,
     )
     return {
         "stamps_label": say("stamps_to_claim"),

@@ -11,6 +11,7 @@ Payload keys (small integers keep it compact)::
     2 shop id   3 event ids (16-byte UUIDs, or text)
     4 receipt number (just the sequence number when it is ``<terminal id>-<n>``)
     5 amount (integer cents)    6 currency   7 stamps to credit   8 time (UTC epoch seconds)
+    9 program id (optional: the platform credits the card in that program's balance)
 
 ``verify_claim`` never raises. ``redeem_claim`` / ``claim_response`` are the platform's side
 of ``POST /v1/claims {code, card_id}``: verify with the registered key, then credit the card
@@ -137,6 +138,7 @@ class Claim:
     currency: str
     stamps: int
     occurred_at: datetime
+    program_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,7 @@ def sign_claim(
     currency: str,
     stamps: int,
     occurred_at: datetime,
+    program_id: str | None = None,
 ) -> str:
     """A signed claim code for an anonymous purchase (deterministic: same input, same code)."""
     if not event_ids:
@@ -194,17 +197,18 @@ def sign_claim(
     number: int | str = receipt_no
     if sequence != receipt_no and sequence.isdigit() and str(int(sequence)) == sequence:
         number = int(sequence)
-    payload = cbor2.dumps(
-        {
-            2: shop_id,
-            3: [_event_id_value(e) for e in event_ids],
-            4: number,
-            5: int(amount_cents),
-            6: currency,
-            7: int(stamps),
-            8: int(occurred_at.timestamp()),
-        }
-    )
+    fields: dict[int, object] = {
+        2: shop_id,
+        3: [_event_id_value(e) for e in event_ids],
+        4: number,
+        5: int(amount_cents),
+        6: currency,
+        7: int(stamps),
+        8: int(occurred_at.timestamp()),
+    }
+    if program_id is not None:
+        fields[9] = program_id
+    payload = cbor2.dumps(fields)
     signature = private_key.sign(_signed(terminal_id, payload))
     body = cbor2.dumps([terminal_id, payload, signature])
     code = PREFIX + bytes(base45.b45encode(body)).decode("ascii")
@@ -286,6 +290,9 @@ def _claim_from(terminal_id: str, fields: Any) -> Claim | None:
         return None
     if not isinstance(events, list) or not events:
         return None
+    program_id = fields.get(9)
+    if program_id is not None and not isinstance(program_id, str):
+        return None
     event_ids: list[str] = []
     for value in events:
         if isinstance(value, bytes) and len(value) == 16:
@@ -303,6 +310,7 @@ def _claim_from(terminal_id: str, fields: Any) -> Claim | None:
         currency=fields[6],
         stamps=fields[7],
         occurred_at=datetime.fromtimestamp(fields[8], UTC),
+        program_id=program_id,
     )
 
 
@@ -435,5 +443,6 @@ def _answer(outcome: ClaimCredited | ClaimRefusal) -> tuple[int, dict[str, objec
         "terminal_id": claim.terminal_id,
         "shop_id": claim.shop_id,
         "receipt_no": claim.receipt_no,
+        "program_id": claim.program_id,
         "event_ids": list(claim.event_ids),
     }

@@ -129,6 +129,7 @@ def test_anonymous_purchase_claim_code_scans_back_from_the_png_and_verifies(
     assert claim.receipt_no == recorded.event.receipt_no
     assert (claim.amount_cents, claim.stamps, claim.shop_id) == (2550, 3, counter.settings.shop.id)
     assert claim.occurred_at == NOW
+    assert claim.program_id == counter.program.id
     # Printing it again gives the very same code (the platform credits it once anyway).
     again = receipt_for(counter.ledger, recorded.event.id, counter.settings, "nl")
     assert again.claim_code == receipt.claim_code
