@@ -16,14 +16,15 @@ from babel.dates import format_date, format_datetime, format_time
 from babel.numbers import format_currency, format_decimal
 
 LANGUAGES: Final = ("fr", "nl", "de", "en")
-LOCALES: Final = {"fr": "fr_BE", "nl": "nl_BE", "de": "de_BE", "en": "en"}
+# English for visitors, written the European way (27/11/2026, 14:43; €1,234.50).
+LOCALES: Final = {"fr": "fr_BE", "nl": "nl_BE", "de": "de_BE", "en": "en_IE"}
 
 CATALOGS: list[Catalog] = []
 
 
 def locale_for(language: str) -> str:
     """The Babel locale for a counter language (English for anything unknown)."""
-    return LOCALES.get(language, "en")
+    return LOCALES.get(language, "en_IE")
 
 
 class Catalog:

@@ -6,6 +6,7 @@ Nothing here imports textual or rich, so headless commands start fast.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -96,7 +97,13 @@ def common_options(fn: F) -> F:
     return fn
 
 
+# json.dumps escapes C0 controls; these are the rest a terminal may act on: DEL, C1, and the
+# bidirectional overrides that can make a line read differently from what it holds.
+_UNSAFE = re.compile("[\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+
+
 def emit(obj: Any) -> None:
-    """One JSON object on one line of stdout."""
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, sort_keys=False, default=str) + "\n")
+    """One JSON object on one line of stdout, with no character a terminal would act on."""
+    text = json.dumps(obj, ensure_ascii=False, sort_keys=False, default=str)
+    sys.stdout.write(_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
     sys.stdout.flush()
