@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
 
 import loyalty.schema  # noqa: F401  (registers the migrations)
 from loyalty.db import Store, iso
+from loyalty.issuer import Issuer
 from loyalty.ledger import EventKind, Ledger, LedgerRefusal, RefusalReason
 from loyalty.programs import OfflineLimits, Program
+from loyalty.trust import install_trust
+from terminal.cli import cli
 
 NOW = datetime(2025, 3, 7, 11, 0, tzinfo=UTC)  # a Friday, 12:00 in Brussels
 PROGRAM = Program(id="coffee", reward_threshold=3, max_stamps_per_day=20, cents_per_stamp=1000)
@@ -368,3 +376,143 @@ def test_threads_cannot_pass_a_limit_together(ledger: Ledger) -> None:
     assert outcomes.count("stamp") == 7
     assert ledger.balance("CT-A").local == 7 - 5 * outcomes.count("redeem") >= 0
     assert ledger.check().ok
+
+
+# --- the command line, on a real `init`ed data directory ---------------------------------
+
+
+@dataclass
+class Counter:
+    """A terminal made with `citie-terminal init`, trusting a test issuer."""
+
+    data_dir: Path
+    issuer: Issuer
+
+    def run(self, *args: str) -> Result:
+        env = {name: None for name in os.environ if name.startswith("CITIE_")}
+        return CliRunner().invoke(cli, [*args, "--data-dir", str(self.data_dir)], env=env)
+
+    def json(self, *args: str) -> dict[str, Any]:
+        result = self.run(*args, "--json")
+        assert result.exit_code == 0, result.output
+        lines = result.stdout.strip().splitlines()
+        assert len(lines) == 1
+        data: dict[str, Any] = json.loads(lines[0])
+        return data
+
+    def refused(self, reason: str, *args: str) -> str:
+        result = self.run(*args)
+        assert result.exit_code == 1, result.output
+        assert result.stderr.startswith(f"refused: {reason}: "), result.stderr
+        return result.stderr
+
+    def card(self) -> tuple[str, str]:
+        return self.issuer.issue_card(expires_days=30)
+
+
+@pytest.fixture
+def counter(tmp_path: Path) -> Counter:
+    data_dir = tmp_path / "terminal"
+    runner = Counter(data_dir, Issuer.open(tmp_path / "issuer"))
+    done = runner.run("init", "--terminal-id", "till-2", "--shop-language", "en")
+    assert done.exit_code == 0, done.output
+    with Store.open(data_dir / "ledger.db") as opened:
+        install_trust(opened, runner.issuer.trust_list())
+    return runner
+
+
+def test_cli_stamp_purchase_redeem_void_balance(counter: Counter) -> None:
+    card_id, code = counter.card()
+    first = counter.json("stamp", code)
+    assert (first["receipt_no"], first["card_id"], first["stamps"]) == ("till-2-1", card_id, 1)
+    assert uuid.UUID(first["event_id"]).version == 7
+    assert first["balance"] == {
+        "card_id": card_id,
+        "local": 1,
+        "confirmed": None,
+        "pending": 1,
+        "total": 1,
+        "confirmed_at": None,
+    }
+    assert [line["text"] for line in first["lines"]] == ["Visit: 1 stamp", "Total: 1 stamp"]
+    counter.json("stamp", f"  {code}\n", "--count", "4")  # stray whitespace from a scanner
+    message = counter.refused("daily_limit", "stamp", code)
+    assert "Daily limit of 5 stamps" in message
+    bought = counter.json("purchase", code, "--amount", "12,50")
+    assert (bought["amount_cents"], bought["currency"], bought["stamps"]) == (1250, "EUR", 0)
+    anonymous = counter.json("purchase", "--amount", "€ 1.234,50")
+    assert (anonymous["card_id"], anonymous["amount_cents"]) == (None, 123450)
+    counter.refused("ambiguous", "purchase", code, "--amount", "12,505")
+    counter.refused("zero", "purchase", "--amount", "0,00")
+    counter.refused("below_threshold", "redeem", code)
+    voided = counter.json("void", first["receipt_no"])
+    assert (voided["voids"], voided["stamps"], voided["balance"]["total"]) == (
+        first["event_id"],
+        -1,
+        4,
+    )
+    counter.refused("already_voided", "void", first["event_id"])
+    counter.refused("cannot_void_void", "void", voided["event_id"])
+    counter.refused("unknown_event", "void", "till-2-999")
+    shown = counter.json("balance", code)
+    assert (shown["total"], shown["reward_threshold"], shown["rewards_available"]) == (4, 10, 0)
+    text = counter.run("balance", code)
+    assert text.exit_code == 0 and "4 stamps (not confirmed" in text.stdout
+
+
+def test_cli_refuses_what_is_not_a_good_card(counter: Counter) -> None:
+    counter.refused("not_a_card", "stamp", "https://example.com/pay")
+    _card_id, code = counter.card()
+    counter.refused(
+        "bad_signature", "stamp", code[:-2] + ("A" if code[-2] != "A" else "B") + code[-1]
+    )
+    revoked_id, revoked_code = counter.card()
+    with Store.open(counter.data_dir / "ledger.db") as opened, opened.write() as db:
+        db.execute("INSERT INTO revoked_cards VALUES (?, ?)", [revoked_id, iso(NOW)])
+    counter.refused("revoked", "redeem", revoked_code)
+    bare = Counter(counter.data_dir.parent / "nothing", counter.issuer)
+    bare.refused("not_initialised", "stamp", code)
+
+
+def test_cli_uses_the_platform_program_when_it_sent_a_valid_one(counter: Counter) -> None:
+    _card_id, code = counter.card()
+    platform = Program(id="coffee", stamps_per_visit=0, cents_per_stamp=500, reward_threshold=2)
+    with Store.open(counter.data_dir / "ledger.db") as opened, opened.write() as db:
+        db.execute("INSERT INTO programs VALUES ('coffee', ?, ?)", [platform.to_json(), iso(NOW)])
+    bought = counter.json("purchase", code, "--amount", "12,50")
+    assert bought["stamps"] == 2
+    assert counter.json("redeem", code)["stamps"] == -2
+    with Store.open(counter.data_dir / "ledger.db") as opened, opened.write() as db:
+        db.execute('UPDATE programs SET body = \'{"id": "coffee", "bad": 1}\'')
+    result = counter.run("stamp", code, "--json")
+    assert result.exit_code == 0
+    assert "using the program from the config file" in result.stderr
+    assert json.loads(result.stdout)["stamps"] == 1
+
+
+def test_cli_report_and_ledger_check(counter: Counter) -> None:
+    _card_id, code = counter.card()
+    counter.json("stamp", code, "--count", "2")
+    counter.json("purchase", "--amount", "20")
+    figures = counter.json("report")
+    assert (figures["stamps_issued"], figures["purchases"], figures["purchase_total_cents"]) == (
+        2,
+        1,
+        2000,
+    )
+    assert (figures["distinct_cards"], figures["pending_sync"], len(figures["series"])) == (
+        1,
+        2,
+        30,
+    )
+    old = counter.json("report", "--day", "2020-01-01")
+    assert old["stamps_issued"] == 0
+    assert counter.run("report", "--day", "yesterday").exit_code == 2
+    text = counter.run("report")
+    assert text.exit_code == 0 and "stamps issued:    2" in text.stdout
+    assert counter.json("ledger", "check")["ok"] is True
+    with Store.open(counter.data_dir / "ledger.db") as opened, opened.write() as db:
+        db.execute("UPDATE balances SET stamps = stamps + 7")
+    counter.refused("ledger_mismatch", "ledger", "check")
+    repaired = counter.json("ledger", "check", "--repair")
+    assert (repaired["ok"], repaired["rebuilt"]) == (True, 1)
