@@ -20,7 +20,6 @@ SAME_AS_ENGLISH: Final = frozenset(
         ("status.online", "de"),
         ("status.offline", "nl"),
         ("status.offline", "de"),
-        ("status.demo", "fr"),
         ("status.demo", "nl"),
         ("status.demo", "de"),
         ("report.hour", "fr"),
@@ -78,7 +77,7 @@ M: dict[str, dict[str, str]] = {
         "de": "Uhr um {minutes} Min. verstellt",
         "en": "clock off by {minutes} min",
     },
-    "status.demo": {"fr": "DEMO", "nl": "DEMO", "de": "DEMO", "en": "DEMO"},
+    "status.demo": {"fr": "DÉMO", "nl": "DEMO", "de": "DEMO", "en": "DEMO"},
     "camera.running": {"fr": "active", "nl": "actief", "de": "aktiv", "en": "running"},
     "camera.starting": {
         "fr": "démarrage",

@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from terminal.i18n import t
+from terminal.safe import clean
 from terminal.widgets.keys import key, localize_bindings
 
 
@@ -31,7 +32,7 @@ class ReceiptDialog(ModalScreen[None]):
         """The title and the receipt."""
         with VerticalScroll(id="receipt-box", classes="dialog"):
             yield Static("", id="receipt-title", classes="dialog-title", markup=False)
-            lines = [line.replace("\x1b", "") for line in self.text.splitlines()]
+            lines = [clean(line, 200) for line in self.text.splitlines()[:400]]
             yield Static(Content("\n".join(lines)), id="receipt-text", markup=False)
         yield Footer()
 
