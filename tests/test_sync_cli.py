@@ -1,0 +1,98 @@
+"""The two programs end to end: citie-platform admin commands, citie-terminal pair and sync."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.conftest_platform import PLATFORM, TERMINAL, RunningPlatform, clean_env
+
+
+def run(cmd: list[str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*cmd, *args], capture_output=True, text=True, env=clean_env(), timeout=60, check=False
+    )
+
+
+def test_pair_then_sync_through_the_console_commands(
+    platform_factory: Callable[..., RunningPlatform], tmp_path: Path
+) -> None:
+    platform = platform_factory()
+    pdir = str(platform.data_dir)
+    added = run(
+        PLATFORM,
+        "terminal",
+        "add",
+        "--shop",
+        "Bakkerij Jan",
+        "--shop-id",
+        "bakkerij-jan",
+        "--terminal-id",
+        "bj-1",
+        "--json",
+        "--data-dir",
+        pdir,
+    )
+    assert added.returncode == 0, added.stderr
+    ticket = json.loads(added.stdout)
+    assert ticket["terminal_id"] == "bj-1" and len(ticket["token"]) >= 32
+
+    data = tmp_path / "counter"
+    init = run(
+        TERMINAL,
+        "init",
+        "--data-dir",
+        str(data),
+        "--shop-id",
+        "bakkerij-jan",
+        "--terminal-id",
+        "bj-1",
+    )
+    assert init.returncode == 0, init.stderr
+    paired = run(TERMINAL, "pair", platform.url, ticket["token"], "--data-dir", str(data))
+    assert paired.returncode == 0, paired.stderr
+    assert ticket["token"] not in paired.stdout
+    config = (data / "config.toml").read_text()
+    assert f'url = "{platform.url}"' in config
+    assert 'id = "bakkerij-jan"' in config, "the rest of the config is kept"
+    token_file = data / "platform.token"
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+
+    again = run(TERMINAL, "pair", platform.url, ticket["token"], "--data-dir", str(data))
+    assert again.returncode == 3
+    assert "refused: unknown_pairing_token" in again.stderr
+
+    synced = run(TERMINAL, "sync", "--data-dir", str(data))
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    lines = [json.loads(line) for line in synced.stdout.splitlines()]
+    assert lines[0]["event"] == "sync_started"
+    assert lines[-1]["outcome"] == "ok"
+    assert token_file.read_text().strip() not in synced.stdout + synced.stderr
+
+    card = run(PLATFORM, "card", "new", "--json", "--data-dir", pdir)
+    assert card.returncode == 0, card.stderr
+    assert json.loads(card.stdout)["code"].startswith("CT1:")
+    exported = run(PLATFORM, "keys", "export", "--data-dir", pdir)
+    assert json.loads(exported.stdout)["version"] >= 1
+    stats = run(PLATFORM, "stats", "--json", "--data-dir", pdir)
+    figures = json.loads(stats.stdout)
+    assert figures["terminals"] == 1 and figures["cards"] == 1 and figures["events"] == 0
+
+
+def test_sync_without_pairing_exits_3(tmp_path: Path) -> None:
+    data = tmp_path / "counter"
+    assert run(TERMINAL, "init", "--data-dir", str(data)).returncode == 0
+    result = run(TERMINAL, "sync", "--data-dir", str(data), "--no-backup")
+    assert result.returncode == 3
+    last = json.loads(result.stdout.splitlines()[-1])
+    assert last["outcome"] == "config"
+    assert "pair" in last["message"]
+
+
+def test_platform_refuses_bad_fault_settings(tmp_path: Path) -> None:
+    result = run(PLATFORM, "serve", "--port", "0", "--fail-rate", "2", "--data-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "refused: bad_faults: fail_rate must be between 0 and 1" in result.stderr
