@@ -1,0 +1,60 @@
+"""Snapshots of every screen in two languages (pytest-textual-snapshot; fixed clock and ids).
+
+Update after a deliberate change with ``pytest tests/test_app_snapshots.py --snapshot-update``
+and look at the SVGs before committing them.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from loyalty.programs import Program
+from tests.test_app_kit import SIZE, START, Counter, make_counter, settle, type_code
+
+CARD = "CT-SNAP-0001"
+SCREENS = {
+    "counter": (),
+    "purchase": ("f3", "1", "2", ",", "5", "0"),
+    "redeem": ("f4",),
+    "history": ("f5",),
+    "report": ("f6",),
+    "sync": ("f7",),
+    "settings": ("f8",),
+    "help": ("f1",),
+}
+
+
+def _day_at_the_counter(counter: Counter) -> None:
+    program = Program.from_settings(counter.settings.program)
+    ledger = counter.ledger
+    for n, minutes in enumerate((0, 35, 80, 140)):
+        moment = START - timedelta(hours=2) + timedelta(minutes=minutes)
+        if n == 2:
+            ledger.purchase(CARD, 1250, program, now=moment)
+        else:
+            ledger.stamp(CARD, program, now=moment)
+    ledger.purchase(None, 800, program, now=START - timedelta(minutes=5))
+    for days in (1, 2, 4, 7):
+        ledger.stamp(f"CT-SNAP-{days:04d}X", program, now=START - timedelta(days=days))
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+@pytest.mark.parametrize("screen", list(SCREENS))
+def test_screen_snapshot(tmp_path: Path, snap_compare: Any, screen: str, lang: str) -> None:
+    counter = make_counter(tmp_path)
+    code = counter.card(CARD)
+    _day_at_the_counter(counter)
+    app = counter.app(lang=lang)
+
+    async def run_before(pilot: Any) -> None:
+        await settle(pilot)
+        await type_code(pilot, code)
+        if SCREENS[screen]:
+            await pilot.press(*SCREENS[screen])
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
