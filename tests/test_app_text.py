@@ -15,7 +15,7 @@ from terminal.dialogs.confirm import ConfirmDialog
 from terminal.dialogs.purchase import PurchaseDialog
 from terminal.dialogs.receipt import ReceiptDialog
 from terminal.dialogs.redeem import RedeemDialog
-from terminal.i18n import M, SAME_AS_ENGLISH
+from terminal.i18n import SAME_AS_ENGLISH, M
 from terminal.safe import clean, plain
 from terminal.screens.counter import CounterScreen
 from terminal.screens.settings import SettingsScreen
