@@ -177,9 +177,14 @@ class Store:
         """One ``BEGIN IMMEDIATE`` transaction on the write connection; commit on success.
 
         When the block returns, the commit has returned: only then may the caller say
-        "recorded".
+        "recorded". A ``write()`` inside another on the same thread becomes a savepoint of
+        the outer transaction, so helpers that write can be composed into one commit.
         """
         with self._lock:
+            if self._write_conn.in_transaction:
+                with self.db.atomic():  # a savepoint inside the outer transaction
+                    yield self.db
+                return
             try:
                 self._write_conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
