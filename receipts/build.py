@@ -15,11 +15,11 @@ from typing import Final
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from config.settings import Settings
+from loyalty.claims import sign_claim
 from loyalty.i18n import datetime_text, money
 from loyalty.keys import load_private_key
 from loyalty.ledger import Event, EventKind, Ledger
 from loyalty.programs import SHOP_TZ, Program, ProgramError, evaluate
-from receipts.claims import sign_claim
 from receipts.messages import MESSAGES
 from receipts.model import Receipt, ReceiptLine
 from receipts.text import clean

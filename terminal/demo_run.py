@@ -84,25 +84,13 @@ def prepare_terminal(url: str) -> None:
     platform = [str(BIN / "citie-platform"), "--data-dir", str(PLATFORM_DIR)]
     env = {**os.environ, "CITIE_PLATFORM_URL": url}
     if not (TERMINAL_DIR / "config.toml").exists():
-        _run(
-            *terminal, "init", "--shop-id", SHOP_ID, "--shop-name", SHOP_NAME,
-            "--terminal-id", TERMINAL_ID, env=env,
-        )  # fmt: skip
+        init = ["init", "--shop-id", SHOP_ID, "--shop-name", SHOP_NAME]
+        init += ["--terminal-id", TERMINAL_ID]
+        _run(*terminal, *init, env=env)
     if not (TERMINAL_DIR / "platform.token").exists():
-        added = json.loads(
-            _run(
-                *platform,
-                "terminal",
-                "add",
-                "--shop",
-                SHOP_NAME,
-                "--shop-id",
-                SHOP_ID,
-                "--terminal-id",
-                TERMINAL_ID,
-                "--json",
-            )  # fmt: skip
-        )
+        add = ["terminal", "add", "--shop", SHOP_NAME, "--shop-id", SHOP_ID]
+        add += ["--terminal-id", TERMINAL_ID, "--json"]
+        added = json.loads(_run(*platform, *add))
         _run(*terminal, "pair", url, added["token"], env=env)
         _say(f"paired terminal {TERMINAL_ID} with the platform at {url}")
     cards = TERMINAL_DIR / "demo-cards"

@@ -14,13 +14,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from config.settings import ProgramSettings, Settings, ShopSettings, StorageSettings
 from loyalty import schema as _schema  # noqa: F401  (registers the ledger migrations)
+from loyalty.claims import Claim, verify_claim
 from loyalty.db import Store
 from loyalty.i18n import LANGUAGES
 from loyalty.keys import generate_key_pair, load_private_key
 from loyalty.ledger import Ledger
 from loyalty.programs import OfflineLimits, Program
 from receipts.build import ReceiptNotFound, latest_receipt_no, receipt_for
-from receipts.claims import Claim, verify_claim
 from receipts.escpos import render_escpos
 from receipts.png import render_png
 from receipts.text import WIDTHS, render_text

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from receipts.claims import (
+from loyalty.claims import (
     MAX_LENGTH,
     PREFIX,
     Claim,

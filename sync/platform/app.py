@@ -2,7 +2,7 @@
 
 Endpoints (protocol v1, JSON): ``POST /v1/pair``, ``POST /v1/events:batch``,
 ``GET /v1/terminals/{id}/updates?cursor=``, ``GET /v1/health``, and ``POST /v1/claims``
-(a placeholder until the claim verifier in ``receipts.claims`` is wired). Errors answer with
+(a customer's claim of an anonymous purchase, verified by ``loyalty.claims``). Errors answer with
 ``{"v": 1, "error": <code>, "message": <sentence>}``.
 """
 
@@ -44,7 +44,6 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[Any]]
 
 TrustSource = Callable[[], dict[str, Any] | None]
-ClaimVerifier = Callable[[dict[str, Any], TerminalRecord], dict[str, Any]]
 
 _DROPPED = "dropped on purpose"
 
@@ -63,11 +62,9 @@ class Platform:
         self,
         store: PlatformStore,
         trust: TrustSource,
-        claims: ClaimVerifier | None = None,
     ) -> None:
         self.store = store
         self.trust = trust
-        self.claims = claims
 
     async def _body(self, request: Request) -> Any:
         size = 0
@@ -187,20 +184,17 @@ class Platform:
         return Response(answer.model_dump_json(), media_type="application/json")
 
     async def claims_endpoint(self, request: Request) -> Response:
-        """Claim codes from anonymous purchases (verified by ``receipts.claims`` once wired)."""
-        try:
-            terminal = await run_in_threadpool(self._terminal, request)
-        except PlatformError as exc:
-            return problem(401, exc.code, exc.message)
-        if self.claims is None:
-            return problem(501, "not_implemented", "claims are not enabled on this platform yet.")
+        """A customer claims an anonymous purchase's stamps: ``{code, card_id}``.
+
+        The caller is the customer's city app, not a terminal, so no terminal credential is
+        asked: the terminal's signature on the code and the one-time credit protect it.
+        """
         try:
             body = await self._body(request)
         except PlatformError as exc:
             return problem(400, exc.code, exc.message)
-        if not isinstance(body, dict):
-            return problem(422, "malformed", "a claim is a JSON object.")
-        return JSONResponse(await run_in_threadpool(self.claims, body, terminal))
+        status, answer = await run_in_threadpool(self.store.claim, body)
+        return JSONResponse(answer, status_code=status)
 
 
 class FaultMiddleware:
@@ -312,10 +306,9 @@ def create_app(
     *,
     faults: Faults | None = None,
     fault_control: bool = False,
-    claims: ClaimVerifier | None = None,
 ) -> ASGIApp:
     """The ASGI application: the API, wrapped in fault injection when asked for."""
-    platform = Platform(store, trust, claims)
+    platform = Platform(store, trust)
     app = Starlette(
         routes=[
             Route("/v1/health", platform.health, methods=["GET"]),

@@ -21,7 +21,9 @@ from typing import Any
 import sqlite_utils
 from pydantic import ValidationError
 
+from loyalty.claims import Claim, ClaimReason, claim_response
 from loyalty.db import iso, utc_now
+from loyalty.keys import public_from_hex
 from sync.protocol import (
     ConfirmedBalance,
     Event,
@@ -344,7 +346,8 @@ class PlatformStore:
                 message=f"this credential belongs to terminal {terminal.id}, "
                 f"not {event.terminal_id}.",
             )
-        if event.kind != "purchase" and event.card_id is None:
+        # Anonymous purchases, and the voids that cancel them, carry no card.
+        if event.kind not in ("purchase", "void") and event.card_id is None:
             return EventResult(
                 id=event.id,
                 status="rejected",
@@ -356,8 +359,16 @@ class PlatformStore:
             return EventResult(id=event.id, status="duplicate")
         if event.voids is not None:
             target = conn.execute(
-                "SELECT shop_id FROM events WHERE id = ?", [event.voids]
+                "SELECT shop_id, card_id FROM events WHERE id = ?", [event.voids]
             ).fetchone()
+            if target is not None and target[0] == terminal.shop_id and target[1] != event.card_id:
+                return EventResult(
+                    id=event.id,
+                    status="rejected",
+                    reason="void_card_mismatch",
+                    message=f"the void names card {event.card_id}, "
+                    f"but the voided event {event.voids} is for {target[1]}.",
+                )
             if target is None or target[0] != terminal.shop_id:
                 return EventResult(
                     id=event.id,
@@ -408,6 +419,51 @@ class PlatformStore:
             ],
         )
         return EventResult(id=event.id, status="accepted", flags=flags)
+
+    def claim(self, body: object) -> tuple[int, dict[str, object]]:
+        """``POST /v1/claims``: verify a slip's claim code and credit the card once."""
+        with self.write() as db:
+            terminals = {
+                row[0]: (row[1], row[2])
+                for row in db.execute(
+                    "SELECT id, shop_id, public_key FROM terminals WHERE public_key IS NOT NULL"
+                )
+            }
+            keys = {}
+            for terminal_id, (_shop, public_key) in terminals.items():
+                try:
+                    keys[terminal_id] = public_from_hex(public_key)
+                except ValueError:
+                    continue  # a damaged key row must not stop other terminals' claims
+
+            def check(claim: Claim) -> ClaimReason | None:
+                if terminals[claim.terminal_id][0] != claim.shop_id:
+                    return ClaimReason.BAD_SIGNATURE  # signed for a shop it does not belong to
+                marks = ",".join("?" * len(claim.event_ids))
+                voided = db.execute(
+                    f"SELECT 1 FROM events WHERE voids IN ({marks}) LIMIT 1",  # noqa: S608
+                    list(claim.event_ids),
+                ).fetchone()
+                return ClaimReason.VOIDED if voided else None
+
+            def credit(db: sqlite_utils.Database, claim: Claim, card_id: str) -> None:
+                program = claim.program_id or "default"
+                version = self._bump(db, "version")
+                db.execute(
+                    "INSERT INTO balances (shop_id, program_id, card_id, stamps, version) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT(shop_id, program_id, card_id) "
+                    "DO UPDATE SET stamps = stamps + excluded.stamps, version = excluded.version",
+                    [claim.shop_id, program, card_id, claim.stamps, version],
+                )
+
+            def card_exists(card_id: str) -> bool:
+                return (
+                    db.execute("SELECT 1 FROM cards WHERE id = ?", [card_id]).fetchone() is not None
+                )
+
+            return claim_response(
+                db, body, keys, credit=credit, card_exists=card_exists, check=check
+            )
 
     def touch(self, terminal_id: str) -> None:
         """Remember when a terminal last called."""

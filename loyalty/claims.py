@@ -63,10 +63,11 @@ class ClaimReason(StrEnum):
     ALREADY_CLAIMED = "already_claimed"
     BAD_REQUEST = "bad_request"
     UNKNOWN_CARD = "unknown_card"
+    VOIDED = "voided"
 
 
 MESSAGES = Catalog(
-    "receipts.claims",
+    "loyalty.claims",
     {
         ClaimReason.NOT_A_CLAIM: {
             "fr": "Ce n’est pas un code de bon Citie. Scannez le QR imprimé sur le bon.",
@@ -121,6 +122,12 @@ MESSAGES = Catalog(
             "nl": "Deze kaart is niet bekend bij het platform.",
             "de": "Diese Karte ist der Plattform nicht bekannt.",
             "en": "The platform does not know this card.",
+        },
+        ClaimReason.VOIDED: {
+            "fr": "Cet achat a été annulé au comptoir : ce bon ne donne plus de tampons.",
+            "nl": "Deze aankoop werd aan de toonbank geannuleerd: de bon geeft geen stempels meer.",
+            "de": "Dieser Kauf wurde an der Theke storniert: der Beleg gibt keine Stempel mehr.",
+            "en": "This purchase was cancelled at the counter: the slip no longer gives stamps.",
         },
     },
 )
@@ -323,6 +330,7 @@ STATUS: Final = {
     ClaimReason.BAD_REQUEST: 400,
     ClaimReason.UNKNOWN_CARD: 404,
     ClaimReason.ALREADY_CLAIMED: 409,
+    ClaimReason.VOIDED: 409,
     ClaimReason.EXPIRED: 410,
 }
 """HTTP status per refusal; every other reason (a bad or unknown code) is 422."""
@@ -353,6 +361,7 @@ def redeem_claim(
     credit: Credit,
     now: datetime | None = None,
     max_age: timedelta | None = MAX_AGE,
+    check: Callable[[Claim], ClaimReason | None] | None = None,
 ) -> ClaimCredited | ClaimRefusal:
     """Verify a claim code and credit the card once, atomically; a replay is refused.
 
@@ -366,6 +375,8 @@ def redeem_claim(
     now = now or datetime.now(UTC)
     if max_age is not None and now - verdict.occurred_at > max_age:
         return _refuse(ClaimReason.EXPIRED, f"older than {max_age.days} days")
+    if check is not None and (reason := check(verdict)) is not None:
+        return _refuse(reason, f"slip {verdict.receipt_no}")
     ensure_claim_table(db)
     digest = hashlib.sha256(code.strip().encode("ascii")).hexdigest()
     stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
@@ -408,6 +419,7 @@ def claim_response(
     card_exists: Callable[[str], bool] | None = None,
     now: datetime | None = None,
     max_age: timedelta | None = MAX_AGE,
+    check: Callable[[Claim], ClaimReason | None] | None = None,
 ) -> tuple[int, dict[str, object]]:
     """The whole ``POST /v1/claims`` answer for a parsed JSON body: (HTTP status, JSON).
 
@@ -423,7 +435,14 @@ def claim_response(
     if card_exists is not None and not card_exists(card_id):
         return _answer(_refuse(ClaimReason.UNKNOWN_CARD, card_id))
     outcome = redeem_claim(
-        db, code, card_id, terminal_public_keys, credit=credit, now=now, max_age=max_age
+        db,
+        code,
+        card_id,
+        terminal_public_keys,
+        credit=credit,
+        now=now,
+        max_age=max_age,
+        check=check,
     )
     return _answer(outcome)
 
