@@ -191,7 +191,7 @@ def test_expired_and_not_yet_valid_follow_the_clock() -> None:
     expired = verify(CODE, TRUST, now=EXPIRES)
     assert refused(expired) == RefusalReason.EXPIRED
     assert isinstance(expired, Refusal)
-    assert "expired on Feb 12, 2027" in expired.message
+    assert "expired on 12 Feb 2027" in expired.message
     assert "12 feb 2027" in expired.text("nl")
 
     early = ISSUED - cards.CLOCK_LEEWAY

@@ -20,6 +20,7 @@ import platformdirs
 import uvicorn
 from pydantic import TypeAdapter, ValidationError
 
+from receipts.cards import render_card_pdf, render_card_png
 from sync.platform.app import create_app, quiet_drops
 from sync.platform.faults import FaultConfig, Faults
 from sync.platform.store import PlatformError, PlatformStore
@@ -283,16 +284,59 @@ def card() -> None:
     show_default=True,
     help="Days until the card expires.",
 )
+@click.option(
+    "--png",
+    "png_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write a printable card (85.6 x 54 mm at 300 dpi) as PNG.",
+)
+@click.option(
+    "--pdf",
+    "pdf_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the printable card as a one-page PDF of card size.",
+)
+@click.option(
+    "--language",
+    type=click.Choice(["fr", "nl", "de", "en"]),
+    default="nl",
+    show_default=True,
+    help="Language of the hint printed on the card.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @data_dir_option
 @pass_env
-def card_new(env: PlatformEnv, expires_days: int, as_json: bool) -> None:
-    """Issue a new card and print its code (printable forms come from the receipts package)."""
+def card_new(
+    env: PlatformEnv,
+    expires_days: int,
+    png_path: Path | None,
+    pdf_path: Path | None,
+    language: str,
+    as_json: bool,
+) -> None:
+    """Issue a new card and print its code; --png/--pdf also write a printable card."""
     card_id, code = issue_card(env, expires_days)
+    written: dict[str, str] = {}
+    if png_path is not None or pdf_path is not None:
+        outputs = ((png_path, render_card_png), (pdf_path, render_card_pdf))
+        for path, render in outputs:
+            if path is None:
+                continue
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(render(code, card_id, language=language))
+            except OSError as exc:
+                raise click.ClickException(
+                    f"card {card_id} was issued, but {path} could not be written "
+                    f"({exc.strerror}); choose another path and print it again."
+                ) from exc
+            written[path.suffix.lstrip(".") or "file"] = str(path)
     if as_json:
-        emit({"card_id": card_id, "code": code, "expires_days": expires_days})
+        emit({"card_id": card_id, "code": code, "expires_days": expires_days, **written})
     else:
         click.echo(code)
+        for path_text in written.values():
+            click.echo(f"written: {path_text}", err=True)
 
 
 def issue_card(env: PlatformEnv, expires_days: int) -> tuple[str, str]:
