@@ -110,6 +110,14 @@ def test_one_bad_event_is_quarantined_alone_with_its_reason(
     assert again.exit_code == 1, "a rejected event is never retried, and stays visible"
     assert again.push is not None and again.push.sent == 0
 
+    shown = subprocess.run(
+        [*TERMINAL, "sync", "--show-quarantined", "--data-dir", str(terminal.data_dir)],
+        capture_output=True, text=True, env=clean_env(), timeout=60, check=False,
+    )  # fmt: skip
+    assert shown.returncode == 1
+    listed = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert [(item["id"], item["reason"][:11]) for item in listed] == [(bad[0], "wrong_shop:")]
+
 
 def test_sigkill_mid_batch_then_rerun_lands_each_event_once(
     platform_factory: Platforms, terminal_factory: Terminals

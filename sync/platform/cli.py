@@ -20,6 +20,7 @@ import platformdirs
 import uvicorn
 from pydantic import TypeAdapter, ValidationError
 
+from loyalty.issuer import Issuer, IssuerError
 from receipts.cards import render_card_pdf, render_card_png
 from sync.platform.app import create_app, quiet_drops
 from sync.platform.faults import FaultConfig, Faults
@@ -30,7 +31,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 DB_NAME = "platform.db"
 ISSUER_DIR = "issuer"
-ISSUER_MISSING = "the card issuer (loyalty.issuer) is not installed."
 
 
 class Refused(click.ClickException):
@@ -100,11 +100,12 @@ def emit(obj: Any) -> None:
     sys.stdout.flush()
 
 
-def open_issuer(env: PlatformEnv) -> Any:
-    """The card issuer (keys kept 0600 in the data directory)."""
-    from loyalty.issuer import Issuer  # noqa: PLC0415  (another package; may be absent)
-
-    return Issuer.open(env.folder / ISSUER_DIR)
+def open_issuer(env: PlatformEnv) -> Issuer:
+    """The card issuer (keys kept 0600 in the data directory), or a clear refusal."""
+    try:
+        return Issuer.open(env.folder / ISSUER_DIR)
+    except IssuerError as exc:
+        raise Refused("issuer_unusable", str(exc), exit_code=3) from exc
 
 
 def trust_source(env: PlatformEnv) -> Callable[[], dict[str, Any] | None]:
@@ -112,9 +113,9 @@ def trust_source(env: PlatformEnv) -> Callable[[], dict[str, Any] | None]:
 
     def trust() -> dict[str, Any] | None:
         try:
-            issuer = open_issuer(env)
-        except ImportError:
-            return None
+            issuer = Issuer.open(env.folder / ISSUER_DIR)
+        except IssuerError:
+            return None  # the pull then carries no trust list; `keys export` says why
         data: dict[str, Any] = issuer.trust_list().to_json()
         return data
 
@@ -341,12 +342,7 @@ def card_new(
 
 def issue_card(env: PlatformEnv, expires_days: int) -> tuple[str, str]:
     """Issue one card and record it; the single place card outputs (--png/--pdf) build on."""
-    try:
-        issuer = open_issuer(env)
-    except ImportError as exc:
-        raise Refused(
-            "issuer_missing", "the card issuer (loyalty.issuer) is not installed."
-        ) from exc
+    issuer = open_issuer(env)
     card_id, code = issuer.issue_card(expires_days=expires_days)
     with env.store() as store:
         store.add_card(card_id, expires_days)
@@ -374,10 +370,7 @@ def keys() -> None:
 @pass_env
 def keys_export(env: PlatformEnv) -> None:
     """Print the trust list (issuer public keys, versioned) as JSON."""
-    trust = trust_source(env)()
-    if trust is None:
-        raise Refused("issuer_missing", ISSUER_MISSING)
-    emit(trust)
+    emit(open_issuer(env).trust_list().to_json())
 
 
 @keys.command("rotate")
@@ -385,12 +378,7 @@ def keys_export(env: PlatformEnv) -> None:
 @pass_env
 def keys_rotate(env: PlatformEnv) -> None:
     """Add a new issuer key; the trust list version goes up."""
-    try:
-        issuer = open_issuer(env)
-    except ImportError as exc:
-        raise Refused(
-            "issuer_missing", "the card issuer (loyalty.issuer) is not installed."
-        ) from exc
+    issuer = open_issuer(env)
     issuer.rotate()
     emit(issuer.trust_list().to_json())
 
@@ -431,7 +419,11 @@ def stats(env: PlatformEnv, as_json: bool) -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    cli(prog_name="citie-platform")
+    try:
+        cli(prog_name="citie-platform")
+    except IssuerError as exc:  # raised mid-command, e.g. a key file others can read
+        click.echo(f"refused: issuer_unusable: {exc}", err=True)
+        sys.exit(3)
 
 
 if __name__ == "__main__":

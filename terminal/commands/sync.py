@@ -10,10 +10,12 @@ configuration error.
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 import click
 
-from loyalty.db import DatabaseError
+from loyalty.db import DatabaseError, Store, iso
+from loyalty.ledger import Ledger
 from sync.client import SyncError
 from sync.job import EXIT_AUTH_OR_CONFIG, run_sync
 from sync.outbox import RetryPolicy
@@ -84,10 +86,19 @@ def pair(env: CliEnv, url: str, token: str, as_json: bool) -> None:
 @click.option("--no-backup", is_flag=True, help="Skip the backup before syncing.")
 @click.option("--retry-initial", type=float, hidden=True, help="First backoff cap (tests).")
 @click.option("--retry-max", type=float, hidden=True, help="Largest backoff cap (tests).")
+@click.option(
+    "--show-quarantined",
+    is_flag=True,
+    help="Do not sync: list the events the platform rejected, with its reasons (exit 1 if any).",
+)
 @common_options
 @pass_env
 def sync(
-    env: CliEnv, no_backup: bool, retry_initial: float | None, retry_max: float | None
+    env: CliEnv,
+    no_backup: bool,
+    retry_initial: float | None,
+    retry_max: float | None,
+    show_quarantined: bool,
 ) -> None:
     """The nightly job: backup, push pending events, pull updates, print a summary.
 
@@ -101,7 +112,15 @@ def sync(
             {"event": "sync_finished", "outcome": "config", "exit_code": 3, "message": exc.message}
         )
         raise Refused(exc.code, exc.message, exit_code=EXIT_AUTH_OR_CONFIG) from exc
-    store = open_store(env)
+    try:
+        store = open_store(env)
+    except Refused as exc:
+        emit(
+            {"event": "sync_finished", "outcome": "config", "exit_code": 3, "message": exc.message}
+        )
+        raise Refused(exc.code, exc.message, exit_code=EXIT_AUTH_OR_CONFIG) from exc
+    if show_quarantined:
+        _show_quarantined(env, store)
     defaults = RetryPolicy(budget=settings.sync.time_budget_seconds)
     policy = RetryPolicy(
         initial=retry_initial if retry_initial is not None else defaults.initial,
@@ -113,3 +132,26 @@ def sync(
     finally:
         store.close()
     sys.exit(report.exit_code)
+
+
+def _show_quarantined(env: CliEnv, store: Store) -> NoReturn:
+    """Print each quarantined event with the platform's reason; exit 1 if there is any."""
+    settings = env.settings
+    try:
+        ledger = Ledger(store, shop_id=settings.shop.id, terminal_id=settings.terminal.id)
+        held = ledger.quarantined()
+    finally:
+        store.close()
+    for event, reason in held:
+        emit(
+            {
+                "event": "quarantined",
+                "id": event.id,
+                "receipt_no": event.receipt_no,
+                "kind": event.kind.value,
+                "card_id": event.card_id,
+                "occurred_at": iso(event.occurred_at),
+                "reason": reason,
+            }
+        )
+    sys.exit(1 if held else 0)
