@@ -86,7 +86,8 @@ def prepare_terminal(url: str) -> None:
     if not (TERMINAL_DIR / "config.toml").exists():
         init = ["init", "--shop-id", SHOP_ID, "--shop-name", SHOP_NAME]
         init += ["--terminal-id", TERMINAL_ID]
-        _run(*terminal, *init, env=env)
+        # The demo shop speaks Dutch (the default language); so does its reward.
+        _run(*terminal, *init, env={**env, "CITIE_PROGRAM_REWARD_NAME": "een gratis koffie"})
     if not (TERMINAL_DIR / "platform.token").exists():
         add = ["terminal", "add", "--shop", SHOP_NAME, "--shop-id", SHOP_ID]
         add += ["--terminal-id", TERMINAL_ID, "--json"]
