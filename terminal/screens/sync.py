@@ -77,8 +77,11 @@ class SyncScreen(PanelScreen):
                         outcome=outcome_text(facts.last_outcome, lang),
                     )
                 )
-        if app.last_sync is not None and app.last_sync.detail:
-            lines.append(clean(app.last_sync.detail, 200))
+        last = app.last_sync
+        if last is not None and last.detail and last.outcome != "ok":
+            # The core's own sentence names the technical cause (e.g. the refused
+            # connection); the outcome line above already says it in the shop's language.
+            lines.append(clean(last.detail, 200))
         if app.syncing:
             lines.append(t("status.syncing", lang))
         self.query_one("#sync-facts", Static).update(Content("\n".join(lines)))
