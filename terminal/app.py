@@ -9,6 +9,7 @@ Screens ask the app (``record_stamp``...); the app records and then tells the sc
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -74,6 +75,7 @@ class CounterApp(App[None]):
         demo_cards: Sequence[Path] = (),
         background_sync: bool = True,
         receipt_builder: Callable[[str, str], Any] | None = None,
+        key_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -84,6 +86,7 @@ class CounterApp(App[None]):
         self.demo_cards = tuple(demo_cards)
         self.background_sync = background_sync
         self.receipt_builder = receipt_builder
+        self.key_clock = key_clock
         self.set_reactive(CounterApp.lang, language if language in LANGUAGES else "en")
         self.card: CardView | None = None
         self.facts: StatusFacts | None = None
@@ -103,7 +106,7 @@ class CounterApp(App[None]):
     def on_mount(self) -> None:
         """Show the counter, start the camera, count the status, schedule the sync."""
         localize_bindings(self, self.lang)
-        self.push_screen(CounterScreen())
+        self.push_screen(CounterScreen(self.key_clock))
         self.refresh_status()
         if self.scanner is not None:
             self.start_scanner()

@@ -8,6 +8,7 @@ Everything here blocks (SQLite, decoding, the network): the app calls it only fr
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
@@ -519,6 +520,7 @@ def make_app(
     demo_cards: Sequence[Path] = (),
     background_sync: bool = True,
     receipt_builder: Callable[[str, str], Any] | None = None,
+    key_clock: Callable[[], float] = time.monotonic,
 ) -> CounterApp:
     """Build the counter app from its parts; nothing in it reads a global setting."""
     from terminal.app import CounterApp  # noqa: PLC0415  (terminal.app imports this module)
@@ -537,4 +539,5 @@ def make_app(
         demo_cards=tuple(demo_cards),
         background_sync=background_sync,
         receipt_builder=receipt_builder,
+        key_clock=key_clock,
     )

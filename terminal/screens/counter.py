@@ -8,6 +8,7 @@ screen go to the code field; a fast burst ending in Enter is a scanner read.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import events
@@ -57,9 +58,9 @@ class CounterScreen(Screen[None]):
         key("escape", "clear", "key.clear"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, key_clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
-        self.wedge = WedgeReader()
+        self.wedge = WedgeReader(key_clock)
 
     @property
     def counter(self) -> CounterApp:
@@ -161,12 +162,12 @@ class CounterScreen(Screen[None]):
 
     # Codes -----------------------------------------------------------------------------------
 
-    def onkey(self, event: events.Key) -> None:
+    def on_key(self, event: events.Key) -> None:
         """A printable key typed anywhere on the counter goes to the code field."""
         code = self.query_one("#code", CodeInput)
         if code.has_focus or not event.is_printable or event.character is None:
             return
-        self.wedge.key(event.character, time.monotonic())
+        self.wedge.key(event.character)
         code.focus()
         code.insert_text_at_cursor(event.character)
         event.stop()
@@ -179,7 +180,7 @@ class CounterScreen(Screen[None]):
         event.stop()
         text = event.value
         event.input.value = ""
-        candidates, source = self.wedge.finish(text, time.monotonic())
+        candidates, source = self.wedge.finish(text)
         if not text.strip():
             return
         self.app.post_message(msg.CodeScanned(text, source, candidates))
