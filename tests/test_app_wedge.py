@@ -152,3 +152,22 @@ async def test_a_hostile_burst_is_refused_and_the_counter_goes_on(tmp_path: Path
 
         await type_code(pilot, counter.card(CARD))  # still at the counter, still reading
         assert app.card is not None and app.card.card_id == CARD
+
+
+async def test_enter_before_the_field_has_focus_still_submits_the_burst(tmp_path: Path) -> None:
+    """A fast scanner's Enter can reach the screen before the field took the focus."""
+    counter = make_counter(tmp_path)
+    code = counter.card(CARD)
+    app = counter.app(key_clock=KeyClock())
+    scanned: list[msg.CodeScanned] = []
+    async with app.run_test(size=SIZE, message_hook=recorder(scanned)) as pilot:
+        await settle(pilot)
+        await blur(pilot)
+        field = app.screen.query_one("#code")
+        field.value = code  # the burst landed in the field; the focus has not moved yet
+        app.screen.post_message(events.Key("enter", "\r"))
+        await settle(pilot)
+
+        [read] = scanned
+        assert read.text == code
+        assert app.card is not None and app.card.card_id == CARD

@@ -165,7 +165,16 @@ class CounterScreen(Screen[None]):
     def on_key(self, event: events.Key) -> None:
         """A printable key typed anywhere on the counter goes to the code field."""
         code = self.query_one("#code", CodeInput)
-        if code.has_focus or not event.is_printable or event.character is None:
+        if code.has_focus:
+            return
+        if event.key == "enter" and code.value:
+            # A fast scanner's Enter can arrive before the field has taken the focus: the
+            # burst is already in the field, so submit it rather than leave it waiting.
+            event.stop()
+            event.prevent_default()
+            code.post_message(Input.Submitted(code, code.value))
+            return
+        if not event.is_printable or event.character is None:
             return
         self.wedge.key(event.character)
         code.focus()
