@@ -76,7 +76,13 @@ def test_sigkill_never_loses_an_acknowledged_stamp(tmp_path: Path) -> None:
         assert ready == b"ready\n", child.stderr.read() if child.stderr else ready
         time.sleep(rng.uniform(0.0, 0.3))
         child.send_signal(signal.SIGKILL)
-        out, _err = child.communicate(timeout=30)
+        # Read through the same buffered reader as the "ready" line: readline() may have read
+        # ahead, and communicate() would read the raw pipe and miss those acknowledged ids.
+        out = child.stdout.read()
+        child.wait(timeout=30)
+        for stream in (child.stdin, child.stdout, child.stderr):
+            if stream is not None:
+                stream.close()
         assert child.returncode == -signal.SIGKILL
         lines = out.decode("ascii", "replace").split("\n")
         # A line without its newline was never fully acknowledged.
