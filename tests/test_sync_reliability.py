@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from loyalty.db import Store
+from loyalty.db import Store, connect
 from sync.job import run_sync
 from sync.outbox import RetryPolicy
 from tests.conftest_platform import (
@@ -138,7 +138,16 @@ def test_sigkill_mid_batch_then_rerun_lands_each_event_once(
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    time.sleep(0.07)  # inside the platform's 150 ms answer delay of the next batch
+    # Kill while a batch is in flight: the platform holds each answer 150 ms, so the
+    # terminal's in_flight rows are there to be seen (polled, not timed, for slow machines).
+    watcher = connect(terminal.settings.database_path, readonly=True)
+    try:
+        while not watcher.execute("SELECT 1 FROM outbox WHERE state = 'in_flight'").fetchone():
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+    finally:
+        watcher.close()
     os.kill(process.pid, signal.SIGKILL)
     process.communicate()
     assert process.returncode == -signal.SIGKILL
