@@ -13,9 +13,6 @@ import unicodedata
 from functools import lru_cache
 from typing import Any, Final
 
-from escpos.constants import QR_ECLEVEL_M
-from escpos.printer import Dummy
-
 from receipts.model import Receipt
 from receipts.qr import qr_image
 from receipts.text import Qr, Row, Rule, layout, row_text
@@ -86,6 +83,8 @@ def printable(text: str, codec: str = "cp858") -> str:
 def _profile_data(width: int) -> dict[str, Any]:
     # python-escpos prints a note on stdout when the profile has no media width, and the
     # image fallback needs the width to centre the code; set it on a private copy.
+    from escpos.printer import Dummy  # noqa: PLC0415  (imported late: see render_escpos)
+
     data: dict[str, Any] = copy.deepcopy(Dummy().profile.profile_data)
     data["media"] = {
         "dpi": 203,
@@ -108,6 +107,11 @@ def render_escpos(
     codec = CODE_PAGES.get(code_page.upper())
     if codec is None:
         raise ValueError(f"code page must be one of {', '.join(CODE_PAGES)}, not {code_page}")
+    # python-escpos loads its printer capability database (about 0.2 s) on import: only
+    # the commands that make ESC/POS bytes pay for it, not every headless command.
+    from escpos.constants import QR_ECLEVEL_M  # noqa: PLC0415
+    from escpos.printer import Dummy  # noqa: PLC0415
+
     printer = Dummy()
     printer.profile.profile_data = _profile_data(width)
     printer.hw("INIT")
