@@ -171,8 +171,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name, batch, flags in (
             ("no faults", 500, []),
+            ("no faults", 1000, []),  # the default [sync] batch_size
             ("no faults", 2000, []),
-            ("10% faults", 500, faults),
+            ("10% faults", 1000, faults),
         ):
             runs.append(scenario(f"{name} b{batch}", args.events, batch, flags, Path(tmp)))
     best = max(r["events"] / r["seconds"] for r in runs)  # type: ignore[operator]

@@ -250,7 +250,7 @@ class SyncSettings(BaseModel):
 
     model_config = _SECTION
 
-    batch_size: Annotated[int, Field(ge=1, le=5000)] = 500
+    batch_size: Annotated[int, Field(ge=1, le=5000)] = 1000
     """Events sent in one request."""
 
     interval_seconds: Annotated[int, Field(ge=10, le=86_400)] = 60

@@ -94,7 +94,7 @@ def test_config_check_reports_bad_config_with_status_2(tmp_path: Path) -> None:
     data = tmp_path / "d"
     assert run("init", "--data-dir", str(data)).returncode == 0
     config = data / "config.toml"
-    config.write_text(config.read_text().replace("batch_size = 500", "batch_sise = 500"))
+    config.write_text(config.read_text().replace("batch_size = 1000", "batch_sise = 1000"))
     result = run("config", "check", "--data-dir", str(data))
     assert result.returncode == 2
     assert "refused: config_invalid:" in result.stderr
