@@ -584,7 +584,8 @@ def test_card_verify_on_a_fresh_terminal(tmp_path: Path) -> None:
 
     payment = invoke("card", "verify", EPC_QR, "--json", "--data-dir", str(data))
     assert payment.exit_code == 1
-    assert payment.stderr.startswith("refused: not_a_card: This is a payment code")
+    # On stderr in the shop's language (the fresh terminal's default, Dutch).
+    assert payment.stderr.startswith("refused: not_a_card: Dit is een betaalcode")
     answer = json.loads(payment.stdout)
     assert answer["refused"] == "not_a_card"
     assert answer["language"] == "nl"

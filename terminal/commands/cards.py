@@ -65,10 +65,11 @@ def card_verify(env: CliEnv, code: str, as_json: bool) -> None:
         # The usual reason on a fresh terminal: say how to get keys, not just "unknown key".
         raise Refused(
             result.reason.value,
-            result.message + " This terminal has no issuer keys yet: run "
+            result.text(env.settings.shop.language.value)
+            + " This terminal has no issuer keys yet: run "
             "`citie-terminal keys import FILE` or pair it with the platform.",
         )
-    raise Refused(result.reason.value, result.message)
+    raise Refused(result.reason.value, result.text(env.settings.shop.language.value))
 
 
 @click.group("keys")

@@ -83,7 +83,7 @@ class Session:
         result = verify(code.strip(), load_trust(db), revoked=revoked_cards(db), now=utc_now())
         if isinstance(result, Card):
             return result.card_id
-        raise Refused(result.reason.value, result.message)
+        raise Refused(result.reason.value, result.text(self.settings.shop.language.value))
 
 
 @contextmanager
@@ -100,7 +100,9 @@ def session(env: CliEnv) -> Iterator[Session]:
         )
         yield Session(settings, store, ledger)
     except LedgerRefusal as refusal:
-        raise Refused(refusal.reason.value, refusal.message) from refusal
+        # The refusal goes to whoever stands at the counter: the shop's language.
+        sentence = refusal.text(settings.shop.language.value)
+        raise Refused(refusal.reason.value, sentence) from refusal
     except DatabaseError as exc:
         raise Refused("database_error", str(exc), exit_code=3) from exc
     finally:
@@ -176,7 +178,7 @@ def purchase(env: CliEnv, code: str | None, amount: str, as_json: bool) -> None:
     try:
         cents = parse_amount(amount, max_cents=env.settings.limits.max_purchase_cents)
     except AmountError as exc:
-        raise Refused(exc.reason.value, exc.message) from exc
+        raise Refused(exc.reason.value, exc.text(env.settings.shop.language.value)) from exc
     with session(env) as s:
         card_id = None if code is None else s.card_id(code)
         show_recorded(s, s.ledger.purchase(card_id, cents, s.program()), as_json)
