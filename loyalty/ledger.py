@@ -46,6 +46,7 @@ from loyalty.programs import (
     PastStamp,
     Program,
     RuleRefusal,
+    StampDecision,
     evaluate,
     history_window_start,
     lines_from_json,
@@ -428,10 +429,7 @@ class Ledger:
         A purchase is recorded even when the rules give no stamps (too soon, daily limit):
         the money was spent; the explanation lines say why there are no stamps.
         """
-        if isinstance(amount_cents, bool) or not isinstance(amount_cents, int):
-            raise TypeError("amount_cents must be an int (cents)")
-        if amount_cents <= 0:
-            raise ValueError("a purchase amount must be more than zero cents")
+        _check_amount(amount_cents)
         moment = _moment(now)
         with self.store.write() as db:
             if card_id is None:
@@ -439,10 +437,7 @@ class Ledger:
                 stamps = 0
             else:
                 self._refuse_revoked(db, card_id)
-                history = self._history(db, card_id, program, moment)
-                decision = evaluate(
-                    program, history, now=moment, amount_cents=amount_cents, tz=self.tz
-                )
+                decision = self._purchase_decision(db, card_id, amount_cents, program, moment)
                 lines, stamps = decision.lines, decision.stamps
             event = self._append(
                 db,
@@ -575,6 +570,24 @@ class Ledger:
         return Recorded(event, balance, [line])
 
     # --- reads ----------------------------------------------------------------------------
+
+    def preview_purchase(
+        self,
+        card_id: str,
+        amount_cents: int,
+        program: Program,
+        *,
+        now: datetime | None = None,
+    ) -> StampDecision:
+        """The stamps (and the lines saying why) ``purchase`` would give now; records nothing.
+
+        The same history and rules as ``purchase``, read outside a write transaction, so a
+        write in between may change the answer. A revoked card is not checked here:
+        ``purchase`` refuses it.
+        """
+        _check_amount(amount_cents)
+        moment = _moment(now)
+        return self._purchase_decision(self.store.read(), card_id, amount_cents, program, moment)
 
     def balance(self, card_id: str) -> Balance:
         """The card's balance (index lookups only: constant time in the card's history)."""
@@ -807,6 +820,17 @@ class Ledger:
         ).fetchall()
         return [PastStamp(parse_iso(at), int(stamps)) for at, stamps in rows]
 
+    def _purchase_decision(
+        self,
+        db: sqlite_utils.Database,
+        card_id: str,
+        amount_cents: int,
+        program: Program,
+        moment: datetime,
+    ) -> StampDecision:
+        history = self._history(db, card_id, program, moment)
+        return evaluate(program, history, now=moment, amount_cents=amount_cents, tz=self.tz)
+
     def _day_range(self, moment: datetime) -> tuple[str, str]:
         local = moment.astimezone(self.tz)
         start = datetime.combine(local.date(), datetime.min.time(), tzinfo=self.tz)
@@ -872,6 +896,13 @@ def _moment(now: datetime | None) -> datetime:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware (UTC)")
     return now
+
+
+def _check_amount(amount_cents: int) -> None:
+    if isinstance(amount_cents, bool) or not isinstance(amount_cents, int):
+        raise TypeError("amount_cents must be an int (cents)")
+    if amount_cents <= 0:
+        raise ValueError("a purchase amount must be more than zero cents")
 
 
 def _lines_detail(lines: list[Explanation]) -> list[dict[str, Any]]:

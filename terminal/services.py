@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 from config import Settings
 from loyalty.cards import Card, verify
-from loyalty.db import Store, iso, parse_iso, utc_now
-from loyalty.programs import OfflineLimits, PastStamp, evaluate, history_window_start
+from loyalty.db import Store, parse_iso, utc_now
+from loyalty.programs import OfflineLimits
 from loyalty.reports import report
 from loyalty.trust import load_trust, revoked_cards
 from receipts.build import program_for, receipt_for
@@ -34,7 +34,7 @@ from sync.job import run_sync
 if TYPE_CHECKING:
     from loyalty.cards import Card, Refusal
     from loyalty.ledger import Event, Ledger, Recorded
-    from loyalty.programs import OfflineLimits, PastStamp, Program, StampDecision
+    from loyalty.programs import Program
     from terminal.app import CounterApp
 
 SHOP_TZ = ZoneInfo("Europe/Brussels")
@@ -326,29 +326,9 @@ class Desk:
         """What the rule gives for this amount, and why; nothing is recorded."""
         if card_id is None:
             return PurchasePreview(0, ())
-        program = self.program()
-        now = self.clock()
-        decision: StampDecision = evaluate(
-            program, self._history(card_id, program, now), now=now, amount_cents=cents, tz=self.tz
-        )
+        decision = self.ledger.preview_purchase(card_id, cents, self.program(), now=self.clock())
         lines = [line.text(lang, self.tz) for line in decision.lines]
         return PurchasePreview(stamps=decision.stamps, lines=tuple(lines))
-
-    def _history(self, card_id: str, program: Program, now: datetime) -> list[PastStamp]:
-        # The same window and filter as Ledger's own check (which is private to it).
-        start = history_window_start(program, now, self.tz)
-        rows = (
-            self.store.read()
-            .execute(
-                "SELECT e.occurred_at, e.stamps FROM events e "
-                "WHERE e.card_id = ? AND e.occurred_at >= ? AND e.stamps > 0 "
-                "AND e.kind IN ('stamp', 'purchase') "
-                "AND NOT EXISTS (SELECT 1 FROM events v WHERE v.voids = e.id)",
-                [card_id, iso(start)],
-            )
-            .fetchall()
-        )
-        return [PastStamp(parse_iso(at), int(stamps)) for at, stamps in rows]
 
     def purchase(self, card_id: str | None, cents: int) -> Recorded:
         """Record a purchase (anonymous without a card) and the stamps its amount gives."""

@@ -129,6 +129,26 @@ def test_rules_refuse_stamps_but_a_purchase_is_still_recorded(ledger: Ledger) ->
     assert ledger.stamp("CT-A", gap, now=NOW + timedelta(minutes=30)).event.stamps == 1
 
 
+def test_purchase_preview_is_what_the_purchase_then_gives(ledger: Ledger, store: Store) -> None:
+    gap = PROGRAM.model_copy(update={"min_minutes_between_stamps": 30})
+    preview = ledger.preview_purchase("CT-A", 2550, gap, now=NOW)
+    assert ledger.pending_count() == 0  # nothing recorded
+    bought = ledger.purchase("CT-A", 2550, gap, now=NOW)
+    assert (preview.stamps, preview.lines, preview.refusal) == (3, bought.lines, None)
+
+    soon = NOW + timedelta(minutes=5)
+    too_soon = ledger.preview_purchase("CT-A", 5000, gap, now=soon)
+    assert too_soon.stamps == 0
+    assert too_soon.refusal is not None
+    assert too_soon.lines == ledger.purchase("CT-A", 5000, gap, now=soon).lines
+    # Voiding the purchase that earned stamps frees the gap, as it does for ``purchase``.
+    ledger.void(bought.event.id, now=soon)
+    assert ledger.preview_purchase("CT-A", 5000, gap, now=soon).stamps == 6
+    with pytest.raises(ValueError, match="more than zero"):
+        ledger.preview_purchase("CT-A", 0, gap, now=NOW)
+    assert store.read().execute("SELECT COUNT(*) FROM events").fetchone()[0] == 3
+
+
 def test_voided_stamps_do_not_count_for_the_daily_limit(ledger: Ledger) -> None:
     small = PROGRAM.model_copy(update={"max_stamps_per_day": 2})
     a = ledger.stamp("CT-A", small, count=2, now=NOW)
