@@ -18,6 +18,7 @@ from textual import work
 from textual.app import App
 from textual.binding import BindingType
 from textual.reactive import reactive
+from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from config import Settings
@@ -33,6 +34,7 @@ from terminal.i18n import next_language, t
 from terminal.safe import clean
 from terminal.screens.counter import CounterScreen
 from terminal.services import (
+    SYNC_SOON_SECONDS,
     CardView,
     Desk,
     PrinterPort,
@@ -76,6 +78,7 @@ class CounterApp(App[None]):
         background_sync: bool = True,
         receipt_builder: Callable[[str, str], Any] | None = None,
         key_clock: Callable[[], float] = time.monotonic,
+        sync_soon_seconds: float | None = SYNC_SOON_SECONDS,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -96,6 +99,10 @@ class CounterApp(App[None]):
         if not self.camera_wanted:
             self.camera_state = "off" if scanner is not None else "missing"
         self.syncing = False
+        self.sync_soon_seconds = sync_soon_seconds
+        self._sync_soon_timer: Timer | None = None
+        self.sync_again = False
+        """A record came in during a run: one more run follows it."""
         self.last_sync: SyncResult | None = None
         self.last_recorded: Any = None
         self.demo_index = 0
@@ -265,6 +272,7 @@ class CounterApp(App[None]):
         if self.settings.terminal.bell:
             self.bell()
         self.refresh_status()
+        self.sync_soon()
         if self.printer is not None and self.receipt_builder is not None:
             self.print_receipt(message.recorded.event.id)
 
@@ -352,9 +360,35 @@ class CounterApp(App[None]):
         """Start a sync run unless one is already going."""
         if self.sync_runner is None or self.syncing:
             return
+        if self._sync_soon_timer is not None:
+            # This run starts after every event recorded so far has committed: it sends them.
+            self._sync_soon_timer.stop()
+            self._sync_soon_timer = None
         self.syncing = True
         self._redraw_status()
         self._sync()
+
+    def sync_soon(self) -> None:
+        """Send a recorded event within seconds, not at the next interval.
+
+        The first record arms one timer and the records that follow before it fires join
+        that run, so a busy counter makes one sync every few seconds at most, and an event
+        waits no longer than the delay. When the timer fires during a run (which may have
+        taken its batch before the event committed), one more run follows that one.
+        """
+        if not self.background_sync or self.sync_runner is None or self.sync_soon_seconds is None:
+            return
+        if self._sync_soon_timer is None:
+            self._sync_soon_timer = self.set_timer(
+                self.sync_soon_seconds, self._sync_soon_due, name="sync-soon"
+            )
+
+    def _sync_soon_due(self) -> None:
+        self._sync_soon_timer = None
+        if self.syncing:
+            self.sync_again = True
+            return
+        self.run_sync()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="sync")
     def _sync(self) -> None:
@@ -376,6 +410,9 @@ class CounterApp(App[None]):
             reload = getattr(screen, "reload", None)
             if callable(reload):
                 reload()
+        if self.sync_again:
+            self.sync_again = False
+            self.run_sync()
 
     # The camera ------------------------------------------------------------------------------
 

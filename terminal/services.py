@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 SHOP_TZ = ZoneInfo("Europe/Brussels")
 CLOCK_WARNING_SECONDS = 300
+SYNC_SOON_SECONDS = 5.0
+"""How long after a recorded event the background sync sends it (records in between join)."""
 Clock = Callable[[], datetime]
 
 
@@ -501,8 +503,13 @@ def make_app(
     background_sync: bool = True,
     receipt_builder: Callable[[str, str], Any] | None = None,
     key_clock: Callable[[], float] = time.monotonic,
+    sync_soon_seconds: float | None = SYNC_SOON_SECONDS,
 ) -> CounterApp:
-    """Build the counter app from its parts; nothing in it reads a global setting."""
+    """Build the counter app from its parts; nothing in it reads a global setting.
+
+    ``sync_soon_seconds``: how long after a recorded event the background sync sends it
+    (None: only at ``[sync] interval_seconds``); only with ``background_sync`` and a runner.
+    """
     from terminal.app import CounterApp  # noqa: PLC0415  (terminal.app imports this module)
 
     store = store or ledger.store
@@ -520,4 +527,5 @@ def make_app(
         background_sync=background_sync,
         receipt_builder=receipt_builder,
         key_clock=key_clock,
+        sync_soon_seconds=sync_soon_seconds,
     )
