@@ -19,7 +19,7 @@ from textual.app import App
 from textual.binding import BindingType
 from textual.reactive import reactive
 from textual.timer import Timer
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from config import Settings
 from config.settings import PrinterKind
@@ -47,7 +47,7 @@ from terminal.services import (
 from terminal.widgets.keys import key, localize_bindings
 from terminal.widgets.status import StatusLine
 
-WORK_GROUPS = ("camera", "ledger", "sync", "printer", "status")
+WORK_GROUPS = ("camera", "ledger", "sync", "printer", "receipt", "status")
 
 
 class CounterApp(App[None]):
@@ -327,6 +327,24 @@ class CounterApp(App[None]):
             self.post_message(msg.PrinterChecked(False, clean(exc), self.receipt_text(receipt)))
             return
         self.post_message(msg.PrinterChecked(True))
+
+    def show_receipt(self, event_id: str) -> None:
+        """Show an event's receipt on the screen (built in a worker: it reads the ledger)."""
+        if self.receipt_builder is not None:
+            self._build_receipt(event_id, self.lang)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="receipt")
+    def _build_receipt(self, event_id: str, lang: str) -> None:
+        if self.receipt_builder is None:
+            return
+        text = self.receipt_text(self.receipt_builder(event_id, lang))
+        # A second Ctrl+R cancels this one: only the newest receipt goes on the screen.
+        if not get_current_worker().is_cancelled:
+            self.post_message(msg.ReceiptBuilt(text))
+
+    def on_receipt_built(self, message: msg.ReceiptBuilt) -> None:
+        """Put the receipt on the screen."""
+        self.push_screen(ReceiptDialog(message.text))
 
     def receipt_text(self, receipt: Any) -> str:
         """The receipt as text for the screen, at the configured paper width."""

@@ -696,6 +696,7 @@ M: dict[str, dict[str, str]] = {
     "work.ledger": {"fr": "registre", "nl": "register", "de": "Journal", "en": "ledger"},
     "work.sync": {"fr": "synchro", "nl": "synchronisatie", "de": "Abgleich", "en": "sync"},
     "work.printer": {"fr": "imprimante", "nl": "printer", "de": "Drucker", "en": "printer"},
+    "work.receipt": {"fr": "ticket", "nl": "bonnetje", "de": "Beleg", "en": "receipt"},
     "work.status": {"fr": "état", "nl": "toestand", "de": "Zustand", "en": "status"},
     "work.other": {"fr": "tâche", "nl": "taak", "de": "Aufgabe", "en": "task"},
 }

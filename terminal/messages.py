@@ -105,6 +105,13 @@ class PreviewFrame(Message):
 
 
 @dataclass
+class ReceiptBuilt(Message):
+    """An event's receipt was built as text for the screen (Ctrl+R)."""
+
+    text: str
+
+
+@dataclass
 class PrinterChecked(Message):
     """A printer test or a receipt print ended; ok or the reason, and the text receipt."""
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from pathlib import Path
+from typing import Any
 
 from loyalty.ledger import EventKind
 from receipts.cards import render_card_png
 from terminal import messages as msg
-from terminal.services import CameraScanner
+from terminal.dialogs.receipt import ReceiptDialog
+from terminal.services import CameraScanner, receipt_builder_for
 from tests.test_app_kit import SIZE, make_counter, settle, text_of, type_code
 
 CARD = "CT-TEST-0001"
@@ -138,6 +141,33 @@ async def test_void_from_history_cancels_the_stamp(tmp_path: Path) -> None:
         await pilot.press("escape")
         await settle(pilot)
         assert "REFUSED" in text_of(app, "#banner")
+
+
+async def test_ctrl_r_builds_the_receipt_in_a_worker_and_shows_it(tmp_path: Path) -> None:
+    counter = make_counter(tmp_path)
+    build = receipt_builder_for(counter.settings, counter.ledger)
+    threads: list[threading.Thread] = []
+
+    def builder(event_id: str, lang: str) -> Any:
+        threads.append(threading.current_thread())
+        return build(event_id, lang)
+
+    app = counter.app(receipt_builder=builder)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+r")  # nothing recorded yet: nothing to show
+        await settle(pilot)
+        assert not isinstance(app.screen, ReceiptDialog)
+        await type_code(pilot, counter.card(CARD))
+        await pilot.press("f2")
+        await settle(pilot)
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert isinstance(app.screen, ReceiptDialog)
+        assert "demo-t1-1" in text_of(app, "#receipt-text")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "CounterScreen"
+    assert threads and threading.main_thread() not in threads
 
 
 async def test_language_switch_relabels_everything(tmp_path: Path) -> None:

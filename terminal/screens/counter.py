@@ -22,7 +22,6 @@ from textual.widgets import Footer, Input, Static
 from loyalty.i18n import money
 from terminal import messages as msg
 from terminal.dialogs.purchase import PurchaseDialog
-from terminal.dialogs.receipt import ReceiptDialog
 from terminal.dialogs.redeem import RedeemDialog
 from terminal.i18n import t
 from terminal.safe import clean, plain
@@ -260,10 +259,8 @@ class CounterScreen(Screen[None]):
         """Show the last receipt on the screen."""
         app = self.counter
         recorded = app.last_recorded
-        if recorded is None or app.receipt_builder is None:
-            return
-        receipt = app.receipt_builder(recorded.event.id, app.lang)
-        app.push_screen(ReceiptDialog(app.receipt_text(receipt)))
+        if recorded is not None:
+            app.show_receipt(recorded.event.id)
 
     def action_clear(self) -> None:
         """The customer has gone: clear the card and the field."""
