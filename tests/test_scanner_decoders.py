@@ -82,6 +82,46 @@ def test_rotated_and_blurred_codes(rng: np.random.Generator) -> None:
     assert [c.text for c in Pipeline().decode(blurred).codes] == [text]
 
 
+OLD_FALLBACKS = ("invert", "equalize", "upscale")  # the default before half_sharpen
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_strongly_defocused_code_needs_the_half_sharpen_step(seed: int) -> None:
+    # A lens far out of focus: the blur (sigma 3 px) is wider than half a module (5 px).
+    # zxing alone and every older fallback miss it; the sharpened half-size copy reads it.
+    rng = np.random.default_rng(seed)
+    text = f"CT1:DEFOCUS-{seed}"
+    image = qrimages.defocus(qrimages.scene(text, rng, size=(640, 480), module_px=5), 3.0)
+    assert ZxingDecoder().decode(image) == []
+    old = Pipeline(("zxing",), fallbacks=OLD_FALLBACKS, budget_ms=1000)
+    assert old.decode(image).codes == []
+    result = Pipeline(("zxing",), fallbacks=("half_sharpen",), budget_ms=1000).decode(image)
+    assert [c.text for c in result.codes] == [text]
+    assert result.steps == ["zxing", "half_sharpen"]
+    # Corners come back in frame pixels, not in the half-size copy's.
+    xs = [x for x, _ in result.codes[0].corners]
+    assert max(xs) - min(xs) > 100
+    assert [c.text for c in Pipeline(budget_ms=1000).decode(image).codes] == [text]
+
+
+def test_half_sharpen_finds_nothing_in_empty_frames() -> None:
+    rng = np.random.default_rng(5)
+    backgrounds = [qrimages.noisy_background(640, 480, rng) for _ in range(4)]
+    frames = backgrounds + [qrimages.defocus(b, 3.0) for b in backgrounds]
+    frames += [
+        np.zeros((480, 640), np.uint8),
+        np.full((480, 640), 255, np.uint8),
+        np.zeros((1, 1), np.uint8),
+        np.zeros((1, 3), np.uint8),
+        rng.integers(0, 256, (480, 640), dtype=np.uint8),
+    ]
+    pipeline = Pipeline(("zxing",), fallbacks=("half_sharpen",), budget_ms=1000)
+    for frame in frames:
+        result = pipeline.decode(frame)
+        assert result.codes == []
+        assert result.steps == ["zxing", "half_sharpen"]
+
+
 def test_two_codes_in_one_frame_both_come_out(rng: np.random.Generator) -> None:
     image = qrimages.two_codes("CT1:LEFT", "CT1:RIGHT", rng, size=(800, 480), module_px=5)
     assert {c.text for c in Pipeline().decode(image).codes} == {"CT1:LEFT", "CT1:RIGHT"}
