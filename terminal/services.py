@@ -187,13 +187,20 @@ class CameraScanner:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, camera: bool | None = None) -> CameraScanner:
-        """The configured camera (or no frame source when the camera is disabled)."""
+        """The configured camera (or no frame source when the camera is disabled).
+
+        A ``[camera] device`` that names a regular file is a video played as a camera would
+        deliver it: at its frame rate, looped (read as a device it would be decoded as fast
+        as the CPU allows and end with "the camera stopped giving pictures").
+        """
         on = settings.camera.enabled if camera is None else camera
-        spec = (
-            SourceSpec.camera(settings.camera.device, settings.camera.width, settings.camera.height)
-            if on
-            else SourceSpec.nothing()
-        )
+        device = settings.camera.device
+        if not on:
+            spec = SourceSpec.nothing()
+        elif not device.strip().isdigit() and Path(device).is_file():
+            spec = SourceSpec.video(device, loop=True, realtime=True)
+        else:
+            spec = SourceSpec.camera(device, settings.camera.width, settings.camera.height)
         return cls(
             spec, decoders=settings.camera.decoders, debounce_s=settings.camera.debounce_seconds
         )

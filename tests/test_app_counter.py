@@ -1,5 +1,6 @@
 """The counter app driven through Pilot on a real ledger: scan, stamp, purchase, redeem, void,
-language switch, and the camera child crashing and coming back."""
+receipt, language switch, a video file as the camera, and the camera child crashing and coming
+back."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from loyalty.ledger import EventKind
 from receipts.cards import render_card_png
 from terminal import messages as msg
 from terminal.dialogs.receipt import ReceiptDialog
 from terminal.services import CameraScanner, receipt_builder_for
+from tests.qrimages import noisy_background, scene, write_video
 from tests.test_app_kit import SIZE, make_counter, settle, text_of, type_code
 
 CARD = "CT-TEST-0001"
@@ -235,3 +239,27 @@ async def wait_until(pilot: object, condition: object, tries: int = 400) -> None
         await pilot.pause(0.05)  # type: ignore[attr-defined]
         await asyncio.sleep(0)
     raise AssertionError("condition not met")
+
+
+async def test_a_video_file_as_the_camera_shows_the_card_and_stamps(tmp_path: Path) -> None:
+    video = tmp_path / "camera.avi"
+    counter = make_counter(tmp_path, overrides={"camera": {"enabled": True, "device": str(video)}})
+    rng = np.random.default_rng(6)
+    empty = noisy_background(640, 480, rng)
+    card = scene(counter.card(CARD), rng, size=(640, 480), module_px=4)
+    write_video(video, [empty] * 10 + [card] * 20)  # a customer steps up and holds the card
+    scanner = CameraScanner.from_settings(counter.settings)
+    assert (scanner.source.kind, scanner.source.realtime, scanner.source.loop) == (
+        "video",
+        True,
+        True,
+    )
+    app = counter.app(scanner=scanner)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.card is not None)
+        assert app.card is not None and app.card.card_id == CARD
+        assert app.camera_state == "running"
+        await pilot.press("f2")
+        await wait_until(pilot, lambda: counter.ledger.balance(CARD).total == 1)
+        await settle(pilot)
+        assert "RECORDED" in text_of(app, "#banner")
