@@ -146,7 +146,7 @@ class CameraSettings(BaseModel):
     """Use a camera at all; without one the counter takes scanner and typed codes."""
 
     device: Annotated[str, Field(max_length=300)] = "0"
-    """Camera index (0), device path (/dev/video0), or stream URL (rtsp://...)."""
+    """Camera index (0), device path (/dev/video0), stream URL (rtsp://...), or a video file."""
 
     width: Annotated[int, Field(ge=160, le=3840)] = 1280
     """Capture width in pixels."""
