@@ -8,13 +8,12 @@ scheme's name, the short card number (for reading aloud or typing) and a one-lin
 from __future__ import annotations
 
 import io
-from functools import lru_cache
 from typing import Final
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from receipts.messages import MESSAGES
-from receipts.png import FONT_DIRS, Font
+from receipts.png import Font, load_font
 from receipts.qr import QUIET_ZONE, qr_image, qr_matrix
 from receipts.text import clean, wrap
 
@@ -29,25 +28,13 @@ ACCENT: Final = (0, 94, 120)
 INK: Final = (20, 20, 20)
 
 
-@lru_cache(maxsize=32)
-def _font(name: str, size: int) -> Font:
-    for folder in FONT_DIRS:
-        path = folder / name
-        if path.is_file():
-            return ImageFont.truetype(str(path), size)
-    try:
-        return ImageFont.truetype(name, size)
-    except OSError:
-        return ImageFont.load_default(size=size)
-
-
 def _fitting(name: str, text: str, largest: int, room: float) -> Font:
     """The largest size of a font, down to a third, at which the text fits the room."""
     size = largest
-    face = _font(name, size)
+    face = load_font(name, size)
     while size > largest // 3 and face.getlength(text) > room:
         size -= 2
-        face = _font(name, size)
+        face = load_font(name, size)
     return face
 
 
@@ -82,7 +69,7 @@ def render_card_image(
     number_top = HEIGHT_PX // 2 + 10
     draw.text((text_left, number_top), number, font=number_font, fill=INK)
 
-    hint_font = _font("DejaVuSans.ttf", 26)
+    hint_font = load_font("DejaVuSans.ttf", 26)
     per_line = max(8, int(room / max(1.0, hint_font.getlength("n"))))
     hint_top = number_top + 90
     for i, line in enumerate(wrap(MESSAGES.text("card_hint", language), per_line)[:3]):

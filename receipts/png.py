@@ -31,10 +31,14 @@ QR_MODULE_PX: Final = 4
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 
-@lru_cache(maxsize=8)
 def font(bold: bool = False, size: int = FONT_SIZE) -> Font:
     """DejaVu Sans Mono (bold or regular) if present, else Pillow's scalable default font."""
-    name = "DejaVuSansMono-Bold.ttf" if bold else "DejaVuSansMono.ttf"
+    return load_font("DejaVuSansMono-Bold.ttf" if bold else "DejaVuSansMono.ttf", size)
+
+
+@lru_cache(maxsize=32)
+def load_font(name: str, size: int) -> Font:
+    """The TrueType font ``name`` at ``size`` from the usual folders, else Pillow's default."""
     for folder in FONT_DIRS:
         path = folder / name
         if path.is_file():
