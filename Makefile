@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-PACKAGES := terminal scanner sync receipts config loyalty
+PACKAGES := terminal scanner sync receipts config loyalty city
 
 .PHONY: run test setup system-libs lint typecheck pytest bench clean
 

@@ -207,8 +207,8 @@ def main() -> None:
 
 def card_bench(directory: Path) -> list[tuple[str, list[float], str]]:
     try:
+        from city.issuer import Issuer
         from loyalty.cards import Card, verify
-        from loyalty.issuer import Issuer
     except ImportError as exc:
         print(f"card verification: loyalty.cards not available ({exc}); not measured")
         return []

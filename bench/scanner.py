@@ -69,8 +69,8 @@ def payloads(rng: np.random.Generator) -> list[str]:
 
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    from city.issuer import DEFAULT_ISSUER
     from loyalty import cards
-    from loyalty.issuer import DEFAULT_ISSUER
 
     key = Ed25519PrivateKey.from_private_bytes(rng.bytes(32))
     kid, issuer = "bench001", DEFAULT_ISSUER  # the length of a real key id and issuer

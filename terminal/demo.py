@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from city.issuer import Issuer
 from config import Settings
 from loyalty import schema as _schema  # noqa: F401  (registers the ledger migrations)
 from loyalty.db import Store
-from loyalty.issuer import Issuer
 from loyalty.keys import generate_key_pair
 from loyalty.trust import TrustError, install_trust, trust_version
 from receipts.cards import render_card_png

@@ -19,15 +19,15 @@ import httpx
 import pytest
 from uuid6 import uuid7
 
+from city.store import NewTerminal, PlatformStore
 from config import Settings, load_settings
 from loyalty import schema as _schema  # noqa: F401  (registers the ledger migrations)
 from loyalty.db import Store, iso
 from loyalty.keys import generate_key_pair
 from sync.outbox import RetryPolicy
 from sync.pairing import pair_terminal
-from sync.platform.store import NewTerminal, PlatformStore
 
-PLATFORM = [sys.executable, "-m", "sync.platform.cli"]
+PLATFORM = [sys.executable, "-m", "city.cli"]
 TERMINAL = [sys.executable, "-m", "terminal.cli"]
 FAST = RetryPolicy(initial=0.01, maximum=0.05, budget=30.0, seed=1)
 """Small backoffs for tests: the platform's faults are what is tested, not the waiting."""

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from city.issuer import Issuer
 from config import Settings
 from loyalty import schema as _schema  # noqa: F401
 from loyalty.db import Store
-from loyalty.issuer import Issuer
 from loyalty.ledger import Ledger
 from loyalty.trust import install_trust
 from terminal.app import CounterApp

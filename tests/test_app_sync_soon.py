@@ -12,9 +12,9 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from loyalty.issuer import Issuer
+from city.issuer import Issuer
+from city.store import PlatformStore
 from loyalty.ledger import Ledger
-from sync.platform.store import PlatformStore
 from terminal import messages as msg
 from terminal.app import CounterApp
 from terminal.services import SyncResult, make_app, sync_runner_for

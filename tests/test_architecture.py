@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CORE = ["loyalty", "scanner", "sync", "receipts", "config"]
+CORE = ["loyalty", "scanner", "sync", "receipts", "config", "city"]
 
 
 def submodules(package: str) -> list[str]:
@@ -72,22 +72,27 @@ def test_dependency_direction() -> None:
         "scanner": {"config"},
         "receipts": {"loyalty", "config"},
         "sync": {"loyalty", "config"},
+        # The city platform: the protocol models, printable cards, shared verification.
+        "city": {"sync", "receipts", "loyalty", "config"},
     }
-    # The reference platform is a separate program kept in sync/ beside the protocol it
-    # serves; it prints customer cards with the receipts package's renderer.
-    exceptions = {("sync/platform/cli.py", "receipts")}
     pattern = re.compile(
-        r"^\s*(?:from|import)\s+(terminal|scanner|sync|receipts|config|loyalty)\b", re.M
+        r"^\s*(?:from|import)\s+(terminal|scanner|sync|receipts|config|loyalty|city)\b", re.M
     )
     for package, may_import in allowed.items():
         for path in (ROOT / package).rglob("*.py"):
             for target in pattern.findall(path.read_text(encoding="utf-8")):
-                relative = path.relative_to(ROOT).as_posix()
-                if (relative, target) in exceptions:
-                    continue
                 assert target == package or target in may_import, (
                     f"{path.relative_to(ROOT)} imports {target}"
                 )
+
+
+def test_terminal_imports_city_only_in_the_demo_launcher() -> None:
+    pattern = re.compile(r"^\s*(?:from|import)\s+city\b", re.M)
+    launchers = {"terminal/demo.py", "terminal/demo_run.py"}
+    for path in (ROOT / "terminal").rglob("*.py"):
+        relative = path.relative_to(ROOT).as_posix()
+        if relative not in launchers:
+            assert not pattern.search(path.read_text(encoding="utf-8")), f"{relative} imports city"
 
 
 def test_readme_quick_start_commands_exist_in_makefile() -> None:

@@ -534,7 +534,7 @@ def invoke(*args: str) -> Result:
 
 
 def test_card_verify_on_a_fresh_terminal(tmp_path: Path) -> None:
-    from loyalty.issuer import Issuer
+    from city.issuer import Issuer
 
     data = tmp_path / "terminal"
     assert invoke("init", "--data-dir", str(data)).exit_code == 0

@@ -11,12 +11,12 @@ from collections.abc import Callable
 
 import httpx
 
-from loyalty.issuer import Issuer
+from city.issuer import Issuer
+from city.store import PlatformStore
 from loyalty.ledger import Ledger
 from loyalty.programs import Program
 from receipts.build import receipt_for
 from sync.job import run_sync
-from sync.platform.store import PlatformStore
 from tests.conftest_platform import FAST, PairedTerminal, RunningPlatform
 
 

@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 import loyalty.schema  # noqa: F401  (registers the migrations)
+from city.issuer import Issuer
 from loyalty.db import Store, iso
-from loyalty.issuer import Issuer
 from loyalty.ledger import EventKind, Ledger, LedgerRefusal, RefusalReason
 from loyalty.programs import OfflineLimits, Program
 from loyalty.trust import install_trust

@@ -8,9 +8,9 @@ from pathlib import Path
 import cv2
 from click.testing import CliRunner
 
+from city.cli import cli
 from loyalty.cards import Card, TrustList, verify
 from scanner.decoders import ZxingDecoder, to_grey
-from sync.platform.cli import cli
 
 
 def test_printable_card_scans_back_on_the_first_frame(tmp_path: Path) -> None:

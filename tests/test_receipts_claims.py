@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from city.claims import claim_response, redeem_claim
 from loyalty.claims import (
     MAX_LENGTH,
     PREFIX,
@@ -22,8 +23,6 @@ from loyalty.claims import (
     ClaimCredited,
     ClaimReason,
     ClaimRefusal,
-    claim_response,
-    redeem_claim,
     sign_claim,
     verify_claim,
 )

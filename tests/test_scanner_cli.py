@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from city.issuer import Issuer
 from loyalty import schema as _schema  # noqa: F401
 from loyalty.db import Store
-from loyalty.issuer import Issuer
 from loyalty.trust import install_trust
 from scanner.events import CodeRead, FileScanned
 from scanner.process import ScannerProcess

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from city.issuer import Issuer
 from loyalty import cards
-from loyalty.issuer import Issuer
 from scanner.debounce import Debouncer
 from scanner.wedge import (
     AZERTY_TO_QWERTY,

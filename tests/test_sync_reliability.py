@@ -271,8 +271,8 @@ def test_another_sync_running_says_so(
 def test_pull_brings_revocations_trust_and_programs(
     platform: RunningPlatform, terminal_factory: Terminals, tmp_path: Path
 ) -> None:
+    from city.store import PlatformStore
     from loyalty.trust import load_trust, revoked_cards
-    from sync.platform.store import PlatformStore
 
     terminal = terminal_factory(platform)
     trust = load_trust(terminal.store.read())
@@ -286,7 +286,7 @@ def test_pull_brings_revocations_trust_and_programs(
         [
             *TERMINAL[:1],
             "-m",
-            "sync.platform.cli",
+            "city.cli",
             "keys",
             "rotate",
             "--data-dir",

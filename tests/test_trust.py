@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from city.issuer import Issuer, IssuerError
 from loyalty import schema as _schema  # noqa: F401  (registers the ledger migrations)
 from loyalty.cards import Card, Refusal, RefusalReason, TrustList, verify
 from loyalty.db import Store, utc_now
-from loyalty.issuer import Issuer, IssuerError
 from loyalty.keys import public_hex
 from loyalty.trust import (
     MAX_TRUST_FILE_BYTES,

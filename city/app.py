@@ -23,9 +23,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from city.faults import Decision, FaultConfig, Faults, now
+from city.store import PlatformError, PlatformStore, TerminalRecord
 from loyalty.db import iso, utc_now
-from sync.platform.faults import Decision, FaultConfig, Faults, now
-from sync.platform.store import PlatformError, PlatformStore, TerminalRecord
 from sync.protocol import (
     BatchEnvelope,
     BatchResponse,

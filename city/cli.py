@@ -20,11 +20,11 @@ import platformdirs
 import uvicorn
 from pydantic import TypeAdapter, ValidationError
 
-from loyalty.issuer import Issuer, IssuerError
+from city.app import create_app, quiet_drops
+from city.faults import FaultConfig, Faults
+from city.issuer import Issuer, IssuerError
+from city.store import PlatformError, PlatformStore
 from receipts.cards import render_card_pdf, render_card_png
-from sync.platform.app import create_app, quiet_drops
-from sync.platform.faults import FaultConfig, Faults
-from sync.platform.store import PlatformError, PlatformStore
 from sync.protocol import Id
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -21,7 +21,8 @@ from typing import Any
 import sqlite_utils
 from pydantic import ValidationError
 
-from loyalty.claims import Claim, ClaimReason, claim_response
+from city.claims import claim_response
+from loyalty.claims import Claim, ClaimReason
 from loyalty.db import iso, utc_now
 from loyalty.keys import public_from_hex
 from sync.protocol import (
