@@ -23,6 +23,7 @@ from pydantic import TypeAdapter, ValidationError
 from city.app import create_app, quiet_drops
 from city.faults import FaultConfig, Faults
 from city.issuer import Issuer, IssuerError
+from city.roots import CityRoot, RootError
 from city.store import PlatformError, PlatformStore
 from receipts.cards import render_card_pdf, render_card_png
 from sync.protocol import Id
@@ -114,12 +115,25 @@ def trust_source(env: PlatformEnv) -> Callable[[], dict[str, Any] | None]:
     def trust() -> dict[str, Any] | None:
         try:
             issuer = Issuer.open(env.folder / ISSUER_DIR)
-        except IssuerError:
+            root = CityRoot.open(env.folder / ISSUER_DIR)
+            return signed_trust_json(issuer, root)
+        except (IssuerError, RootError):
             return None  # the pull then carries no trust list; `keys export` says why
-        data: dict[str, Any] = issuer.trust_list().to_json()
-        return data
 
     return trust
+
+
+def signed_trust_json(issuer: Issuer, root: CityRoot) -> dict[str, Any]:
+    """The issuer's trust list signed by the city root (``citie-trust/2``), as JSON."""
+    return root.sign(issuer.trust_list()).to_json()
+
+
+def open_root(env: PlatformEnv) -> CityRoot:
+    """The city root key (kept 0600 beside the issuer keys), or a clear refusal."""
+    try:
+        return CityRoot.open(env.folder / ISSUER_DIR)
+    except RootError as exc:
+        raise Refused("root_unusable", str(exc), exit_code=3) from exc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -369,8 +383,8 @@ def keys() -> None:
 @data_dir_option
 @pass_env
 def keys_export(env: PlatformEnv) -> None:
-    """Print the trust list (issuer public keys, versioned) as JSON."""
-    emit(open_issuer(env).trust_list().to_json())
+    """Print the trust list (issuer public keys, versioned, signed by the city root) as JSON."""
+    emit(signed_trust_json(open_issuer(env), open_root(env)))
 
 
 @keys.command("rotate")
@@ -380,7 +394,26 @@ def keys_rotate(env: PlatformEnv) -> None:
     """Add a new issuer key; the trust list version goes up."""
     issuer = open_issuer(env)
     issuer.rotate()
-    emit(issuer.trust_list().to_json())
+    emit(signed_trust_json(issuer, open_root(env)))
+
+
+@keys.command("rotate-root")
+@data_dir_option
+@pass_env
+def keys_rotate_root(env: PlatformEnv) -> None:
+    """Make a new city root key, announced by the current one; print the signed list.
+
+    Terminals pinned to the old root follow the announcement at their next pull; the old
+    root's private key file can then be moved off the server.
+    """
+    root = open_root(env)
+    old = root.current.kid
+    try:
+        new = root.rotate()
+    except RootError as exc:
+        raise Refused("root_unusable", str(exc), exit_code=3) from exc
+    click.echo(f"city root {old} -> {new.kid}", err=True)
+    emit(signed_trust_json(open_issuer(env), root))
 
 
 @cli.command("program")

@@ -3,31 +3,46 @@
 The list lives in the ``issuer_keys`` table and ``meta.trust_version``. Installing a newer
 list replaces the keys (a key the platform dropped is no longer trusted); an older one is
 refused; the same one again changes nothing. Revoked card ids come from ``revoked_cards``.
+
+Lists from the platform or a file go through ``install_document``: a signed list
+(``citie-trust/2``, ``loyalty.signed_trust``) is installed only if the city root key pinned in
+``meta.trust_root`` vouches for it; the first signed list a terminal sees pins its root (at
+pairing, which clears the pin, or at the first sync of a terminal paired before lists were
+signed) and replaces whatever unsigned list was there, whatever its version. Once a root is
+pinned, an unsigned list is refused.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import sqlite_utils
 
 from loyalty.cards import IssuerKey, TrustList, public_key_from_raw
 from loyalty.db import Store, iso, utc_now
+from loyalty.signed_trust import SignedTrustError, fingerprint, is_signed, parse_signed
 
 TRUST_VERSION_KEY: Final = "trust_version"
+TRUST_ROOT_KEY: Final = "trust_root"
 MAX_TRUST_FILE_BYTES: Final = 64 * 1024
 
 __all__ = [
+    "Installed",
     "TrustError",
     "TrustList",
     "TrustVersionError",
+    "install_document",
     "install_trust",
     "load_trust",
+    "read_trust_document",
     "read_trust_file",
     "revoked_cards",
+    "trust_root",
     "trust_version",
+    "unpin",
 ]
 
 
@@ -81,42 +96,132 @@ def install_trust(store: Store, trust: TrustList) -> bool:
     installed version with different keys (``trust_version_conflict``).
     """
     with store.write() as db:
-        installed = trust_version(db)
-        if trust.version < installed:
-            raise TrustVersionError(
-                "trust_version_older",
-                f"this trust list is version {trust.version}, older than the installed "
-                f"version {installed}; keys never go back to an older list. Export the "
-                "current list from the platform and import that.",
-                installed=installed,
-                offered=trust.version,
-            )
-        current = load_trust(db)
-        if trust.version == installed:
-            if _fingerprint(current) == _fingerprint(trust):
-                return False
-            raise TrustVersionError(
-                "trust_version_conflict",
-                f"this trust list has the installed version {installed} but different keys; "
-                "the platform must give a changed list a new version. Export the list from "
-                "the platform again and import that.",
-                installed=installed,
-                offered=trust.version,
-            )
-        now = iso(utc_now())
-        added_at = {row[0]: row[1] for row in db.execute("SELECT kid, added_at FROM issuer_keys")}
-        db.execute("DELETE FROM issuer_keys")
-        for key in trust.keys.values():
-            db.execute(
-                "INSERT INTO issuer_keys (kid, issuer, public_key, added_at) VALUES (?, ?, ?, ?)",
-                [key.kid, key.issuer, bytes.fromhex(key.public_hex), added_at.get(key.kid, now)],
-            )
-        db.execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [TRUST_VERSION_KEY, str(trust.version)],
+        return _install(db, trust)
+
+
+def _install(db: sqlite_utils.Database, trust: TrustList, *, reset: bool = False) -> bool:
+    """``install_trust`` inside the caller's transaction; ``reset`` ignores the installed
+    version (a newly pinned root replaces what no root vouched for)."""
+    installed = 0 if reset else trust_version(db)
+    if trust.version < installed:
+        raise TrustVersionError(
+            "trust_version_older",
+            f"this trust list is version {trust.version}, older than the installed "
+            f"version {installed}; keys never go back to an older list. Export the "
+            "current list from the platform and import that.",
+            installed=installed,
+            offered=trust.version,
         )
+    current = load_trust(db)
+    if trust.version == installed:
+        if _fingerprint(current) == _fingerprint(trust):
+            return False
+        raise TrustVersionError(
+            "trust_version_conflict",
+            f"this trust list has the installed version {installed} but different keys; "
+            "the platform must give a changed list a new version. Export the list from "
+            "the platform again and import that.",
+            installed=installed,
+            offered=trust.version,
+        )
+    now = iso(utc_now())
+    added_at = {row[0]: row[1] for row in db.execute("SELECT kid, added_at FROM issuer_keys")}
+    db.execute("DELETE FROM issuer_keys")
+    for key in trust.keys.values():
+        db.execute(
+            "INSERT INTO issuer_keys (kid, issuer, public_key, added_at) VALUES (?, ?, ?, ?)",
+            [key.kid, key.issuer, bytes.fromhex(key.public_hex), added_at.get(key.kid, now)],
+        )
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [TRUST_VERSION_KEY, str(trust.version)],
+    )
     return True
+
+
+@dataclass(frozen=True)
+class Installed:
+    """What ``install_document`` did."""
+
+    changed: bool
+    trust: TrustList
+    signed: bool
+    root: str | None
+    """The pinned root's fingerprint after the install (None: no root pinned yet)."""
+    pinned: bool
+    """True when this install pinned a root or moved the pin to an announced new root."""
+
+    def to_json(self) -> dict[str, Any]:
+        """For ``--json`` output and log lines."""
+        data: dict[str, Any] = {
+            "installed": self.changed,
+            "version": self.trust.version,
+            "kids": sorted(self.trust.keys),
+        }
+        if self.signed:
+            data.update(root=self.root, pinned=self.pinned)
+        return data
+
+
+def trust_root(db: sqlite_utils.Database) -> bytes | None:
+    """The pinned city root key (raw), or None when this terminal has pinned none yet."""
+    row = db.execute("SELECT value FROM meta WHERE key = ?", [TRUST_ROOT_KEY]).fetchone()
+    if row is None:
+        return None
+    try:
+        raw = bytes.fromhex(str(row[0]))
+    except ValueError:
+        return None
+    return raw if len(raw) == 32 else None
+
+
+def unpin(store: Store) -> None:
+    """Forget the pinned root: pairing again pins the root of the platform it pairs with."""
+    with store.write() as db:
+        db.execute("DELETE FROM meta WHERE key = ?", [TRUST_ROOT_KEY])
+
+
+def install_document(store: Store, data: object) -> Installed:
+    """Install a trust list as the platform sends it or ``keys export`` writes it.
+
+    A signed list must be vouched for by the pinned root (TrustError ``trust_foreign_root``
+    or ``trust_bad_signature`` otherwise); with no root pinned, its own root is pinned and
+    it replaces the installed list whatever the versions. An unsigned list is refused
+    (``trust_unsigned``) once a root is pinned, and installed as before until then.
+    """
+    if is_signed(data):
+        try:
+            signed = parse_signed(data)
+        except SignedTrustError as exc:
+            raise TrustError(exc.reason, exc.message) from exc
+        with store.write() as db:
+            pinned = trust_root(db)
+            try:
+                root = signed.verify(pinned)
+            except SignedTrustError as exc:
+                raise TrustError(exc.reason, exc.message) from exc
+            changed = _install(db, signed.trust, reset=pinned is None)
+            if root != pinned:
+                db.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    [TRUST_ROOT_KEY, root.hex()],
+                )
+        return Installed(changed, signed.trust, True, fingerprint(root), root != pinned)
+    pinned = trust_root(store.read())
+    if pinned is not None:
+        raise TrustError(
+            "trust_unsigned",
+            "this trust list is not signed by the city's root key, and this terminal "
+            f"installs only lists its city root {fingerprint(pinned)} signed; nothing was "
+            "installed. Export the list again from the platform (citie-platform keys export).",
+        )
+    try:
+        trust = TrustList.from_json(data)
+    except ValueError as exc:
+        raise TrustError("trust_invalid", f"{exc}.") from exc
+    return Installed(install_trust(store, trust), trust, False, None, False)
 
 
 def revoked_cards(db: sqlite_utils.Database) -> set[str]:
@@ -126,6 +231,16 @@ def revoked_cards(db: sqlite_utils.Database) -> set[str]:
 
 def read_trust_file(path: Path) -> TrustList:
     """A trust list from a JSON file; TrustError (``trust_file_invalid``) says what is wrong."""
+    parsed = read_trust_document(path)
+    try:
+        return TrustList.from_json(parsed)
+    except ValueError as exc:
+        raise TrustError("trust_file_invalid", f"{path}: {exc}.") from exc
+
+
+def read_trust_document(path: Path) -> object:
+    """The JSON of a trust list file (signed or not), read with a size limit; TrustError
+    (``trust_file_unreadable``, ``trust_file_invalid``) says what is wrong."""
     try:
         with path.open("rb") as handle:
             data = handle.read(MAX_TRUST_FILE_BYTES + 1)
@@ -147,10 +262,7 @@ def read_trust_file(path: Path) -> TrustList:
             "trust_file_invalid",
             f"{path} is not valid JSON ({exc}); use the file `citie-platform keys export` wrote.",
         ) from exc
-    try:
-        return TrustList.from_json(parsed)
-    except ValueError as exc:
-        raise TrustError("trust_file_invalid", f"{path}: {exc}.") from exc
+    return parsed
 
 
 def _fingerprint(trust: TrustList) -> set[tuple[str, str, str]]:

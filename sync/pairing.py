@@ -1,6 +1,7 @@
 """Pairing: trade a one-time token for this terminal's credential, then pull keys and rules.
 
-The credential goes to ``settings.token_path`` (0600, never printed). The platform URL goes
+The credential goes to ``settings.token_path`` (0600, never printed); the city root key of
+the first signed trust list pulled is pinned (``loyalty.trust``). The platform URL goes
 into the data directory's config.toml by rewriting just that key; when the settings came from
 a ``--config`` file the operator manages, nothing is rewritten and the result says what to
 set instead.
@@ -18,6 +19,7 @@ import httpx
 from config import Settings
 from loyalty.db import Store
 from loyalty.keys import write_secret
+from loyalty.trust import unpin
 from sync.client import PlatformClient, SyncError, check_url
 from sync.puller import PullReport, pull
 
@@ -110,6 +112,9 @@ def pair_terminal(
         config_written=written,
         to_set={} if written else to_set,
     )
+    # Pairing is the operator's word on which city this terminal belongs to: the first signed
+    # trust list of this platform pins its root, replacing any earlier pin.
+    unpin(store)
     with PlatformClient(
         url,
         answer.credential,

@@ -2,8 +2,10 @@
 
 Each page of updates is applied in one transaction together with its cursor, so a pull cut
 short resumes where it stopped. The issuer trust list only ever moves forward (through
-``loyalty.trust.install_trust``, in its own transaction just before the page, which is safe
-because it is monotonic). Revocations apply at once; confirmed balances are stored per card
+``loyalty.trust.install_document``, in its own transaction just before the page, which is safe
+because it is monotonic), and once a city root is pinned only a list that root signed is
+installed: a refused list leaves the installed keys in place and says why in the warnings.
+Revocations apply at once; confirmed balances are stored per card
 and program, with the card's sum in ``confirmed_balances`` for the counter.
 """
 
@@ -16,10 +18,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from loyalty.cards import TrustList
 from loyalty.db import Store, iso, utc_now
 from loyalty.programs import Program
-from loyalty.trust import TrustVersionError, install_trust
+from loyalty.trust import TrustError, install_document
 from sync.client import PlatformClient, ProtocolError
 from sync.protocol import Updates, describe
 from sync.retry import Retrier, RetryPolicy
@@ -37,6 +38,7 @@ class PullReport:
     balances: int = 0
     trust_version: int | None = None
     trust_installed: bool = False
+    trust_root: str | None = None
     cursor: str = "0"
     warnings: list[str] = field(default_factory=list)
 
@@ -83,18 +85,20 @@ def _apply_trust(store: Store, updates: Updates, report: PullReport) -> None:
     if updates.trust is None:
         return
     try:
-        trust = TrustList.from_json(updates.trust)
-    except (ValueError, TypeError, KeyError) as exc:
-        raise ProtocolError(
-            f"the platform's trust list cannot be read ({exc}); nothing was applied.",
-            code="bad_trust_list",
-        ) from None
-    report.trust_version = trust.version
-    try:
-        report.trust_installed = install_trust(store, trust)
-    except TrustVersionError as exc:
-        # Never go back: keep the installed keys and say so; cards keep verifying.
+        installed = install_document(store, updates.trust)
+    except TrustError as exc:
+        if exc.reason == "trust_invalid":
+            raise ProtocolError(
+                f"the platform's trust list cannot be read ({exc}); nothing was applied.",
+                code="bad_trust_list",
+            ) from None
+        # Never go back, never trust a list the pinned root did not sign: keep the installed
+        # keys and say so; cards keep verifying.
         report.warnings.append(f"{exc.reason}: {exc}")
+        return
+    report.trust_version = installed.trust.version
+    report.trust_installed = installed.changed
+    report.trust_root = installed.root
 
 
 def _apply_page(store: Store, updates: Updates, report: PullReport) -> None:

@@ -9,7 +9,8 @@ import cv2
 from click.testing import CliRunner
 
 from city.cli import cli
-from loyalty.cards import Card, TrustList, verify
+from loyalty.cards import Card, verify
+from loyalty.signed_trust import parse_signed
 from scanner.decoders import ZxingDecoder, to_grey
 
 
@@ -33,7 +34,9 @@ def test_printable_card_scans_back_on_the_first_frame(tmp_path: Path) -> None:
 
     exported = runner.invoke(cli, ["--data-dir", str(tmp_path / "p"), "keys", "export"])
     assert exported.exit_code == 0, exported.output
-    card = verify(texts[0], TrustList.from_json(json.loads(exported.output)))
+    signed = parse_signed(json.loads(exported.output))
+    signed.verify(None)
+    card = verify(texts[0], signed.trust)
     assert isinstance(card, Card)
     assert card.card_id == issued["card_id"]
 

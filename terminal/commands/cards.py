@@ -9,7 +9,13 @@ import click
 
 from loyalty.cards import MAX_LENGTH, Card, verify
 from loyalty.db import DatabaseError, utc_now
-from loyalty.trust import TrustError, install_trust, load_trust, read_trust_file, revoked_cards
+from loyalty.trust import (
+    TrustError,
+    install_document,
+    load_trust,
+    read_trust_document,
+    revoked_cards,
+)
 from terminal.cli_support import CliEnv, Refused, common_options, emit, pass_env
 from terminal.commands.setup import open_store
 
@@ -85,27 +91,35 @@ def keys_group() -> None:
 def keys_import(env: CliEnv, file: Path, as_json: bool) -> None:
     """Install the issuer trust list in FILE (from `citie-platform keys export`).
 
-    An older version than the installed one is refused (trust_version_older); the same
-    list again changes nothing.
+    A signed list must be signed by the city root this terminal pinned at pairing (or by a
+    root it announced); with no root pinned yet, its root is pinned. Once a root is pinned an
+    unsigned list is refused (trust_unsigned), and so is a list of another city
+    (trust_foreign_root). An older version than the installed one is refused
+    (trust_version_older); the same list again changes nothing.
     """
     try:
-        trust = read_trust_file(file)
+        data = read_trust_document(file)
     except TrustError as exc:
         raise Refused(exc.reason, exc.message) from exc
     store = open_store(env)
     try:
-        changed = install_trust(store, trust)
+        done = install_document(store, data)
     except TrustError as exc:
+        if exc.reason == "trust_invalid":
+            raise Refused("trust_file_invalid", f"{file}: {exc.message}") from exc
         raise Refused(exc.reason, exc.message) from exc
     except DatabaseError as exc:
         raise Refused("database_error", str(exc), exit_code=3) from exc
     finally:
         store.close()
+    trust = done.trust
     kids = sorted(trust.keys)
     if as_json:
-        emit({"installed": changed, "version": trust.version, "kids": kids})
+        emit(done.to_json())
         return
-    if changed:
+    if done.changed:
         click.echo(f"installed: trust list version {trust.version} ({', '.join(kids)})")
     else:
         click.echo(f"unchanged: trust list version {trust.version} is already installed")
+    if done.pinned and done.root is not None:
+        click.echo(f"pinned: city root key {done.root}")
