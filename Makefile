@@ -9,19 +9,19 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PACKAGES := terminal scanner sync receipts config loyalty city
 
-.PHONY: run test setup system-libs lint typecheck pytest bench clean
+.PHONY: run test setup system-libs postgresql lint typecheck pytest bench clean
 
 run: setup
 	@$(BIN)/python -m terminal.demo_run
 
 test: setup
-	@$(MAKE) --no-print-directory system-libs STRICT=1
+	@$(MAKE) --no-print-directory system-libs postgresql STRICT=1
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict $(addprefix -p ,$(PACKAGES))
 	$(BIN)/pytest -q
 
-setup: $(STAMP) system-libs
+setup: $(STAMP) system-libs postgresql
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,21 @@ system-libs: $(STAMP)
 	    echo "    sudo apt-get install --no-install-recommends libzbar0"; \
 	    if [ -n "$(STRICT)" ]; then exit 1; fi; \
 	    echo "(continuing without the zbar decoder: zxing-cpp still reads codes)"; \
+	  fi; \
+	fi
+
+# The city platform's tests start their own PostgreSQL server from the Debian package
+# (initdb/pg_ctl in a temporary folder). Installed with apt-get when root; otherwise named.
+# STRICT=1 (make test) stops without it: no PostgreSQL test is ever skipped.
+postgresql:
+	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing postgresql (the city platform's production database) with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
+	  else \
+	    echo "citie-platform: PostgreSQL is missing (the platform tests need it). Install it with:"; \
+	    echo "    sudo apt-get install --no-install-recommends postgresql"; \
+	    if [ -n "$(STRICT)" ]; then exit 1; fi; \
 	  fi; \
 	fi
 

@@ -1,9 +1,16 @@
-"""The reference platform's HTTP API (Starlette): pairing, event batches, updates, faults.
+"""The city platform's HTTP API (Starlette): pairing, event batches, updates, claims, faults.
 
 Endpoints (protocol v1, JSON): ``POST /v1/pair``, ``POST /v1/events:batch``,
 ``GET /v1/terminals/{id}/updates?cursor=``, ``GET /v1/health``, and ``POST /v1/claims``
 (a customer's claim of an anonymous purchase, verified by ``loyalty.claims``). Errors answer with
 ``{"v": 1, "error": <code>, "message": <sentence>}``.
+
+Backpressure: at most ``Limits.max_in_flight`` requests are served at once per process; past
+it the answer is 429 with a jittered ``Retry-After`` (the terminal waits at least that long).
+A body must arrive within ``body_timeout`` seconds. The routes that need no credential (pairing
+and claims) read at most ``open_body_bytes`` (413 past it) and are rate limited per client
+address. Bodies are parsed and validated in a worker thread, never on the event loop, and any
+malformed input is a 400 with a reason.
 """
 
 from __future__ import annotations
@@ -11,12 +18,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
+import re
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -35,7 +46,9 @@ from sync.protocol import (
     describe,
 )
 
-MAX_REQUEST_BYTES = 32 * 1024 * 1024
+MAX_REQUEST_BYTES: Final = 32 * 1024 * 1024
+"""The most a terminal's batch body may hold (5,000 events are far less)."""
+_CURSOR = re.compile(r"[0-9]{1,18}")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -44,8 +57,39 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[Any]]
 
 TrustSource = Callable[[], dict[str, Any] | None]
+M = TypeVar("M", bound=BaseModel)
 
 _DROPPED = "dropped on purpose"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much the platform takes on before it asks clients to come back later."""
+
+    max_in_flight: int = 64
+    """Requests served at once by one process; more are answered 429."""
+    retry_after: tuple[int, int] = (1, 5)
+    """Seconds sent in Retry-After with a 429, drawn uniformly (so retries spread out)."""
+    body_timeout: float = 30.0
+    """Seconds a request body may take to arrive (408 after)."""
+    open_body_bytes: int = 4096
+    """The most a route without a credential reads (a claim or a pairing is under 1 KB)."""
+    open_rate: float = 2.0
+    """Requests per second one client address may make to the routes without a credential."""
+    open_burst: int = 20
+    """Requests one address may make at once before ``open_rate`` applies."""
+    tracked_addresses: int = 10_000
+    """Addresses remembered for the rate limit (the least recently seen are forgotten)."""
+
+
+class _Refusal(Exception):
+    """An answer to send instead of going on: status, code, sentence."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
 
 
 def problem(
@@ -55,41 +99,100 @@ def problem(
     return JSONResponse({"v": 1, "error": code, "message": message}, status, headers=headers)
 
 
-class Platform:
-    """The request handlers, bound to one store, trust source and optional claim verifier."""
+def rate_limited(limits: Limits, why: str) -> Response:
+    """429 with a jittered Retry-After, so refused clients do not all come back together."""
+    seconds = random.randint(*limits.retry_after)
+    return problem(
+        429,
+        "rate_limited",
+        f"{why}; try again in {seconds} s.",
+        headers={"Retry-After": str(seconds)},
+    )
 
-    def __init__(
-        self,
-        store: PlatformStore,
-        trust: TrustSource,
-    ) -> None:
+
+class AddressRate:
+    """A token bucket per client address (bounded memory: least recently seen forgotten)."""
+
+    def __init__(self, rate: float, burst: int, tracked: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tracked = tracked
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def allow(self, address: str) -> bool:
+        """Take one token for ``address``; False when it has none left."""
+        moment = time.monotonic()
+        tokens, last = self._buckets.pop(address, (float(self.burst), moment))
+        tokens = min(float(self.burst), tokens + (moment - last) * self.rate)
+        allowed = tokens >= 1.0
+        self._buckets[address] = (tokens - 1.0 if allowed else tokens, moment)
+        while len(self._buckets) > self.tracked:
+            self._buckets.popitem(last=False)
+        return allowed
+
+
+def parse_json(body: bytes) -> Any:
+    """JSON from a body, or a 400 saying why (never an exception from deep nesting)."""
+    try:
+        return json.loads(body)
+    except RecursionError as exc:
+        raise _Refusal(400, "bad_json", "the request body is JSON nested too deeply.") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        reason = str(exc)[:200]
+        raise _Refusal(400, "bad_json", f"the request body is not JSON ({reason}).") from exc
+
+
+def parse_model(model: type[M], body: bytes) -> M:
+    """A protocol model from a body: 400 for bad JSON or fields, 413 for a list too long."""
+    data = parse_json(body)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        if any(e["type"] == "too_long" and e["loc"] == ("events",) for e in exc.errors()):
+            raise _Refusal(413, "too_large", describe(exc)) from exc
+        raise _Refusal(400, "malformed", describe(exc)) from exc
+    except RecursionError as exc:
+        raise _Refusal(400, "bad_json", "the request body is JSON nested too deeply.") from exc
+
+
+class Platform:
+    """The request handlers, bound to one store and trust source."""
+
+    def __init__(self, store: PlatformStore, trust: TrustSource, limits: Limits) -> None:
         self.store = store
         self.trust = trust
+        self.limits = limits
 
-    async def _body(self, request: Request) -> Any:
+    async def _body(self, request: Request, limit: int) -> bytes:
+        declared = request.headers.get("content-length", "")
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
+            raise _Refusal(413, "too_large", _too_large(limit))
         size = 0
         chunks: list[bytes] = []
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_REQUEST_BYTES:
-                raise PlatformError(
-                    "too_large",
-                    "the request body is over 32 MB; send smaller batches.",
-                )
-            chunks.append(chunk)
         try:
-            return json.loads(b"".join(chunks))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise PlatformError("bad_json", f"the request body is not JSON ({exc}).") from exc
+            async with asyncio.timeout(self.limits.body_timeout):
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limit:
+                        raise _Refusal(413, "too_large", _too_large(limit))
+                    chunks.append(chunk)
+        except TimeoutError as exc:
+            raise _Refusal(
+                408,
+                "body_timeout",
+                f"the request body did not arrive within {self.limits.body_timeout:g} s.",
+            ) from exc
+        return b"".join(chunks)
 
     def _terminal(self, request: Request) -> TerminalRecord:
         header = request.headers.get("authorization", "")
         scheme, _, credential = header.partition(" ")
-        if scheme.lower() != "bearer" or not credential:
-            raise PlatformError("unauthorized", "a bearer credential is needed; pair the terminal.")
+        if scheme.lower() != "bearer" or not credential.strip():
+            raise _Refusal(401, "unauthorized", "a bearer credential is needed; pair the terminal.")
         terminal = self.store.terminal_for(credential.strip())
         if terminal is None:
-            raise PlatformError(
+            raise _Refusal(
+                401,
                 "unauthorized",
                 "this credential is unknown or was replaced; pair the terminal again.",
             )
@@ -102,16 +205,13 @@ class Platform:
     async def pair(self, request: Request) -> Response:
         """Trade a one-time pairing token for a credential."""
         try:
-            body = await self._body(request)
-            pair = PairRequest.model_validate(body)
-        except PlatformError as exc:
-            return problem(413 if exc.code == "too_large" else 400, exc.code, exc.message)
-        except ValidationError as exc:
-            return problem(422, "malformed", describe(exc))
-        try:
+            body = await self._body(request, self.limits.open_body_bytes)
+            pair = await run_in_threadpool(parse_model, PairRequest, body)
             terminal, shop_name, credential = await run_in_threadpool(
                 self.store.pair, pair.token, pair.public_key
             )
+        except _Refusal as exc:
+            return problem(exc.status, exc.code, exc.message)
         except PlatformError as exc:
             return problem(403, exc.code, exc.message)
         answer = PairResponse(
@@ -124,19 +224,13 @@ class Platform:
         return JSONResponse(answer.model_dump(mode="json"))
 
     async def events_batch(self, request: Request) -> Response:
-        """Store a batch: one result per event, duplicates answered ``duplicate``."""
+        """Store a batch: one result per event, replays answered ``duplicate``."""
         try:
             terminal = await run_in_threadpool(self._terminal, request)
-        except PlatformError as exc:
-            return problem(401, exc.code, exc.message)
-        try:
-            body = await self._body(request)
-            envelope = BatchEnvelope.model_validate(body)
-        except PlatformError as exc:
-            return problem(413 if exc.code == "too_large" else 400, exc.code, exc.message)
-        except ValidationError as exc:
-            status = 413 if any(e["type"] == "too_long" for e in exc.errors()) else 422
-            return problem(status, "too_large" if status == 413 else "malformed", describe(exc))
+            body = await self._body(request, MAX_REQUEST_BYTES)
+            envelope = await run_in_threadpool(parse_model, BatchEnvelope, body)
+        except _Refusal as exc:
+            return problem(exc.status, exc.code, exc.message)
         if envelope.terminal_id != terminal.id:
             return problem(
                 403,
@@ -154,32 +248,32 @@ class Platform:
         )
 
     async def updates(self, request: Request) -> Response:
-        """Programs, trust list, revocations and confirmed balances since the cursor."""
+        """Programs, trust list, revocations and confirmed balances since the cursor, paged."""
         try:
             terminal = await run_in_threadpool(self._terminal, request)
-        except PlatformError as exc:
-            return problem(401, exc.code, exc.message)
+        except _Refusal as exc:
+            return problem(exc.status, exc.code, exc.message)
         if request.path_params["terminal_id"] != terminal.id:
             return problem(
                 403, "wrong_terminal", f"this credential belongs to terminal {terminal.id}."
             )
         raw_cursor = request.query_params.get("cursor", "") or "0"
-        if not raw_cursor.isdigit() or len(raw_cursor) > 18:
-            return problem(400, "bad_cursor", "the cursor must be the number the platform sent.")
+        if not _CURSOR.fullmatch(raw_cursor):
+            return problem(
+                400, "bad_cursor", "the cursor must be the number (0-9) the platform sent."
+            )
         cursor = int(raw_cursor)
-        programs, revoked, balances, next_cursor, more = await run_in_threadpool(
-            self.store.updates, terminal, cursor
-        )
+        page = await run_in_threadpool(self.store.updates, terminal, cursor)
         trust = await run_in_threadpool(self.trust)
         answer = Updates(
-            cursor=str(cursor),
-            next_cursor=str(next_cursor),
-            more=more,
+            cursor=raw_cursor,
+            next_cursor=str(page.next_cursor),
+            more=page.more,
             server_time=iso(utc_now()),
             trust=trust,
-            programs=programs,
-            revoked=revoked,
-            balances=balances,
+            programs=page.programs,
+            revoked=page.revoked,
+            balances=page.balances,
         )
         return Response(answer.model_dump_json(), media_type="application/json")
 
@@ -190,11 +284,52 @@ class Platform:
         asked: the terminal's signature on the code and the one-time credit protect it.
         """
         try:
-            body = await self._body(request)
-        except PlatformError as exc:
-            return problem(400, exc.code, exc.message)
-        status, answer = await run_in_threadpool(self.store.claim, body)
+            body = await self._body(request, self.limits.open_body_bytes)
+            data = await run_in_threadpool(parse_json, body)
+        except _Refusal as exc:
+            return problem(exc.status, exc.code, exc.message)
+        status, answer = await run_in_threadpool(self.store.claim, data)
         return JSONResponse(answer, status_code=status)
+
+
+def _too_large(limit: int) -> str:
+    shown = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit} bytes"
+    return f"the request body is over {shown}; send less."
+
+
+OPEN_PATHS: Final = ("/v1/pair", "/v1/claims")
+"""Routes without a credential: small bodies, rate limited per address."""
+
+
+class Backpressure:
+    """Bounds the requests in flight, and rate limits the open routes per client address.
+
+    Runs on the event loop only (no lock needed): the count is changed between awaits.
+    """
+
+    def __init__(self, app: ASGIApp, limits: Limits) -> None:
+        self.app = app
+        self.limits = limits
+        self.in_flight = 0
+        self.rates = AddressRate(limits.open_rate, limits.open_burst, limits.tracked_addresses)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> Any:
+        if scope["type"] != "http" or scope["path"] == "/v1/health":
+            return await self.app(scope, receive, send)
+        if scope["path"] in OPEN_PATHS:
+            client = scope.get("client")
+            address = str(client[0]) if client else "?"
+            if not self.rates.allow(address):
+                why = "too many requests from this address"
+                return await rate_limited(self.limits, why)(scope, receive, send)
+        if self.in_flight >= self.limits.max_in_flight:
+            why = "the platform is busy"
+            return await rate_limited(self.limits, why)(scope, receive, send)
+        self.in_flight += 1
+        try:
+            return await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
 
 
 class FaultMiddleware:
@@ -306,9 +441,11 @@ def create_app(
     *,
     faults: Faults | None = None,
     fault_control: bool = False,
+    limits: Limits | None = None,
 ) -> ASGIApp:
-    """The ASGI application: the API, wrapped in fault injection when asked for."""
-    platform = Platform(store, trust)
+    """The ASGI application: the API behind backpressure, in fault injection when asked for."""
+    limits = limits or Limits()
+    platform = Platform(store, trust, limits)
     app = Starlette(
         routes=[
             Route("/v1/health", platform.health, methods=["GET"]),
@@ -318,9 +455,10 @@ def create_app(
             Route("/v1/claims", platform.claims_endpoint, methods=["POST"]),
         ]
     )
+    guarded = Backpressure(app, limits)
     if faults is None and not fault_control:
-        return app
-    return FaultMiddleware(app, faults or Faults(_default_faults()), control=fault_control)
+        return guarded
+    return FaultMiddleware(guarded, faults or Faults(_default_faults()), control=fault_control)
 
 
 def _default_faults() -> FaultConfig:

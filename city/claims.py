@@ -8,12 +8,10 @@ the card once, in one transaction; a second claim of any of the same events is
 from __future__ import annotations
 
 import hashlib
-import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Any, Final, Protocol
 
-import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from loyalty.claims import (
@@ -27,7 +25,15 @@ from loyalty.claims import (
     verify_claim,
 )
 
-Credit = Callable[[sqlite_utils.Database, Claim, str], None]
+
+class Sql(Protocol):
+    """A transaction the claim runs in (``city.store.Tx``, or a sqlite3 / sqlite-utils handle)."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any:
+        """Run one statement (``?`` placeholders)."""
+
+
+Credit = Callable[[Any, Claim, str], None]
 """Credits ``claim.stamps`` to the card; called inside the claim's transaction."""
 
 STATUS: Final = {
@@ -40,7 +46,7 @@ STATUS: Final = {
 """HTTP status per refusal; every other reason (a bad or unknown code) is 422."""
 
 
-def ensure_claim_table(db: sqlite_utils.Database) -> None:
+def ensure_claim_table(db: Sql) -> None:
     """Create the table that remembers every claimed event, forever (idempotent)."""
     db.execute(
         """CREATE TABLE IF NOT EXISTS claimed_events (
@@ -57,7 +63,7 @@ def ensure_claim_table(db: sqlite_utils.Database) -> None:
 
 
 def redeem_claim(
-    db: sqlite_utils.Database,
+    db: Sql,
     code: str,
     card_id: str,
     terminal_public_keys: Mapping[str, Ed25519PublicKey],
@@ -87,9 +93,13 @@ def redeem_claim(
     db.execute("SAVEPOINT claim")
     try:
         for event_id in verdict.event_ids:
-            db.execute(
+            # ON CONFLICT rather than catching the driver's IntegrityError: the same statement
+            # then works on SQLite and PostgreSQL, where a failed statement spoils the whole
+            # transaction. A concurrent claim of the same event waits, then finds it taken.
+            inserted = db.execute(
                 "INSERT INTO claimed_events (event_id, terminal_id, receipt_no, card_id, "
-                "stamps, amount_cents, code_sha256, claimed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "stamps, amount_cents, code_sha256, claimed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(event_id) DO NOTHING",
                 [
                     event_id,
                     verdict.terminal_id,
@@ -101,11 +111,11 @@ def redeem_claim(
                     stamp,
                 ],
             )
+            if inserted.rowcount != 1:
+                db.execute("ROLLBACK TO claim")
+                db.execute("RELEASE claim")
+                return _refuse(ClaimReason.ALREADY_CLAIMED, f"slip {verdict.receipt_no}")
         credit(db, verdict, card_id)
-    except sqlite3.IntegrityError:
-        db.execute("ROLLBACK TO claim")
-        db.execute("RELEASE claim")
-        return _refuse(ClaimReason.ALREADY_CLAIMED, f"slip {verdict.receipt_no}")
     except BaseException:
         db.execute("ROLLBACK TO claim")
         db.execute("RELEASE claim")
@@ -115,7 +125,7 @@ def redeem_claim(
 
 
 def claim_response(
-    db: sqlite_utils.Database,
+    db: Sql,
     body: object,
     terminal_public_keys: Mapping[str, Ed25519PublicKey],
     *,

@@ -8,6 +8,7 @@ non-zero with ``refused: <code>: <sentence>`` on stderr.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 from collections.abc import Callable
@@ -17,20 +18,23 @@ from typing import Any, TypeVar
 
 import click
 import platformdirs
-import uvicorn
 from pydantic import TypeAdapter, ValidationError
 
-from city.app import create_app, quiet_drops
-from city.faults import FaultConfig, Faults
+from city.app import Limits
+from city.faults import FaultConfig
 from city.issuer import Issuer, IssuerError
 from city.roots import CityRoot, RootError
-from city.store import PlatformError, PlatformStore
+from city.serve import ENV_DB, ServeOptions
+from city.serve import run as run_server
+from city.store import PlatformError, PlatformStore, is_postgres, open_store, redact
 from receipts.cards import render_card_pdf, render_card_png
 from sync.protocol import Id
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 DB_NAME = "platform.db"
+DB_POINTER = "database.url"
+"""A file in the data folder naming the database (``migrate`` writes it; keep it 0600)."""
 ISSUER_DIR = "issuer"
 
 
@@ -52,7 +56,7 @@ class PlatformEnv:
     """Options shared by every command."""
 
     data_dir: Path | None = None
-    db: Path | None = None
+    db: str | None = None
 
     @property
     def folder(self) -> Path:
@@ -60,19 +64,40 @@ class PlatformEnv:
         return self.data_dir or Path(platformdirs.user_data_dir("citie-platform", appauthor=False))
 
     @property
+    def db_target(self) -> str:
+        """The database: ``--db``, else CITIE_PLATFORM_DB, else the URL in the data folder's
+        ``database.url`` (written by ``migrate``), else platform.db in the data folder.
+
+        A ``postgresql://`` URL is a PostgreSQL server; anything else is a SQLite file.
+        """
+        if self.db or os.environ.get(ENV_DB):
+            return self.db or os.environ[ENV_DB]
+        pointer = self.folder / DB_POINTER
+        if pointer.is_file():
+            lines = pointer.read_text(encoding="utf-8").split()
+            if lines:
+                return lines[0]
+        return str(self.folder / DB_NAME)
+
+    @property
     def db_path(self) -> Path:
-        """The platform's SQLite file."""
-        return self.db or self.folder / DB_NAME
+        """The platform's SQLite file (when the database is one)."""
+        return Path(self.db_target)
 
     def store(self) -> PlatformStore:
-        """Open (creating) the platform database."""
+        """Open (creating, migrating) the platform database."""
+        target = self.db_target
         try:
-            return PlatformStore(self.db_path)
+            return open_store(target)
         except Exception as exc:
+            shown = redact(target)
+            hint = (
+                "Check the URL, that the server runs, and the role's rights."
+                if is_postgres(target)
+                else "Check the path and its permissions."
+            )
             raise Refused(
-                "database_error",
-                f"cannot open the platform database {self.db_path}: {exc}. "
-                "Check the path and its permissions.",
+                "database_error", f"cannot open the platform database {shown}: {exc}. {hint}"
             ) from exc
 
 
@@ -143,9 +168,42 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--db", type=click.Path(path_type=Path, dir_okay=False), help="SQLite file.")
+@click.option(
+    "--db",
+    help="A SQLite file or a postgresql:// URL (default: CITIE_PLATFORM_DB, else "
+    "platform.db in the data directory).",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8400, show_default=True, help="Port; 0 picks a free one.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes. PostgreSQL serves them all at once; with SQLite they read in "
+    "parallel but write one at a time.",
+)
+@click.option(
+    "--max-in-flight",
+    type=click.IntRange(1, 100_000),
+    default=64,
+    show_default=True,
+    help="Requests one worker serves at once; more are answered 429 with Retry-After.",
+)
+@click.option(
+    "--header-timeout",
+    type=click.FloatRange(0.1, 600),
+    default=10.0,
+    show_default=True,
+    help="Seconds a client may take to send a request's headers.",
+)
+@click.option(
+    "--body-timeout",
+    type=click.FloatRange(0.1, 600),
+    default=30.0,
+    show_default=True,
+    help="Seconds a request body may take to arrive (408 after).",
+)
 @click.option("--fail-rate", type=float, help="Share of requests answered 500.")
 @click.option("--drop-after-commit-rate", type=float, help="Share of answers dropped after commit.")
 @click.option("--slow-ms", type=int, help="Milliseconds to wait before each answer.")
@@ -162,9 +220,13 @@ def cli() -> None:
 @pass_env
 def serve(
     env: PlatformEnv,
-    db: Path | None,
+    db: str | None,
     host: str,
     port: int,
+    workers: int,
+    max_in_flight: int,
+    header_timeout: float,
+    body_timeout: float,
     fail_rate: float | None,
     drop_after_commit_rate: float | None,
     slow_ms: int | None,
@@ -179,7 +241,8 @@ def serve(
     Faults can also come from CITIE_PLATFORM_FAIL_RATE, ..._DROP_AFTER_COMMIT_RATE,
     ..._SLOW_MS, ..._RATE_LIMIT_EVERY, ..._RETRY_AFTER and ..._SEED.
     """
-    env.db = db
+    if db is not None:
+        env.db = db
     try:
         config = FaultConfig.from_env()
         for name, value in (
@@ -195,13 +258,16 @@ def serve(
         config.check()
     except ValueError as exc:
         raise Refused("bad_faults", f"{exc}.", exit_code=2) from exc
-    faulty = any(
-        (config.fail_rate, config.drop_after_commit_rate, config.slow_ms, config.rate_limit_every)
+    env.store().close()  # open once here: a bad URL or path is refused before listening
+    options = ServeOptions(
+        db=env.db_target,
+        data_dir=env.folder,
+        faults=config,
+        request_log=request_log,
+        fault_control=fault_control,
+        limits=Limits(max_in_flight=max_in_flight, body_timeout=body_timeout),
+        header_timeout=header_timeout,
     )
-    store = env.store()
-    faults = Faults(config, request_log) if faulty or request_log or fault_control else None
-    app = create_app(store, trust_source(env), faults=faults, fault_control=fault_control)
-
     try:
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -214,22 +280,7 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"listening on http://{shown}:{bound}", err=False)
     sys.stdout.flush()
-    quiet_drops()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            log_level="warning",
-            http="h11",
-            interface="asgi3",
-            proxy_headers=False,
-            lifespan="off",
-            timeout_graceful_shutdown=2,
-        )
-    )
-    try:
-        server.run(sockets=[sock])
-    finally:
-        store.close()
+    run_server(options, sock, workers=workers)
 
 
 @cli.group()

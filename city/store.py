@@ -1,31 +1,44 @@
-"""The platform's own SQLite database: shops, terminals, events (deduplicated forever), balances.
+"""The platform's store: one interface, two databases (SQLite embedded, PostgreSQL for a city).
 
-One write connection behind a lock (WAL, ``synchronous=FULL``, a busy timeout), opened with
-sqlite-utils. Event ids are a UNIQUE column, so a replayed event can never be stored twice,
-however long after the first copy it arrives.
+``PlatformStore`` holds every rule about what is stored and what terminals are told back; the
+SQL is written once (``?`` placeholders, statements both databases run). A subclass gives the
+connections and transactions (``SqliteStore`` in ``city.sqlite_store``, ``PostgresStore`` in
+``city.postgres_store``); ``open_store`` picks one from a path or a ``postgresql://`` URL.
+
+There is no Python lock around the store: each transaction has its own connection and the
+database does the concurrency (SQLite: one writer at a time with a busy timeout, readers never
+wait in WAL mode; PostgreSQL: row locks). Event ids are a UNIQUE column, so a replayed event can
+never be stored twice, however long after the first copy it arrives. Every change terminals
+pull (a balance, a revocation, a program) gets its own number from the ``version`` counter,
+taken while the transaction holds the counter's row, so numbers are visible in commit order and
+an updates page can stop after any item.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from abc import ABC, abstractmethod
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence, Sized
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
-import sqlite_utils
 from pydantic import ValidationError
 
+from city import checks
 from city.claims import claim_response
 from loyalty.claims import Claim, ClaimReason
 from loyalty.db import iso, utc_now
 from loyalty.keys import public_from_hex
 from sync.protocol import (
+    MAX_UPDATE_ITEMS,
     ConfirmedBalance,
     Event,
     EventResult,
@@ -34,78 +47,38 @@ from sync.protocol import (
     describe,
 )
 
-BUSY_TIMEOUT_MS = 5000
-UPDATE_PAGE = 5000
+UPDATE_PAGE: Final = 2000
+"""Most items (programs, revocations, balances together) in one updates page."""
+UPDATE_PAGE_BYTES: Final = 1024 * 1024
+"""About the most bytes of items in one updates page (a page holds at least one item)."""
+PROGRAM_PAGE: Final = 1000
+"""Most programs in one page (the protocol's bound)."""
+LIST_PAGE: Final = 1000
+"""Most rows one operator listing returns at a time."""
+CHUNK: Final = 500
+"""Most values in one ``IN (...)`` list."""
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS shops (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS terminals (
-    id TEXT PRIMARY KEY,
-    shop_id TEXT NOT NULL REFERENCES shops(id),
-    public_key TEXT,
-    pairing_hash TEXT UNIQUE,          -- sha256 of the one-time pairing token, NULL once used
-    credential_hash TEXT UNIQUE,       -- sha256 of the terminal credential
-    created_at TEXT NOT NULL,
-    paired_at TEXT,
-    last_seen_at TEXT
-);
-CREATE TABLE IF NOT EXISTS events (
-    pseq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,           -- the terminal's event id: dedupe forever
-    seq INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    terminal_id TEXT NOT NULL,
-    shop_id TEXT NOT NULL,
-    occurred_at TEXT NOT NULL,
-    received_at TEXT NOT NULL,         -- the platform's own clock
-    card_id TEXT,
-    program_id TEXT NOT NULL,
-    stamps INTEGER NOT NULL,
-    amount_cents INTEGER,
-    currency TEXT,
-    voids TEXT,
-    receipt_no TEXT,
-    detail TEXT NOT NULL,
-    batch_id TEXT NOT NULL,
-    overdraft INTEGER NOT NULL DEFAULT 0   -- a redemption that took the card below zero
-);
-CREATE INDEX IF NOT EXISTS events_card ON events(shop_id, card_id);
-CREATE INDEX IF NOT EXISTS events_overdraft ON events(overdraft) WHERE overdraft = 1;
-CREATE TABLE IF NOT EXISTS balances (
-    shop_id TEXT NOT NULL,
-    program_id TEXT NOT NULL,
-    card_id TEXT NOT NULL,
-    stamps INTEGER NOT NULL,
-    version INTEGER NOT NULL,          -- change counter value of the last change
-    PRIMARY KEY (shop_id, program_id, card_id)
-);
-CREATE INDEX IF NOT EXISTS balances_version ON balances(shop_id, version);
-CREATE TABLE IF NOT EXISTS programs (
-    shop_id TEXT NOT NULL,
-    id TEXT NOT NULL,
-    body TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    PRIMARY KEY (shop_id, id)
-);
-CREATE TABLE IF NOT EXISTS cards (
-    id TEXT PRIMARY KEY,
-    issued_at TEXT NOT NULL,
-    expires_days INTEGER
-);
-CREATE TABLE IF NOT EXISTS revoked (
-    card_id TEXT PRIMARY KEY,
-    revoked_at TEXT NOT NULL,
-    version INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS counters (
-    name TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-);
-"""
+EVENT_COLUMNS: Final = (
+    "id",
+    "seq",
+    "kind",
+    "terminal_id",
+    "shop_id",
+    "occurred_at",
+    "received_at",
+    "card_id",
+    "program_id",
+    "stamps",
+    "amount_cents",
+    "currency",
+    "voids",
+    "receipt_no",
+    "detail",
+    "batch_id",
+    "overdraft",
+    "digest",
+    "flags",
+)
 
 
 def hash_secret(secret: str) -> str:
@@ -127,6 +100,10 @@ class PlatformError(Exception):
         self.message = message
 
 
+class Retry(Exception):
+    """The transaction lost a race with another one; run it again (it then sees the winner)."""
+
+
 @dataclass(frozen=True)
 class TerminalRecord:
     """A registered terminal."""
@@ -145,29 +122,87 @@ class NewTerminal:
     token: str
 
 
-class PlatformStore:
+@dataclass(frozen=True)
+class UpdatesPage:
+    """One page of what changed for a shop since a cursor."""
+
+    programs: list[ProgramUpdate]
+    revoked: list[RevokedCard]
+    balances: list[ConfirmedBalance]
+    next_cursor: int
+    more: bool
+
+
+class Rows(Protocol):
+    """What ``Tx.execute`` returns (a DB-API cursor: rows are tuples)."""
+
+    @property
+    def rowcount(self) -> int:
+        """Rows changed by the statement."""
+
+    def fetchone(self) -> Any:
+        """The next row, or None."""
+
+    def fetchall(self) -> list[Any]:
+        """The remaining rows."""
+
+
+class Tx(Protocol):
+    """One open transaction; SQL with ``?`` placeholders."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+        """Run one statement."""
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for each row."""
+
+
+@dataclass
+class _Candidate:
+    position: int
+    event: Event
+    digest: str
+
+
+class PlatformStore(ABC):
     """The platform's ledger of everything terminals sent, and what it tells them back."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-        conn.isolation_level = None
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")
-        self._conn = conn
-        self.db = sqlite_utils.Database(conn)
-        self._lock = threading.RLock()
-        with self.write() as db:
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
+    dialect: str = ""
+    for_update: str = ""
+    """Appended to a SELECT that reads rows the transaction will change (PostgreSQL locks them)."""
+    retryable: tuple[type[BaseException], ...] = (Retry,)
+    """Errors after which a write transaction is run again (lost races, deadlocks)."""
+    max_clock_skew = checks.DEFAULT_MAX_CLOCK_SKEW
 
+    # connections --------------------------------------------------------------------------
+
+    @abstractmethod
+    def write(self) -> AbstractContextManager[Tx]:
+        """One write transaction; committed when the block returns, rolled back on error."""
+
+    @abstractmethod
+    def read(self) -> AbstractContextManager[Tx]:
+        """One consistent read-only snapshot."""
+
+    @abstractmethod
     def close(self) -> None:
-        """Close the connection."""
-        with self._lock:
-            self._conn.close()
+        """Close every connection."""
+
+    @property
+    @abstractmethod
+    def where(self) -> str:
+        """Where the data lives, for messages (a path, or a URL without its password)."""
+
+    def _insert_events(self, tx: Tx, rows: list[tuple[Any, ...]]) -> set[str]:
+        """Insert events (columns ``EVENT_COLUMNS``) skipping stored ids; return the ids stored."""
+        marks = ", ".join("?" * len(EVENT_COLUMNS))
+        tx.executemany(
+            f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({marks}) "
+            "ON CONFLICT(id) DO NOTHING",
+            rows,
+        )
+        # SQLite runs one writer at a time, so what the batch checked before is still true.
+        return {str(row[0]) for row in rows}
 
     def __enter__(self) -> PlatformStore:
         return self
@@ -175,46 +210,34 @@ class PlatformStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def write(self) -> Iterator[sqlite_utils.Database]:
-        """One ``BEGIN IMMEDIATE`` transaction; committed when the block returns."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+    def _transaction(self, work: Any, attempts: int = 5) -> Any:
+        """Run ``work(tx)`` in a write transaction, again when it lost a race."""
+        for attempt in range(attempts):
             try:
-                yield self.db
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
-            else:
-                self._conn.execute("COMMIT")
+                with self.write() as tx:
+                    return work(tx)
+            except self.retryable:
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
 
-    @contextmanager
-    def read(self) -> Iterator[sqlite_utils.Database]:
-        """A consistent snapshot for reading (a deferred transaction)."""
-        with self._lock:
-            self._conn.execute("BEGIN")
-            try:
-                yield self.db
-            finally:
-                self._conn.execute("COMMIT")
+    # counters -----------------------------------------------------------------------------
 
-    # counters -------------------------------------------------------------------------
-
-    def _bump(self, db: sqlite_utils.Database, name: str, by: int = 1) -> int:
-        db.execute(
+    def _bump(self, tx: Tx, name: str, by: int = 1) -> int:
+        """Add ``by`` to a counter and return its new value (the row stays locked until commit)."""
+        row = tx.execute(
             "INSERT INTO counters (name, value) VALUES (?, ?) "
-            "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+            "ON CONFLICT(name) DO UPDATE SET value = counters.value + excluded.value "
+            "RETURNING value",
             [name, by],
-        )
-        row = db.execute("SELECT value FROM counters WHERE name = ?", [name]).fetchone()
+        ).fetchone()
         return int(row[0])
 
-    def _counter(self, db: sqlite_utils.Database, name: str) -> int:
-        row = db.execute("SELECT value FROM counters WHERE name = ?", [name]).fetchone()
+    def _counter(self, tx: Tx, name: str) -> int:
+        row = tx.execute("SELECT value FROM counters WHERE name = ?", [name]).fetchone()
         return int(row[0]) if row else 0
 
-    # terminals --------------------------------------------------------------------------
+    # terminals ----------------------------------------------------------------------------
 
     def add_terminal(
         self, *, shop_name: str, shop_id: str | None = None, terminal_id: str | None = None
@@ -224,42 +247,51 @@ class PlatformStore:
         Adding a terminal id again issues a fresh pairing token: pairing with it replaces the
         old credential (that is how a credential is rotated).
         """
-        shop_id = shop_id or _slug(shop_name)
+        shop = shop_id or _slug(shop_name)
         token = new_secret()
         now = iso(utc_now())
-        with self.write() as db:
-            if terminal_id is None:
-                count = db.execute(
-                    "SELECT COUNT(*) FROM terminals WHERE shop_id = ?", [shop_id]
-                ).fetchone()[0]
-                terminal_id = f"{shop_id}-t{count + 1}"
-            db.execute(
+
+        def work(tx: Tx) -> str:
+            chosen = terminal_id
+            tx.execute(
                 "INSERT INTO shops (id, name, created_at) VALUES (?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET name = excluded.name",
-                [shop_id, shop_name, now],
+                [shop, shop_name, now],
             )
-            row = db.execute("SELECT shop_id FROM terminals WHERE id = ?", [terminal_id]).fetchone()
-            if row is not None and row[0] != shop_id:
+            if chosen is None:
+                count = int(
+                    tx.execute(
+                        "SELECT COUNT(*) FROM terminals WHERE shop_id = ?", [shop]
+                    ).fetchone()[0]
+                )
+                chosen = f"{shop}-t{count + 1}"
+            row = tx.execute("SELECT shop_id FROM terminals WHERE id = ?", [chosen]).fetchone()
+            if row is not None and row[0] != shop:
                 raise PlatformError(
                     "terminal_in_other_shop",
-                    f"terminal {terminal_id} belongs to shop {row[0]}, not {shop_id}. "
+                    f"terminal {chosen} belongs to shop {row[0]}, not {shop}. "
                     "Choose another --terminal-id.",
                 )
-            db.execute(
-                "INSERT INTO terminals (id, shop_id, pairing_hash, created_at) VALUES (?, ?, ?, ?) "
+            tx.execute(
+                "INSERT INTO terminals (id, shop_id, pairing_hash, created_at) "
+                "VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET pairing_hash = excluded.pairing_hash",
-                [terminal_id, shop_id, hash_secret(token), now],
+                [chosen, shop, hash_secret(token), now],
             )
-        return NewTerminal(terminal_id=terminal_id, shop_id=shop_id, token=token)
+            return chosen
+
+        chosen = self._transaction(work)
+        return NewTerminal(terminal_id=chosen, shop_id=shop, token=token)
 
     def pair(self, token: str, public_key: str) -> tuple[TerminalRecord, str, str]:
         """Trade a pairing token for a new credential; return (terminal, shop name, credential)."""
         credential = new_secret()
-        with self.write() as db:
-            row = db.execute(
-                "SELECT t.id, t.shop_id, s.name FROM terminals t JOIN shops s ON s.id = t.shop_id "
-                "WHERE t.pairing_hash = ?",
-                [hash_secret(token)],
+
+        def work(tx: Tx) -> tuple[TerminalRecord, str]:
+            row = tx.execute(
+                "UPDATE terminals SET pairing_hash = NULL, credential_hash = ?, public_key = ?, "
+                "paired_at = ? WHERE pairing_hash = ? RETURNING id, shop_id",
+                [hash_secret(credential), public_key, iso(utc_now()), hash_secret(token)],
             ).fetchone()
             if row is None:
                 raise PlatformError(
@@ -267,168 +299,323 @@ class PlatformStore:
                     "this pairing token is unknown or was used already. "
                     "Ask the platform operator for a new one (citie-platform terminal add).",
                 )
-            db.execute(
-                "UPDATE terminals SET pairing_hash = NULL, credential_hash = ?, public_key = ?, "
-                "paired_at = ? WHERE id = ?",
-                [hash_secret(credential), public_key, iso(utc_now()), row[0]],
+            # Earlier keys stay: slips signed before a re-pairing remain claimable.
+            tx.execute(
+                "INSERT INTO terminal_keys (terminal_id, public_key, paired_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(terminal_id, public_key) DO NOTHING",
+                [row[0], public_key, iso(utc_now())],
             )
-        return TerminalRecord(id=row[0], shop_id=row[1], paired=True), row[2], credential
+            name = tx.execute("SELECT name FROM shops WHERE id = ?", [row[1]]).fetchone()
+            return TerminalRecord(id=row[0], shop_id=row[1], paired=True), str(name[0])
+
+        terminal, shop_name = self._transaction(work)
+        return terminal, shop_name, credential
 
     def terminal_for(self, credential: str) -> TerminalRecord | None:
         """The terminal a credential belongs to, or None."""
-        with self._lock:
-            row = self._conn.execute(
+        with self.read() as tx:
+            row = tx.execute(
                 "SELECT id, shop_id FROM terminals WHERE credential_hash = ?",
                 [hash_secret(credential)],
             ).fetchone()
         return None if row is None else TerminalRecord(id=row[0], shop_id=row[1], paired=True)
 
-    # events -----------------------------------------------------------------------------
+    def touch(self, terminal_id: str) -> None:
+        """Remember when a terminal last called."""
+        with self.write() as tx:
+            tx.execute(
+                "UPDATE terminals SET last_seen_at = ? WHERE id = ?", [iso(utc_now()), terminal_id]
+            )
+
+    def list_terminals(self, after: str = "", limit: int = LIST_PAGE) -> list[dict[str, Any]]:
+        """Terminals by id after ``after`` (a page of at most ``limit``)."""
+        with self.read() as tx:
+            rows = tx.execute(
+                "SELECT id, shop_id, credential_hash IS NOT NULL, created_at, paired_at, "
+                "last_seen_at FROM terminals WHERE id > ? ORDER BY id LIMIT ?",
+                [after, min(limit, LIST_PAGE)],
+            ).fetchall()
+        keys = ("terminal_id", "shop_id", "paired", "created_at", "paired_at", "last_seen_at")
+        return [dict(zip(keys, (*r[:2], bool(r[2]), *r[3:]), strict=True)) for r in rows]
+
+    def remove_terminal(self, terminal_id: str) -> bool:
+        """Forget a terminal's credential and pairing token (its events stay); False if unknown."""
+        with self.write() as tx:
+            row = tx.execute(
+                "UPDATE terminals SET credential_hash = NULL, pairing_hash = NULL "
+                "WHERE id = ? RETURNING id",
+                [terminal_id],
+            ).fetchone()
+        return row is not None
+
+    def shop_exists(self, shop_id: str) -> bool:
+        """Whether a shop was ever registered (``terminal add``)."""
+        with self.read() as tx:
+            return tx.execute("SELECT 1 FROM shops WHERE id = ?", [shop_id]).fetchone() is not None
+
+    # events -------------------------------------------------------------------------------
 
     def record_batch(
         self, terminal: TerminalRecord, batch_id: str, raw_events: list[Any]
     ) -> list[EventResult]:
-        """Store each event once; one result per event, in order, all in one transaction."""
-        results: list[EventResult] = []
-        received_at = iso(utc_now())
-        with self.write() as db:
-            conn = db.conn
-            version = self._counter(db, "version")
-            duplicates = 0
-            for raw in raw_events:
-                result = self._record_one(conn, terminal, batch_id, raw, received_at, version + 1)
-                if result.status == "duplicate":
-                    duplicates += 1
-                results.append(result)
-            if any(r.status == "accepted" for r in results):
-                self._bump(db, "version")
-            if duplicates:
-                self._bump(db, "duplicates", duplicates)
-        return results
+        """Store each event once; one result per event, in order, all in one transaction.
 
-    def _record_one(
+        The events are parsed and validated before the transaction opens. An id already stored
+        is ``duplicate`` only when the same terminal sent the same content; otherwise it is
+        rejected as ``conflict`` (another terminal's id, or another event under the same id).
+        """
+        received = utc_now()
+        results: list[EventResult | None] = []
+        candidates: list[_Candidate] = []
+        for position, raw in enumerate(raw_events):
+            parsed = _parse(raw, terminal)
+            if isinstance(parsed, EventResult):
+                results.append(parsed)
+            else:
+                results.append(None)
+                candidates.append(_Candidate(position, parsed, _digest(parsed)))
+
+        def work(tx: Tx) -> list[EventResult]:
+            answer = list(results)
+            self._record(tx, terminal, batch_id, candidates, answer, received)
+            return [r for r in answer if r is not None]
+
+        recorded: list[EventResult] = self._transaction(work)
+        return recorded
+
+    def _record(
         self,
-        conn: sqlite3.Connection,
+        tx: Tx,
         terminal: TerminalRecord,
         batch_id: str,
-        raw: Any,
-        received_at: str,
-        version: int,
-    ) -> EventResult:
-        raw_id = raw.get("id") if isinstance(raw, dict) else None
-        shown_id = raw_id[:64] if isinstance(raw_id, str) else ""
-        try:
-            event = Event.model_validate(raw)
-        except ValidationError as exc:
-            kind = raw.get("kind") if isinstance(raw, dict) else None
-            if isinstance(kind, str) and any(e["loc"] == ("kind",) for e in exc.errors()):
-                return EventResult(
-                    id=shown_id,
-                    status="rejected",
-                    reason="unknown_kind",
-                    message=f"event kind {kind[:30]!r} is not one this platform knows.",
-                )
-            return EventResult(
-                id=shown_id, status="rejected", reason="malformed", message=describe(exc)[:500]
+        candidates: list[_Candidate],
+        results: list[EventResult | None],
+        received: datetime,
+    ) -> None:
+        stored = self._stored_origins(tx, [c.event.id for c in candidates])
+        fresh: list[_Candidate] = []
+        in_batch: dict[str, str] = {}
+        duplicates = 0
+        for candidate in candidates:
+            event = candidate.event
+            origin = stored.get(event.id)
+            if origin is None and event.id in in_batch:
+                origin = (terminal.id, in_batch[event.id])
+            if origin is None:
+                in_batch[event.id] = candidate.digest
+                fresh.append(candidate)
+            elif origin[0] == terminal.id and origin[1] in (None, candidate.digest):
+                results[candidate.position] = EventResult(id=event.id, status="duplicate")
+                duplicates += 1
+            else:
+                results[candidate.position] = _conflict(event, origin[0] == terminal.id)
+        accepted = self._judge(tx, terminal, fresh, results, received)
+        balances = self._apply_balances(tx, terminal.shop_id, accepted, results)
+        rows = [
+            (
+                c.event.id,
+                c.event.seq,
+                c.event.kind,
+                c.event.terminal_id,
+                c.event.shop_id,
+                c.event.occurred_at,
+                iso(received),
+                c.event.card_id,
+                c.event.program_id,
+                c.event.stamps,
+                c.event.amount_cents,
+                c.event.currency,
+                c.event.voids,
+                c.event.receipt_no,
+                json.dumps(c.event.detail, separators=(",", ":")),
+                batch_id,
+                int("overdraft" in (results[c.position] or _ACCEPTED).flags),
+                c.digest,
+                ",".join((results[c.position] or _ACCEPTED).flags),
             )
-        if event.shop_id != terminal.shop_id:
-            return EventResult(
-                id=event.id,
-                status="rejected",
-                reason="wrong_shop",
-                message=f"terminal {terminal.id} may only send events of shop "
-                f"{terminal.shop_id}, not {event.shop_id}.",
-            )
-        if event.terminal_id != terminal.id:
-            return EventResult(
-                id=event.id,
-                status="rejected",
-                reason="wrong_terminal",
-                message=f"this credential belongs to terminal {terminal.id}, "
-                f"not {event.terminal_id}.",
-            )
-        # Anonymous purchases, and the voids that cancel them, carry no card.
-        if event.kind not in ("purchase", "void") and event.card_id is None:
-            return EventResult(
-                id=event.id,
-                status="rejected",
-                reason="card_missing",
-                message=f"a {event.kind} event needs a card id.",
-            )
-        exists = conn.execute("SELECT 1 FROM events WHERE id = ?", [event.id]).fetchone()
-        if exists:
-            return EventResult(id=event.id, status="duplicate")
-        if event.voids is not None:
-            target = conn.execute(
-                "SELECT shop_id, card_id FROM events WHERE id = ?", [event.voids]
-            ).fetchone()
-            if target is not None and target[0] == terminal.shop_id and target[1] != event.card_id:
-                return EventResult(
-                    id=event.id,
-                    status="rejected",
-                    reason="void_card_mismatch",
-                    message=f"the void names card {event.card_id}, "
-                    f"but the voided event {event.voids} is for {target[1]}.",
-                )
-            if target is None or target[0] != terminal.shop_id:
-                return EventResult(
-                    id=event.id,
-                    status="rejected",
-                    reason="void_target_unknown",
-                    message=f"the voided event {event.voids} is not on the platform for this shop.",
-                )
-        overdraft = 0
-        flags: list[str] = []
-        if event.card_id is not None and event.stamps != 0:
-            row = conn.execute(
-                "SELECT stamps FROM balances WHERE shop_id = ? AND program_id = ? AND card_id = ?",
-                [event.shop_id, event.program_id, event.card_id],
-            ).fetchone()
-            before = int(row[0]) if row else 0
-            after = before + event.stamps
-            if event.kind == "redeem" and after < 0:
-                overdraft = 1
-                flags.append("overdraft")
-            conn.execute(
+            for c in accepted
+        ]
+        if rows and self._insert_events(tx, rows) != {c.event.id for c in accepted}:
+            raise Retry("another transaction stored some of these ids first")
+        if balances:
+            top = self._bump(tx, "version", len(balances))
+            first = top - len(balances) + 1
+            tx.executemany(
                 "INSERT INTO balances (shop_id, program_id, card_id, stamps, version) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT(shop_id, program_id, card_id) "
-                "DO UPDATE SET stamps = excluded.stamps, version = excluded.version",
-                [event.shop_id, event.program_id, event.card_id, after, version],
+                "DO UPDATE SET stamps = balances.stamps + excluded.stamps, "
+                "version = excluded.version",
+                [
+                    (terminal.shop_id, program, card, delta, first + n)
+                    for n, ((program, card), delta) in enumerate(sorted(balances.items()))
+                ],
             )
-        conn.execute(
-            "INSERT INTO events (id, seq, kind, terminal_id, shop_id, occurred_at, received_at, "
-            "card_id, program_id, stamps, amount_cents, currency, voids, receipt_no, detail, "
-            "batch_id, overdraft) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                event.id,
-                event.seq,
-                event.kind,
-                event.terminal_id,
-                event.shop_id,
-                event.occurred_at,
-                received_at,
-                event.card_id,
-                event.program_id,
-                event.stamps,
-                event.amount_cents,
-                event.currency,
-                event.voids,
-                event.receipt_no,
-                json.dumps(event.detail, separators=(",", ":")),
-                batch_id,
-                overdraft,
-            ],
+        if duplicates:
+            self._bump(tx, "duplicates", duplicates)
+
+    def _stored_origins(self, tx: Tx, ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+        """For ids already stored: the terminal that sent each and its content digest."""
+        found: dict[str, tuple[str, str | None]] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            for row in tx.execute(
+                f"SELECT id, terminal_id, digest FROM events WHERE id IN ({_marks(chunk)})",
+                chunk,
+            ).fetchall():
+                found[row[0]] = (row[1], row[2])
+        return found
+
+    def _judge(
+        self,
+        tx: Tx,
+        terminal: TerminalRecord,
+        fresh: list[_Candidate],
+        results: list[EventResult | None],
+        received: datetime,
+    ) -> list[_Candidate]:
+        """Check new events against the shop's books; return the accepted ones, in order."""
+        if not fresh:
+            return []
+        events = [c.event for c in fresh]
+        need = checks.needs(events)
+        targets = self._targets(tx, need.void_targets)
+        context = checks.Context(
+            received_at=received,
+            programs=self._program_versions(tx, terminal.shop_id),
+            targets={k: v for k, v in targets.items() if v.shop_id == terminal.shop_id},
+            earned=self._earned(tx, terminal.shop_id, need),
+            max_clock_skew=self.max_clock_skew,
         )
-        return EventResult(id=event.id, status="accepted", flags=flags)
+        verdicts = checks.judge(events, context)
+        accepted: list[_Candidate] = []
+        accepted_ids: dict[str, Event] = {}
+        for candidate, verdict in zip(fresh, verdicts, strict=True):
+            event = candidate.event
+            if not verdict.accepted:
+                results[candidate.position] = EventResult(
+                    id=event.id,
+                    status="rejected",
+                    reason=verdict.reason or "rejected",
+                    message=(verdict.message or "")[:500] or None,
+                )
+                continue
+            if event.voids is not None:
+                refusal = _void_refusal(event, terminal, targets.get(event.voids), accepted_ids)
+                if refusal is not None:
+                    results[candidate.position] = refusal
+                    continue
+            accepted.append(candidate)
+            accepted_ids[event.id] = event
+            results[candidate.position] = EventResult(
+                id=event.id, status="accepted", flags=list(verdict.flags)
+            )
+        return accepted
+
+    def _targets(self, tx: Tx, ids: Iterable[str]) -> dict[str, checks.Target]:
+        found: dict[str, checks.Target] = {}
+        for chunk in _chunks(sorted(ids)):
+            rows = tx.execute(
+                "SELECT e.id, e.shop_id, e.kind, e.card_id, e.program_id, e.stamps, "
+                "e.amount_cents, e.occurred_at, "
+                "EXISTS (SELECT 1 FROM events v WHERE v.voids = e.id) "
+                f"FROM events e WHERE e.id IN ({_marks(chunk)})",
+                chunk,
+            ).fetchall()
+            for r in rows:
+                found[r[0]] = checks.Target(
+                    id=r[0],
+                    shop_id=r[1],
+                    kind=r[2],
+                    card_id=r[3],
+                    program_id=r[4],
+                    stamps=int(r[5]),
+                    amount_cents=None if r[6] is None else int(r[6]),
+                    voided=bool(r[8]),
+                    occurred_at=_time_or_none(r[7]),
+                )
+        return found
+
+    def _program_versions(self, tx: Tx, shop_id: str) -> dict[str, list[checks.ProgramVersion]]:
+        bodies: dict[str, list[tuple[str, datetime]]] = defaultdict(list)
+        for r in tx.execute(
+            "SELECT id, body, since FROM program_versions WHERE shop_id = ? ORDER BY version",
+            [shop_id],
+        ).fetchall():
+            since = _time_or_none(r[2])
+            if since is not None:
+                bodies[r[0]].append((r[1], since))
+        return {pid: checks.program_versions(found) for pid, found in bodies.items()}
+
+    def _earned(self, tx: Tx, shop_id: str, need: checks.Needs) -> list[checks.Earned]:
+        if not need.cards or need.since is None or need.until is None:
+            return []
+        earned: list[checks.Earned] = []
+        for chunk in _chunks(sorted(need.cards)):
+            rows = tx.execute(
+                "SELECT e.card_id, e.program_id, e.occurred_at, e.stamps FROM events e "
+                f"WHERE e.shop_id = ? AND e.card_id IN ({_marks(chunk)}) "
+                "AND e.kind IN ('stamp', 'purchase') AND e.stamps > 0 "
+                "AND e.occurred_at >= ? AND e.occurred_at <= ? "
+                "AND NOT EXISTS (SELECT 1 FROM events v WHERE v.voids = e.id)",
+                [shop_id, *chunk, iso(need.since), iso(need.until)],
+            ).fetchall()
+            for r in rows:
+                at = _time_or_none(r[2])
+                if at is not None:
+                    earned.append(checks.Earned(r[0], r[1], at, int(r[3])))
+        return earned
+
+    def _apply_balances(
+        self,
+        tx: Tx,
+        shop_id: str,
+        accepted: list[_Candidate],
+        results: list[EventResult | None],
+    ) -> dict[tuple[str, str], int]:
+        """Each card's change per program; flags redemptions that go below zero (overdraft)."""
+        keys = sorted(
+            {
+                (c.event.program_id, c.event.card_id)
+                for c in accepted
+                if c.event.card_id is not None and c.event.stamps != 0
+            }
+        )
+        if not keys:
+            return {}
+        current: dict[tuple[str, str], int] = {}
+        for chunk in _chunks(sorted({card for _, card in keys})):
+            for r in tx.execute(
+                "SELECT program_id, card_id, stamps FROM balances "
+                f"WHERE shop_id = ? AND card_id IN ({_marks(chunk)}) "
+                f"ORDER BY program_id, card_id{self.for_update}",
+                [shop_id, *chunk],
+            ).fetchall():
+                current[(r[0], r[1])] = int(r[2])
+        deltas: dict[tuple[str, str], int] = defaultdict(int)
+        for c in accepted:
+            event = c.event
+            if event.card_id is None or event.stamps == 0:
+                continue
+            key = (event.program_id, event.card_id)
+            after = current.get(key, 0) + deltas[key] + event.stamps
+            deltas[key] += event.stamps
+            result = results[c.position]
+            if event.kind == "redeem" and after < 0 and result is not None:
+                results[c.position] = result.model_copy(
+                    update={"flags": [*result.flags, "overdraft"][:8]}
+                )
+        return dict(deltas)
+
+    # claims -------------------------------------------------------------------------------
 
     def claim(self, body: object) -> tuple[int, dict[str, object]]:
         """``POST /v1/claims``: verify a slip's claim code and credit the card once."""
-        with self.write() as db:
+
+        def work(tx: Tx) -> tuple[int, dict[str, object]]:
             terminals = {
                 row[0]: (row[1], row[2])
-                for row in db.execute(
+                for row in tx.execute(
                     "SELECT id, shop_id, public_key FROM terminals WHERE public_key IS NOT NULL"
-                )
+                ).fetchall()
             }
             keys = {}
             for terminal_id, (_shop, public_key) in terminals.items():
@@ -440,135 +627,396 @@ class PlatformStore:
             def check(claim: Claim) -> ClaimReason | None:
                 if terminals[claim.terminal_id][0] != claim.shop_id:
                     return ClaimReason.BAD_SIGNATURE  # signed for a shop it does not belong to
-                marks = ",".join("?" * len(claim.event_ids))
-                voided = db.execute(
-                    f"SELECT 1 FROM events WHERE voids IN ({marks}) LIMIT 1",  # noqa: S608
+                voided = tx.execute(
+                    f"SELECT 1 FROM events WHERE voids IN ({_marks(claim.event_ids)}) LIMIT 1",
                     list(claim.event_ids),
                 ).fetchone()
                 return ClaimReason.VOIDED if voided else None
 
-            def credit(db: sqlite_utils.Database, claim: Claim, card_id: str) -> None:
+            def credit(db: Tx, claim: Claim, card_id: str) -> None:
                 program = claim.program_id or "default"
                 version = self._bump(db, "version")
                 db.execute(
                     "INSERT INTO balances (shop_id, program_id, card_id, stamps, version) "
                     "VALUES (?, ?, ?, ?, ?) ON CONFLICT(shop_id, program_id, card_id) "
-                    "DO UPDATE SET stamps = stamps + excluded.stamps, version = excluded.version",
+                    "DO UPDATE SET stamps = balances.stamps + excluded.stamps, "
+                    "version = excluded.version",
                     [claim.shop_id, program, card_id, claim.stamps, version],
                 )
 
             def card_exists(card_id: str) -> bool:
                 return (
-                    db.execute("SELECT 1 FROM cards WHERE id = ?", [card_id]).fetchone() is not None
+                    tx.execute("SELECT 1 FROM cards WHERE id = ?", [card_id]).fetchone() is not None
                 )
 
             return claim_response(
-                db, body, keys, credit=credit, card_exists=card_exists, check=check
+                tx, body, keys, credit=credit, card_exists=card_exists, check=check
             )
 
-    def touch(self, terminal_id: str) -> None:
-        """Remember when a terminal last called."""
-        with self.write() as db:
-            db.execute(
-                "UPDATE terminals SET last_seen_at = ? WHERE id = ?", [iso(utc_now()), terminal_id]
-            )
+        answer: tuple[int, dict[str, object]] = self._transaction(work)
+        return answer
 
-    # updates ----------------------------------------------------------------------------
+    # updates ------------------------------------------------------------------------------
 
-    def updates(
-        self, terminal: TerminalRecord, cursor: int
-    ) -> tuple[list[ProgramUpdate], list[RevokedCard], list[ConfirmedBalance], int, bool]:
-        """What changed for this terminal's shop since ``cursor``: programs, revocations,
-        balances, the next cursor, and whether more pages follow."""
-        with self.read() as db:
-            top = self._counter(db, "version")
-            programs = [
-                ProgramUpdate(id=r[0], body=json.loads(r[1]))
-                for r in db.execute(
-                    "SELECT id, body FROM programs WHERE shop_id = ? AND version > ? ORDER BY id",
-                    [terminal.shop_id, cursor],
-                )
-            ]
-            revoked = [
-                RevokedCard(card_id=r[0], revoked_at=r[1])
-                for r in db.execute(
-                    "SELECT card_id, revoked_at FROM revoked WHERE version > ? ORDER BY version",
-                    [cursor],
-                )
-            ]
-            rows = db.execute(
-                "SELECT card_id, program_id, stamps, version FROM balances "
-                "WHERE shop_id = ? AND version > ? ORDER BY version, card_id LIMIT ?",
+    def updates(self, terminal: TerminalRecord, cursor: int) -> UpdatesPage:
+        """One page of what changed for this terminal's shop since ``cursor``: programs,
+        revocations and balances, in change order, bounded in items and bytes.
+
+        Every change has its own version, so a page may end after any item; the next page
+        starts after it and nothing is sent twice. The last page's cursor is the counter's
+        value, so versions of other shops' changes are skipped over.
+        """
+        with self.read() as tx:
+            top = self._counter(tx, "version")
+            programs = tx.execute(
+                "SELECT version, id, body FROM programs WHERE shop_id = ? AND version > ? "
+                "ORDER BY version LIMIT ?",
+                [terminal.shop_id, cursor, PROGRAM_PAGE + 1],
+            ).fetchall()
+            revoked = tx.execute(
+                "SELECT version, card_id, revoked_at FROM revoked WHERE version > ? "
+                "ORDER BY version LIMIT ?",
+                [cursor, UPDATE_PAGE + 1],
+            ).fetchall()
+            balances = tx.execute(
+                "SELECT version, card_id, program_id, stamps FROM balances "
+                "WHERE shop_id = ? AND version > ? ORDER BY version LIMIT ?",
                 [terminal.shop_id, cursor, UPDATE_PAGE + 1],
             ).fetchall()
-        more = len(rows) > UPDATE_PAGE
-        next_cursor = top
-        if more:
-            # Stop before the last version in the page, so its rows all come in the next one.
-            last_version = rows[UPDATE_PAGE][3]
-            rows = [r for r in rows[:UPDATE_PAGE] if r[3] < last_version]
-            next_cursor = last_version - 1
-            if not rows:  # one version larger than a page: send it whole, it is bounded anyway
-                more = False
-                next_cursor = top
-        balances = [
-            ConfirmedBalance(card_id=r[0], program_id=r[1], stamps=r[2], version=r[3]) for r in rows
-        ]
-        return programs, revoked, balances, next_cursor, more
+        merged = sorted(
+            [(int(r[0]), "program", r) for r in programs]
+            + [(int(r[0]), "revoked", r) for r in revoked]
+            + [(int(r[0]), "balance", r) for r in balances],
+            key=lambda item: item[0],
+        )
+        # A list that came back full may hold more beyond its last row: the page must stop
+        # before that row's version, or a later row of that list would be skipped.
+        horizon = min(
+            [
+                int(rows[-1][0])
+                for rows, limit in (
+                    (programs, PROGRAM_PAGE + 1),
+                    (revoked, UPDATE_PAGE + 1),
+                    (balances, UPDATE_PAGE + 1),
+                )
+                if len(rows) == limit
+            ],
+            default=None,
+        )
+        page = UpdatesPage([], [], [], top, False)
+        size = 0
+        last = cursor
+        for version, kind, row in merged:
+            full = (
+                len(page.programs) + len(page.revoked) + len(page.balances) >= UPDATE_PAGE
+                or (size >= UPDATE_PAGE_BYTES and last > cursor)
+                or (kind == "program" and len(page.programs) >= PROGRAM_PAGE)
+            )
+            if full or (horizon is not None and version >= horizon):
+                return UpdatesPage(page.programs, page.revoked, page.balances, last, True)
+            if kind == "program":
+                item: Any = ProgramUpdate(id=row[1], body=json.loads(row[2]))
+                page.programs.append(item)
+                size += len(row[2]) + 40
+            elif kind == "revoked":
+                item = RevokedCard(card_id=row[1], revoked_at=row[2])
+                page.revoked.append(item)
+                size += 80
+            else:
+                item = ConfirmedBalance(
+                    card_id=row[1], program_id=row[2], stamps=int(row[3]), version=version
+                )
+                page.balances.append(item)
+                size += 110
+            last = version
+        return page
+
+    # operator commands ------------------------------------------------------------------------
 
     def set_program(self, shop_id: str, program_id: str, body: dict[str, Any]) -> None:
         """Create or replace a shop's program (sent to its terminals at the next pull)."""
-        with self.write() as db:
-            version = self._bump(db, "version")
-            db.execute(
+        text = json.dumps(body)
+
+        def work(tx: Tx) -> None:
+            version = self._bump(tx, "version")
+            tx.execute(
                 "INSERT INTO programs (shop_id, id, body, version) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(shop_id, id) DO UPDATE SET body = excluded.body, "
                 "version = excluded.version",
-                [shop_id, program_id, json.dumps(body), version],
+                [shop_id, program_id, text, version],
             )
+            tx.execute(
+                "INSERT INTO program_versions (shop_id, id, version, body, since) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [shop_id, program_id, version, text, iso(utc_now())],
+            )
+
+        self._transaction(work)
+
+    def list_programs(self, shop_id: str | None = None) -> list[dict[str, Any]]:
+        """Every program in force (of one shop, or of all), by shop and id."""
+        with self.read() as tx:
+            rows = tx.execute(
+                "SELECT shop_id, id, body, version FROM programs "
+                "WHERE ? IS NULL OR shop_id = ? ORDER BY shop_id, id LIMIT ?",
+                [shop_id, shop_id, LIST_PAGE],
+            ).fetchall()
+        return [
+            {"shop_id": r[0], "program_id": r[1], "body": json.loads(r[2]), "version": int(r[3])}
+            for r in rows
+        ]
 
     def revoke(self, card_id: str) -> bool:
         """Revoke a card; False if it already was."""
-        with self.write() as db:
-            if db.execute("SELECT 1 FROM revoked WHERE card_id = ?", [card_id]).fetchone():
-                return False
-            version = self._bump(db, "version")
-            db.execute(
-                "INSERT INTO revoked (card_id, revoked_at, version) VALUES (?, ?, ?)",
-                [card_id, iso(utc_now()), version],
+        return self.revoke_many([card_id]) == 1
+
+    def revoke_many(self, card_ids: Sequence[str]) -> int:
+        """Revoke cards in one transaction; return how many were not revoked before.
+
+        Each revocation gets its own version, so terminals page through any number of them.
+        """
+        wanted = sorted(set(card_ids))
+
+        def work(tx: Tx) -> int:
+            already: set[str] = set()
+            for chunk in _chunks(wanted):
+                already.update(
+                    r[0]
+                    for r in tx.execute(
+                        f"SELECT card_id FROM revoked WHERE card_id IN ({_marks(chunk)})",
+                        chunk,
+                    ).fetchall()
+                )
+            fresh = [c for c in wanted if c not in already]
+            if not fresh:
+                return 0
+            top = self._bump(tx, "version", len(fresh))
+            now = iso(utc_now())
+            tx.executemany(
+                "INSERT INTO revoked (card_id, revoked_at, version) VALUES (?, ?, ?) "
+                "ON CONFLICT(card_id) DO NOTHING",
+                [(card, now, top - len(fresh) + 1 + n) for n, card in enumerate(fresh)],
             )
-        return True
+            return len(fresh)
+
+        count: int = self._transaction(work)
+        return count
 
     def add_card(self, card_id: str, expires_days: int | None) -> None:
         """Remember a card the issuer made."""
-        with self.write() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO cards (id, issued_at, expires_days) VALUES (?, ?, ?)",
-                [card_id, iso(utc_now()), expires_days],
+        self.add_cards([card_id], expires_days)
+
+    def add_cards(self, card_ids: Sequence[str], expires_days: int | None) -> None:
+        """Remember cards the issuer made, in one transaction."""
+        now = iso(utc_now())
+        with self.write() as tx:
+            tx.executemany(
+                "INSERT INTO cards (id, issued_at, expires_days) VALUES (?, ?, ?) "
+                "ON CONFLICT(id) DO NOTHING",
+                [(card, now, expires_days) for card in card_ids],
             )
+
+    def unknown_cards(self, card_ids: Sequence[str]) -> list[str]:
+        """The ids among ``card_ids`` this platform never issued, in the order given."""
+        known: set[str] = set()
+        with self.read() as tx:
+            for chunk in _chunks(sorted(set(card_ids))):
+                known.update(
+                    r[0]
+                    for r in tx.execute(
+                        f"SELECT id FROM cards WHERE id IN ({_marks(chunk)})",
+                        chunk,
+                    ).fetchall()
+                )
+        return [c for c in card_ids if c not in known]
+
+    def list_cards(self, after: str = "", limit: int = LIST_PAGE) -> list[dict[str, Any]]:
+        """Issued cards by id after ``after`` (a page), with whether each is revoked."""
+        with self.read() as tx:
+            rows = tx.execute(
+                "SELECT c.id, c.issued_at, c.expires_days, r.revoked_at FROM cards c "
+                "LEFT JOIN revoked r ON r.card_id = c.id WHERE c.id > ? ORDER BY c.id LIMIT ?",
+                [after, min(limit, LIST_PAGE)],
+            ).fetchall()
+        return [
+            {"card_id": r[0], "issued_at": r[1], "expires_days": r[2], "revoked_at": r[3]}
+            for r in rows
+        ]
 
     def stats(self) -> dict[str, int]:
         """Counts for ``citie-platform stats``."""
-        with self.read() as db:
+        with self.read() as tx:
 
             def one(sql: str) -> int:
-                return int(db.execute(sql).fetchone()[0])
+                return int(tx.execute(sql).fetchone()[0])
 
             return {
                 "events": one("SELECT COUNT(*) FROM events"),
                 "cards": one(
                     "SELECT COUNT(*) FROM (SELECT id FROM cards UNION "
-                    "SELECT card_id FROM events WHERE card_id IS NOT NULL)"
+                    "SELECT card_id FROM events WHERE card_id IS NOT NULL) AS known"
                 ),
                 "terminals": one("SELECT COUNT(*) FROM terminals"),
                 "paired_terminals": one(
                     "SELECT COUNT(*) FROM terminals WHERE credential_hash IS NOT NULL"
                 ),
                 "shops": one("SELECT COUNT(*) FROM shops"),
-                "duplicates_seen": self._counter(db, "duplicates"),
+                "duplicates_seen": self._counter(tx, "duplicates"),
                 "overdrafts": one("SELECT COUNT(*) FROM events WHERE overdraft = 1"),
                 "revoked_cards": one("SELECT COUNT(*) FROM revoked"),
             }
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read-only query (``?`` placeholders), for tests, benches and ``migrate``."""
+        with self.read() as tx:
+            return [tuple(r) for r in tx.execute(sql, params).fetchall()]
+
+
+_ACCEPTED: Final = EventResult(id="", status="accepted")
+
+
+def is_postgres(target: str | Path) -> bool:
+    """Whether a database target is a PostgreSQL URL (else it is a SQLite file)."""
+    return str(target).startswith(("postgresql://", "postgres://"))
+
+
+def redact(target: str) -> str:
+    """A database target without its password, for messages and logs."""
+    if not is_postgres(target):
+        return target
+    parts = urlsplit(target)
+    if parts.password is None:
+        return target
+    netloc = re.sub(r":[^:@]*@", ":***@", parts.netloc, count=1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def open_store(target: str | Path) -> PlatformStore:
+    """The store at ``target``: a ``postgresql://`` URL, or the path of a SQLite file."""
+    text = str(target)
+    if is_postgres(text):
+        from city.postgres_store import PostgresStore  # noqa: PLC0415  (psycopg only when used)
+
+        return PostgresStore(text)
+    from city.sqlite_store import SqliteStore  # noqa: PLC0415
+
+    return SqliteStore(Path(text.removeprefix("sqlite:///").removeprefix("sqlite://")))
+
+
+def _parse(raw: Any, terminal: TerminalRecord) -> Event | EventResult:
+    """Validate one event of a batch: the event, or its rejection."""
+    raw_id = raw.get("id") if isinstance(raw, dict) else None
+    shown_id = raw_id[:64] if isinstance(raw_id, str) else ""
+    try:
+        event = Event.model_validate(raw)
+    except ValidationError as exc:
+        kind = raw.get("kind") if isinstance(raw, dict) else None
+        if isinstance(kind, str) and any(e["loc"] == ("kind",) for e in exc.errors()):
+            return EventResult(
+                id=shown_id,
+                status="rejected",
+                reason="unknown_kind",
+                message=f"event kind {kind[:30]!r} is not one this platform knows.",
+            )
+        return EventResult(
+            id=shown_id, status="rejected", reason="malformed", message=describe(exc)[:500]
+        )
+    if event.shop_id != terminal.shop_id:
+        return EventResult(
+            id=event.id,
+            status="rejected",
+            reason="wrong_shop",
+            message=f"terminal {terminal.id} may only send events of shop "
+            f"{terminal.shop_id}, not {event.shop_id}.",
+        )
+    if event.terminal_id != terminal.id:
+        return EventResult(
+            id=event.id,
+            status="rejected",
+            reason="wrong_terminal",
+            message=f"this credential belongs to terminal {terminal.id}, not {event.terminal_id}.",
+        )
+    # Anonymous purchases, and the voids that cancel them, carry no card.
+    if event.kind not in ("purchase", "void") and event.card_id is None:
+        return EventResult(
+            id=event.id,
+            status="rejected",
+            reason="card_missing",
+            message=f"a {event.kind} event needs a card id.",
+        )
+    return event
+
+
+def _digest(event: Event) -> str:
+    """The event's content, for telling a replay from another event under the same id."""
+    text = json.dumps(event.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _conflict(event: Event, same_terminal: bool) -> EventResult:
+    if same_terminal:
+        message = (
+            f"event id {event.id} is already stored from this terminal with other content; "
+            "an id names one event forever."
+        )
+    else:
+        message = (
+            f"event id {event.id} is already stored from another terminal; this event was "
+            "not stored. Give it a new id."
+        )
+    return EventResult(id=event.id, status="rejected", reason="conflict", message=message)
+
+
+def _void_refusal(
+    event: Event,
+    terminal: TerminalRecord,
+    target: checks.Target | None,
+    accepted: dict[str, Event],
+) -> EventResult | None:
+    """The store's own rules for a void: its target is this shop's, for the same card."""
+    voids = event.voids or ""
+    in_batch = accepted.get(voids)
+    shop, card = (
+        (in_batch.shop_id, in_batch.card_id)
+        if in_batch is not None
+        else (target.shop_id, target.card_id)
+        if target is not None
+        else (None, None)
+    )
+    if shop != terminal.shop_id:
+        return EventResult(
+            id=event.id,
+            status="rejected",
+            reason="void_target_unknown",
+            message=f"the voided event {voids} is not on the platform for this shop.",
+        )
+    if card != event.card_id:
+        return EventResult(
+            id=event.id,
+            status="rejected",
+            reason="void_card_mismatch",
+            message=f"the void names card {event.card_id}, "
+            f"but the voided event {voids} is for {card}.",
+        )
+    return None
+
+
+def _time_or_none(text: object) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return checks.parse_time(text)
+    except ValueError:
+        return None
+
+
+def _marks(values: Sized) -> str:
+    return ", ".join("?" * len(values))
+
+
+def _chunks(values: Sequence[str]) -> Iterator[list[str]]:
+    for start in range(0, len(values), CHUNK):
+        yield list(values[start : start + CHUNK])
 
 
 def _slug(name: str) -> str:
@@ -576,3 +1024,7 @@ def _slug(name: str) -> str:
     while "--" in text:
         text = text.replace("--", "-")
     return (text or "shop")[:48]
+
+
+# Kept so the protocol's bound and the page stay in step.
+assert UPDATE_PAGE <= MAX_UPDATE_ITEMS

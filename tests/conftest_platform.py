@@ -1,13 +1,22 @@
-"""Fixtures for sync tests: the reference platform as a real subprocess on 127.0.0.1, and
-paired terminals with real ledgers in tmp_path."""
+"""Fixtures for sync tests: the city platform as a real subprocess on 127.0.0.1, and paired
+terminals with real ledgers in tmp_path.
+
+The ``platform`` fixtures run every test twice, once per store: a SQLite file, and a fresh
+database on a PostgreSQL server that the test session starts itself from the Debian
+``postgresql`` package (``initdb`` / ``pg_ctl`` as the ``postgres`` user in a temporary folder,
+on a free port). A missing server is a failure with the command to install it, never a skip.
+"""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
-import sqlite3
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,7 +28,7 @@ import httpx
 import pytest
 from uuid6 import uuid7
 
-from city.store import NewTerminal, PlatformStore
+from city.store import NewTerminal, PlatformStore, open_store
 from config import Settings, load_settings
 from loyalty import schema as _schema  # noqa: F401  (registers the ledger migrations)
 from loyalty.db import Store, iso
@@ -38,6 +47,99 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("CITIE_")}
 
 
+STORES = ("sqlite", "postgresql")
+DB_POINTER = "database.url"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def postgres_bin() -> Path:
+    """The folder of the Debian postgresql package's server binaries."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    if not found:
+        pytest.fail(
+            "PostgreSQL is not installed: the platform's tests need its server binaries. "
+            "Run `make setup` as root, or `sudo apt-get install --no-install-recommends "
+            "postgresql`."
+        )
+    return found[-1].parent
+
+
+@dataclass
+class PostgresServer:
+    """A throwaway PostgreSQL server: trust authentication on 127.0.0.1 only."""
+
+    folder: Path
+    port: int
+    bin: Path
+    as_postgres: list[str]
+    names: Iterator[int] = field(default_factory=itertools.count)
+
+    @classmethod
+    def start(cls, bench: bool = False) -> PostgresServer:
+        """``initdb`` and ``pg_ctl start`` in a new temporary folder owned by ``postgres``.
+
+        Tests turn fsync off (a crash of the test server loses nothing of value); the fleet
+        bench keeps PostgreSQL's durable defaults.
+        """
+        binaries = postgres_bin()
+        folder = Path(tempfile.mkdtemp(prefix="citie-pg-"))
+        as_postgres: list[str] = []
+        if os.geteuid() == 0:  # initdb and postgres refuse to run as root
+            shutil.chown(folder, "postgres", "postgres")
+            as_postgres = ["runuser", "-u", "postgres", "--"]
+        data = folder / "data"
+        subprocess.run(
+            [*as_postgres, str(binaries / "initdb"), "-D", str(data), "-A", "trust",
+             "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        port = free_port()
+        options = (
+            f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=400 "
+            "-c shared_buffers=128MB"
+            + ("" if bench else " -c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+        )
+        subprocess.run(
+            [*as_postgres, str(binaries / "pg_ctl"), "-D", str(data), "-l",
+             str(folder / "server.log"), "-o", options, "-w", "-t", "60", "start"],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        return cls(folder=folder, port=port, bin=binaries, as_postgres=as_postgres)
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self) -> str:
+        """A fresh, empty database; returns its URL."""
+        import psycopg
+
+        name = f"platform_{os.getpid()}_{next(self.names)}"
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def stop(self) -> None:
+        subprocess.run(
+            [*self.as_postgres, str(self.bin / "pg_ctl"), "-D", str(self.folder / "data"),
+             "-m", "immediate", "-w", "stop"],
+            check=False, capture_output=True,
+        )  # fmt: skip
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the whole session; each platform gets its own database."""
+    server = PostgresServer.start()
+    yield server
+    server.stop()
+
+
 @dataclass
 class RunningPlatform:
     """A ``citie-platform serve`` subprocess and ways to look into it."""
@@ -46,14 +148,30 @@ class RunningPlatform:
     data_dir: Path
     request_log: Path
     process: subprocess.Popen[str]
+    db: str = ""
+    _store: PlatformStore | None = None
 
     @property
     def db_path(self) -> Path:
         return self.data_dir / "platform.db"
 
+    @property
+    def store_kind(self) -> str:
+        return "postgresql" if self.db.startswith("postgresql://") else "sqlite"
+
+    def open_store(self) -> PlatformStore:
+        """The platform's database, opened in the test process (the caller closes it)."""
+        return open_store(self.db or self.db_path)
+
+    def _shared_store(self) -> PlatformStore:
+        if self._store is None:
+            self._store = self.open_store()
+        return self._store
+
     def add_terminal(self, shop_id: str, terminal_id: str, shop: str = "Test Shop") -> NewTerminal:
-        with PlatformStore(self.db_path) as store:
-            return store.add_terminal(shop_name=shop, shop_id=shop_id, terminal_id=terminal_id)
+        return self._shared_store().add_terminal(
+            shop_name=shop, shop_id=shop_id, terminal_id=terminal_id
+        )
 
     def faults(self, **changes: Any) -> dict[str, Any]:
         answer = httpx.post(f"{self.url}/_faults", json=changes, timeout=5)
@@ -62,11 +180,8 @@ class RunningPlatform:
         return result
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-        conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=5)
-        try:
-            return list(conn.execute(sql, params or []).fetchall())
-        finally:
-            conn.close()
+        """Rows of a read-only query on the platform's database (``?`` placeholders)."""
+        return self._shared_store().query(sql, params or [])
 
     def event_ids(self, terminal_id: str) -> list[str]:
         return [
@@ -74,8 +189,7 @@ class RunningPlatform:
         ]
 
     def stats(self) -> dict[str, int]:
-        with PlatformStore(self.db_path) as store:
-            return store.stats()
+        return self._shared_store().stats()
 
     def requests(self) -> list[dict[str, Any]]:
         if not self.request_log.exists():
@@ -94,11 +208,22 @@ class RunningPlatform:
         for stream in (self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
 
-def start_platform(data_dir: Path, *flags: str) -> RunningPlatform:
-    """Start ``citie-platform serve --port 0`` and wait for the URL it prints."""
+def start_platform(data_dir: Path, *flags: str, db: str = "") -> RunningPlatform:
+    """Start ``citie-platform serve --port 0`` and wait for the URL it prints.
+
+    ``db`` is a PostgreSQL URL, written to the data folder's ``database.url`` so every
+    ``citie-platform --data-dir`` command of the test uses it too; empty for SQLite.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
+    if db:
+        (data_dir / DB_POINTER).write_text(db + "\n", encoding="utf-8")
+    elif (data_dir / DB_POINTER).is_file():
+        db = (data_dir / DB_POINTER).read_text(encoding="utf-8").strip()
     log = data_dir / "requests.jsonl"
     process = subprocess.Popen(
         [
@@ -126,7 +251,7 @@ def start_platform(data_dir: Path, *flags: str) -> RunningPlatform:
             f"platform did not start: {line!r} {process.stderr.read() if process.stderr else ''}"
         )
     url = line.removeprefix("listening on ")
-    platform = RunningPlatform(url=url, data_dir=data_dir, request_log=log, process=process)
+    platform = RunningPlatform(url=url, data_dir=data_dir, request_log=log, process=process, db=db)
     deadline = time.monotonic() + 10
     while True:  # the socket is bound before the URL is printed; wait until uvicorn serves it
         try:
@@ -140,13 +265,25 @@ def start_platform(data_dir: Path, *flags: str) -> RunningPlatform:
     return platform
 
 
+@pytest.fixture(params=STORES)
+def platform_store(request: pytest.FixtureRequest) -> str:
+    """Which store the platforms of this test use (every platform test runs on both)."""
+    return str(request.param)
+
+
 @pytest.fixture
-def platform_factory(tmp_path: Path) -> Iterator[Callable[..., RunningPlatform]]:
+def platform_factory(
+    tmp_path: Path, platform_store: str, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., RunningPlatform]]:
     """Start platforms with the given ``serve`` flags; all stopped at the end of the test."""
     started: list[RunningPlatform] = []
+    server: PostgresServer | None = None
+    if platform_store == "postgresql":
+        server = request.getfixturevalue("postgres_server")
 
     def start(*flags: str, name: str = "platform") -> RunningPlatform:
-        platform = start_platform(tmp_path / f"{name}-{len(started)}", *flags)
+        db = server.new_database() if server is not None else ""
+        platform = start_platform(tmp_path / f"{name}-{len(started)}", *flags, db=db)
         started.append(platform)
         return platform
 

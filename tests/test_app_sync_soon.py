@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 from city.issuer import Issuer
-from city.store import PlatformStore
 from loyalty.ledger import Ledger
 from terminal import messages as msg
 from terminal.app import CounterApp
@@ -77,7 +76,7 @@ def issue_card(platform: RunningPlatform) -> str:
     """A card the platform issued (and knows), as the code a customer shows."""
     issuer = Issuer.open(platform.data_dir / "issuer")
     card_id, code = issuer.issue_card()
-    with PlatformStore(platform.db_path) as store:
+    with platform.open_store() as store:
         store.add_card(card_id, 365)
     return code
 

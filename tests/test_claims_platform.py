@@ -12,7 +12,6 @@ from collections.abc import Callable
 import httpx
 
 from city.issuer import Issuer
-from city.store import PlatformStore
 from loyalty.ledger import Ledger
 from loyalty.programs import Program
 from receipts.build import receipt_for
@@ -23,7 +22,7 @@ from tests.conftest_platform import FAST, PairedTerminal, RunningPlatform
 def issue_card(platform: RunningPlatform) -> str:
     issuer = Issuer.open(platform.data_dir / "issuer")
     card_id, _code = issuer.issue_card()
-    with PlatformStore(platform.db_path) as store:
+    with platform.open_store() as store:
         store.add_card(card_id, 365)
     return card_id
 

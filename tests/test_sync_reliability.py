@@ -271,7 +271,6 @@ def test_another_sync_running_says_so(
 def test_pull_brings_revocations_trust_and_programs(
     platform: RunningPlatform, terminal_factory: Terminals, tmp_path: Path
 ) -> None:
-    from city.store import PlatformStore
     from loyalty.trust import load_trust, revoked_cards
 
     terminal = terminal_factory(platform)
@@ -279,7 +278,7 @@ def test_pull_brings_revocations_trust_and_programs(
     assert trust.version >= 1 and trust.keys, "pairing pulled the issuer keys"
 
     program = terminal.settings.program.model_dump() | {"name": "Koffie", "campaigns": []}
-    with PlatformStore(platform.db_path) as store:
+    with platform.open_store() as store:
         store.revoke("CT-LOST-0001")
         store.set_program("shop-a", "coffee", program)
     subprocess.run(
