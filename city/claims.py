@@ -1,19 +1,32 @@
 """The platform's side of claim codes: ``POST /v1/claims {code, card_id}``.
 
-Verify a slip's claim code with the terminal's registered key (``loyalty.claims``), then credit
-the card once, in one transaction; a second claim of any of the same events is
-``already_claimed``.
+``handle_claim`` is the whole answer, in the caller's write transaction: the card must be
+issued and not revoked (409 ``revoked``); the slip is verified with any key its terminal was
+ever paired with (``terminal_keys``), so a re-paired terminal's earlier slips stay claimable;
+its events are reserved for the card (a second claim of any of them is ``already_claimed``).
+When the purchase is on the platform the card is credited what the slip says (its signed
+stamps), capped by what the card may still earn that day at the shop (the program's daily
+limit, counted over every terminal): 200 ``credited``. Otherwise 202 ``waiting``, and
+``settle_claims`` (called by the store when a batch is stored) credits it when the purchase
+arrives. A void that arrives after the credit takes it back. Credits and reversals are
+events in the platform's own books (kinds ``claim`` and ``claim_void``, terminal
+``platform``), so the card's history shows them; a claim's state is in ``claims``.
+
+``redeem_claim`` / ``claim_response`` are the older one-step form (verify, credit at once),
+kept for callers that hold their own keys.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from city import checks
 from loyalty.claims import (
     _CARD_ID,
     MAX_AGE,
@@ -22,8 +35,12 @@ from loyalty.claims import (
     ClaimReason,
     ClaimRefusal,
     _refuse,
+    claim_terminal,
     verify_claim,
 )
+from loyalty.keys import public_from_hex
+from loyalty.programs import local_day
+from sync.protocol import Event
 
 
 class Sql(Protocol):
@@ -41,6 +58,7 @@ STATUS: Final = {
     ClaimReason.UNKNOWN_CARD: 404,
     ClaimReason.ALREADY_CLAIMED: 409,
     ClaimReason.VOIDED: 409,
+    ClaimReason.REVOKED: 409,
     ClaimReason.EXPIRED: 410,
 }
 """HTTP status per refusal; every other reason (a bad or unknown code) is 422."""
@@ -178,4 +196,380 @@ def _answer(outcome: ClaimCredited | ClaimRefusal) -> tuple[int, dict[str, objec
         "receipt_no": claim.receipt_no,
         "program_id": claim.program_id,
         "event_ids": list(claim.event_ids),
+    }
+
+
+# --- The platform's books for claims: wait for the purchase, credit what the slip says -------
+
+WAITING: Final = "waiting"
+CREDITED: Final = "credited"
+REVERSED: Final = "reversed"
+VOIDED: Final = "voided"
+PLATFORM_TERMINAL: Final = "platform"
+"""The ``terminal_id`` of the events the platform itself records (claim credits, reversals)."""
+CLAIM_KINDS: Final = ("claim", "claim_void")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def handle_claim(
+    tx: Sql,
+    body: object,
+    *,
+    bump: Callable[[], int],
+    now: datetime | None = None,
+    max_age: timedelta | None = MAX_AGE,
+) -> tuple[int, dict[str, object]]:
+    """The whole ``POST /v1/claims`` answer, inside the caller's write transaction.
+
+    Refuses a revoked card (409 ``revoked``). Verifies the slip with any key its terminal was
+    ever paired with (a re-paired terminal's earlier slips stay claimable). Reserves the slip's
+    events for this card; when the purchase is on the platform, credits what the slip says,
+    capped by the card's daily limit (200 ``credited``); otherwise answers 202 ``waiting`` and
+    ``settle_claims`` credits it when the purchase arrives. ``bump`` gives the next change
+    version for the balance terminals pull.
+    """
+    now = now or datetime.now(UTC)
+    if not isinstance(body, Mapping):
+        return _answer(_refuse(ClaimReason.BAD_REQUEST, "the body must be a JSON object"))
+    code, card_id = body.get("code"), body.get("card_id")
+    if not isinstance(code, str) or not isinstance(card_id, str) or not _CARD_ID.match(card_id):
+        return _answer(_refuse(ClaimReason.BAD_REQUEST))
+    if tx.execute("SELECT 1 FROM cards WHERE id = ?", [card_id]).fetchone() is None:
+        return _answer(_refuse(ClaimReason.UNKNOWN_CARD, card_id))
+    if tx.execute("SELECT 1 FROM revoked WHERE card_id = ?", [card_id]).fetchone() is not None:
+        return _answer(_refuse(ClaimReason.REVOKED, card_id))
+    verdict = _verify_with_history(tx, code)
+    if isinstance(verdict, ClaimRefusal):
+        return _answer(verdict)
+    if max_age is not None and now - verdict.occurred_at > max_age:
+        return _answer(_refuse(ClaimReason.EXPIRED, f"older than {max_age.days} days"))
+    event_ids = list(verdict.event_ids)
+    marks = ", ".join("?" * len(event_ids))
+    if tx.execute(
+        f"SELECT 1 FROM events WHERE voids IN ({marks}) LIMIT 1",  # noqa: S608
+        event_ids,
+    ).fetchone():
+        return _answer(_refuse(ClaimReason.VOIDED, f"slip {verdict.receipt_no}"))
+    digest = hashlib.sha256(code.strip().encode("ascii")).hexdigest()
+    earlier = tx.execute("SELECT card_id, state FROM claims WHERE id = ?", [digest]).fetchone()
+    if earlier is not None and earlier[0] == card_id and earlier[1] == WAITING:
+        return 202, _waiting(verdict, card_id)  # the same claim again: still waiting
+    if not _reserve(tx, verdict, card_id, digest, now):
+        return _answer(_refuse(ClaimReason.ALREADY_CLAIMED, f"slip {verdict.receipt_no}"))
+    tx.execute(
+        "INSERT INTO claims (id, terminal_id, shop_id, program_id, card_id, receipt_no, "
+        "event_ids, slip_stamps, credited, state, occurred_at, claimed_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+        [
+            digest,
+            verdict.terminal_id,
+            verdict.shop_id,
+            verdict.program_id or "default",
+            card_id,
+            verdict.receipt_no,
+            json.dumps(event_ids),
+            verdict.stamps,
+            WAITING,
+            _iso(verdict.occurred_at),
+            _iso(now),
+        ],
+    )
+    present = tx.execute(
+        f"SELECT COUNT(*) FROM events WHERE id IN ({marks}) AND terminal_id = ?",  # noqa: S608
+        [*event_ids, verdict.terminal_id],
+    ).fetchone()
+    if int(present[0]) < len(set(event_ids)):
+        return 202, _waiting(verdict, card_id)
+    credited = _credit(tx, digest, bump=bump, now=now)
+    answer = _answer(ClaimCredited(verdict, card_id))[1]
+    answer.update(stamps=credited, slip_stamps=verdict.stamps)
+    return 200, answer
+
+
+def _reserve(tx: Sql, claim: Claim, card_id: str, digest: str, now: datetime) -> bool:
+    """Take the slip's events for this card, all or none (False: another claim has one)."""
+    ensure_claim_table(tx)
+    tx.execute("SAVEPOINT claim")
+    for event_id in claim.event_ids:
+        inserted = tx.execute(
+            "INSERT INTO claimed_events (event_id, terminal_id, receipt_no, card_id, "
+            "stamps, amount_cents, code_sha256, claimed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(event_id) DO NOTHING",
+            [
+                event_id,
+                claim.terminal_id,
+                claim.receipt_no,
+                card_id,
+                claim.stamps,
+                claim.amount_cents,
+                digest,
+                _iso(now),
+            ],
+        )
+        if inserted.rowcount != 1:
+            tx.execute("ROLLBACK TO claim")
+            tx.execute("RELEASE claim")
+            return False
+    tx.execute("RELEASE claim")
+    return True
+
+
+def settle_claims(
+    tx: Sql, events: Sequence[Event], *, bump: Callable[[], int], now: datetime | None = None
+) -> None:
+    """After a batch's events are stored (same transaction): credit the waiting claims whose
+    purchase just arrived, and take back a credited claim whose purchase was just voided,
+    with a visible compensating event (kind ``claim_void``)."""
+    ids = sorted(
+        {e.voids for e in events if e.kind == "void" and e.voids is not None}
+        | {e.id for e in events if e.kind == "purchase" and e.card_id is None}
+    )
+    if not ids:
+        return
+    now = now or datetime.now(UTC)
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        rows = tx.execute(
+            "SELECT DISTINCT c.id, c.state FROM claimed_events ce "  # noqa: S608
+            f"JOIN claims c ON c.id = ce.code_sha256 WHERE ce.event_id IN ({marks}) "
+            "AND c.state IN ('waiting', 'credited')",
+            chunk,
+        ).fetchall()
+        found.update({str(r[0]): str(r[1]) for r in rows})
+    for claim_id in sorted(found):
+        _settle_one(tx, claim_id, bump=bump, now=now)
+
+
+def _settle_one(tx: Sql, claim_id: str, *, bump: Callable[[], int], now: datetime) -> None:
+    row = tx.execute(
+        "SELECT state, event_ids, terminal_id, credited, credit_event_id, shop_id, "
+        "program_id, card_id FROM claims WHERE id = ?",
+        [claim_id],
+    ).fetchone()
+    state, event_ids = str(row[0]), [str(e) for e in json.loads(row[1])]
+    marks = ", ".join("?" * len(event_ids))
+    voided = tx.execute(
+        f"SELECT 1 FROM events WHERE voids IN ({marks}) LIMIT 1",  # noqa: S608
+        event_ids,
+    ).fetchone()
+    if voided is not None:
+        if state == WAITING:
+            tx.execute(
+                "UPDATE claims SET state = ?, settled_at = ? WHERE id = ?",
+                [VOIDED, _iso(now), claim_id],
+            )
+        elif state == CREDITED:
+            _reverse(tx, claim_id, row, bump=bump, now=now)
+        return
+    if state != WAITING:
+        return
+    present = tx.execute(
+        f"SELECT COUNT(*) FROM events WHERE id IN ({marks}) AND terminal_id = ?",  # noqa: S608
+        [*event_ids, row[2]],
+    ).fetchone()
+    if int(present[0]) == len(set(event_ids)):
+        _credit(tx, claim_id, bump=bump, now=now)
+
+
+def _credit(tx: Sql, claim_id: str, *, bump: Callable[[], int], now: datetime) -> int:
+    """Credit a reserved claim: the slip's stamps, capped by what the card may still earn
+    that day at this shop; recorded as a ``claim`` event and in the card's balance."""
+    row = tx.execute(
+        "SELECT shop_id, program_id, card_id, slip_stamps, occurred_at, receipt_no, terminal_id "
+        "FROM claims WHERE id = ?",
+        [claim_id],
+    ).fetchone()
+    shop_id, program_id, card_id, slip = str(row[0]), str(row[1]), str(row[2]), int(row[3])
+    at = checks.parse_time(str(row[4]))
+    limit = _daily_limit(tx, shop_id, program_id)
+    earned = _earned_that_day(tx, shop_id, program_id, card_id, at)
+    credit = max(0, min(slip, limit - earned))
+    event_id = f"claim/{claim_id[:48]}"
+    detail = {
+        "claim": claim_id,
+        "receipt_no": str(row[5]),
+        "terminal_id": str(row[6]),
+        "slip_stamps": slip,
+        "daily_limit": limit,
+    }
+    _platform_event(
+        tx, event_id, "claim", shop_id, program_id, card_id, credit, at, now, detail, None
+    )
+    if credit:
+        _add_balance(tx, shop_id, program_id, card_id, credit, bump())
+    tx.execute(
+        "UPDATE claims SET state = ?, credited = ?, credit_event_id = ?, settled_at = ? "
+        "WHERE id = ?",
+        [CREDITED, credit, event_id, _iso(now), claim_id],
+    )
+    return credit
+
+
+def _reverse(
+    tx: Sql, claim_id: str, row: Sequence[Any], *, bump: Callable[[], int], now: datetime
+) -> None:
+    credited, credit_event = int(row[3]), str(row[4])
+    shop_id, program_id, card_id = str(row[5]), str(row[6]), str(row[7])
+    balance = tx.execute(
+        "SELECT stamps FROM balances WHERE shop_id = ? AND program_id = ? AND card_id = ?",
+        [shop_id, program_id, card_id],
+    ).fetchone()
+    after = (int(balance[0]) if balance else 0) - credited
+    detail: dict[str, object] = {
+        "claim": claim_id,
+        "reason": "the purchase was voided at the counter",
+    }
+    _platform_event(
+        tx,
+        f"claim-void/{claim_id[:43]}",
+        "claim_void",
+        shop_id,
+        program_id,
+        card_id,
+        -credited,
+        now,
+        now,
+        detail,
+        credit_event,
+        overdraft=after < 0,
+    )
+    if credited:
+        _add_balance(tx, shop_id, program_id, card_id, -credited, bump())
+    tx.execute(
+        "UPDATE claims SET state = ?, settled_at = ? WHERE id = ?",
+        [REVERSED, _iso(now), claim_id],
+    )
+
+
+def _platform_event(
+    tx: Sql,
+    event_id: str,
+    kind: str,
+    shop_id: str,
+    program_id: str,
+    card_id: str,
+    stamps: int,
+    at: datetime,
+    now: datetime,
+    detail: dict[str, object],
+    voids: str | None,
+    *,
+    overdraft: bool = False,
+) -> None:
+    """An event the platform records in its own books (never sent by a terminal: the ``/`` in
+    its id is outside what a terminal's event id may hold, so they can never collide)."""
+    flags = "overdraft" if overdraft else ""
+    tx.execute(
+        "INSERT INTO events (id, seq, kind, terminal_id, shop_id, occurred_at, received_at, "
+        "card_id, program_id, stamps, amount_cents, currency, voids, receipt_no, detail, "
+        "batch_id, overdraft, flags) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, NULL, "
+        "?, 'claims', ?, ?) ON CONFLICT(id) DO NOTHING",
+        [
+            event_id,
+            kind,
+            PLATFORM_TERMINAL,
+            shop_id,
+            _iso(at),
+            _iso(now),
+            card_id,
+            program_id,
+            stamps,
+            voids,
+            json.dumps(detail, separators=(",", ":")),
+            int(overdraft),
+            flags,
+        ],
+    )
+
+
+def _add_balance(
+    tx: Sql, shop_id: str, program_id: str, card_id: str, delta: int, version: int
+) -> None:
+    tx.execute(
+        "INSERT INTO balances (shop_id, program_id, card_id, stamps, version) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT(shop_id, program_id, card_id) "
+        "DO UPDATE SET stamps = balances.stamps + excluded.stamps, version = excluded.version",
+        [shop_id, program_id, card_id, delta, version],
+    )
+
+
+def _daily_limit(tx: Sql, shop_id: str, program_id: str) -> int:
+    row = tx.execute(
+        "SELECT body FROM programs WHERE shop_id = ? AND id = ?", [shop_id, program_id]
+    ).fetchone()
+    if row is not None:
+        versions = checks.program_versions([(str(row[0]), checks.EPOCH)])
+        if versions:
+            return versions[-1].program.max_stamps_per_day
+    return checks.UNKNOWN_PROGRAM_MAX
+
+
+def _earned_that_day(tx: Sql, shop_id: str, program_id: str, card_id: str, at: datetime) -> int:
+    day = local_day(at)
+    rows = tx.execute(
+        "SELECT e.occurred_at, e.stamps FROM events e WHERE e.shop_id = ? AND e.card_id = ? "
+        "AND e.program_id = ? AND e.kind IN ('stamp', 'purchase', 'claim') AND e.stamps > 0 "
+        "AND e.occurred_at >= ? AND e.occurred_at <= ? "
+        "AND NOT EXISTS (SELECT 1 FROM events v WHERE v.voids = e.id)",
+        [
+            shop_id,
+            card_id,
+            program_id,
+            _iso(at - timedelta(hours=36)),
+            _iso(at + timedelta(hours=36)),
+        ],
+    ).fetchall()
+    return sum(int(r[1]) for r in rows if local_day(checks.parse_time(str(r[0]))) == day)
+
+
+def _verify_with_history(tx: Sql, code: str) -> Claim | ClaimRefusal:
+    """Verify with the terminal's current key, then with the keys it had before."""
+    terminal_id = claim_terminal(code)
+    if terminal_id is None:
+        return verify_claim(code, {})  # says what is wrong with it
+    row = tx.execute("SELECT shop_id, public_key FROM terminals WHERE id = ?", [terminal_id])
+    found = row.fetchone()
+    if found is None:
+        return verify_claim(code, {})
+    hexes = [found[1]] if found[1] else []
+    hexes += [
+        r[0]
+        for r in tx.execute(
+            "SELECT public_key FROM terminal_keys WHERE terminal_id = ? ORDER BY paired_at DESC",
+            [terminal_id],
+        ).fetchall()
+        if r[0] != found[1]
+    ]
+    verdict: Claim | ClaimRefusal = verify_claim(code, {})
+    for text in hexes:
+        try:
+            key = public_from_hex(str(text))
+        except ValueError:
+            continue  # a damaged key row must not stop the others
+        verdict = verify_claim(code, {terminal_id: key})
+        if isinstance(verdict, Claim):
+            break
+    if isinstance(verdict, Claim) and verdict.shop_id != found[0]:
+        return _refuse(ClaimReason.BAD_SIGNATURE, "signed for another shop")
+    return verdict
+
+
+def _waiting(claim: Claim, card_id: str) -> dict[str, object]:
+    return {
+        "status": WAITING,
+        "card_id": card_id,
+        "stamps": 0,
+        "slip_stamps": claim.stamps,
+        "terminal_id": claim.terminal_id,
+        "shop_id": claim.shop_id,
+        "receipt_no": claim.receipt_no,
+        "program_id": claim.program_id,
+        "event_ids": list(claim.event_ids),
+        "message": "the purchase has not reached the platform yet; the stamps are credited "
+        "when the shop's terminal sends it.",
     }

@@ -124,6 +124,29 @@ INSERT INTO terminal_keys (terminal_id, public_key, paired_at)
     WHERE public_key IS NOT NULL;
 """,
     ),
+    (
+        3,
+        """
+CREATE TABLE claims (
+    id TEXT PRIMARY KEY,
+    terminal_id TEXT NOT NULL,
+    shop_id TEXT NOT NULL,
+    program_id TEXT NOT NULL,
+    card_id TEXT NOT NULL,
+    receipt_no TEXT NOT NULL,
+    event_ids TEXT NOT NULL,
+    slip_stamps INTEGER NOT NULL,
+    credited INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL,
+    occurred_at TEXT NOT NULL,
+    claimed_at TEXT NOT NULL,
+    settled_at TEXT,
+    credit_event_id TEXT
+);
+CREATE INDEX claims_card ON claims(card_id);
+CREATE INDEX claimed_events_code ON claimed_events(code_sha256);
+""",
+    ),
 )
 
 POSTGRES: Final[tuple[tuple[int, str], ...]] = (
@@ -234,6 +257,29 @@ CREATE TABLE program_versions (
 );
 """,
     ),
+    (
+        3,
+        """
+CREATE TABLE claims (
+    id TEXT PRIMARY KEY,
+    terminal_id TEXT NOT NULL,
+    shop_id TEXT NOT NULL,
+    program_id TEXT NOT NULL,
+    card_id TEXT NOT NULL,
+    receipt_no TEXT NOT NULL,
+    event_ids TEXT NOT NULL,
+    slip_stamps BIGINT NOT NULL,
+    credited BIGINT NOT NULL DEFAULT 0,
+    state TEXT NOT NULL,
+    occurred_at TEXT NOT NULL,
+    claimed_at TEXT NOT NULL,
+    settled_at TEXT,
+    credit_event_id TEXT
+);
+CREATE INDEX claims_card ON claims(card_id);
+CREATE INDEX claimed_events_code ON claimed_events(code_sha256);
+""",
+    ),
 )
 
 TABLES: Final = (
@@ -248,6 +294,7 @@ TABLES: Final = (
     "revoked",
     "counters",
     "claimed_events",
+    "claims",
 )
 """Every table of the platform, in an order that respects references (for ``migrate``)."""
 

@@ -33,10 +33,8 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import ValidationError
 
 from city import checks
-from city.claims import claim_response
-from loyalty.claims import Claim, ClaimReason
+from city.claims import handle_claim, settle_claims
 from loyalty.db import iso, utc_now
-from loyalty.keys import public_from_hex
 from sync.protocol import (
     MAX_UPDATE_ITEMS,
     ConfirmedBalance,
@@ -452,6 +450,8 @@ class PlatformStore(ABC):
             )
         if duplicates:
             self._bump(tx, "duplicates", duplicates)
+        # Claims waiting for these purchases are credited; credited ones of a voided one reversed.
+        settle_claims(tx, [c.event for c in accepted], bump=lambda: self._bump(tx, "version"))
 
     def _stored_origins(self, tx: Tx, ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
         """For ids already stored: the terminal that sent each and its content digest."""
@@ -553,7 +553,7 @@ class PlatformStore(ABC):
             rows = tx.execute(
                 "SELECT e.card_id, e.program_id, e.occurred_at, e.stamps FROM events e "
                 f"WHERE e.shop_id = ? AND e.card_id IN ({_marks(chunk)}) "
-                "AND e.kind IN ('stamp', 'purchase') AND e.stamps > 0 "
+                "AND e.kind IN ('stamp', 'purchase', 'claim') AND e.stamps > 0 "
                 "AND e.occurred_at >= ? AND e.occurred_at <= ? "
                 "AND NOT EXISTS (SELECT 1 FROM events v WHERE v.voids = e.id)",
                 [shop_id, *chunk, iso(need.since), iso(need.until)],
@@ -608,50 +608,10 @@ class PlatformStore(ABC):
     # claims -------------------------------------------------------------------------------
 
     def claim(self, body: object) -> tuple[int, dict[str, object]]:
-        """``POST /v1/claims``: verify a slip's claim code and credit the card once."""
+        """``POST /v1/claims``: the rules are ``city.claims.handle_claim``'s."""
 
         def work(tx: Tx) -> tuple[int, dict[str, object]]:
-            terminals = {
-                row[0]: (row[1], row[2])
-                for row in tx.execute(
-                    "SELECT id, shop_id, public_key FROM terminals WHERE public_key IS NOT NULL"
-                ).fetchall()
-            }
-            keys = {}
-            for terminal_id, (_shop, public_key) in terminals.items():
-                try:
-                    keys[terminal_id] = public_from_hex(public_key)
-                except ValueError:
-                    continue  # a damaged key row must not stop other terminals' claims
-
-            def check(claim: Claim) -> ClaimReason | None:
-                if terminals[claim.terminal_id][0] != claim.shop_id:
-                    return ClaimReason.BAD_SIGNATURE  # signed for a shop it does not belong to
-                voided = tx.execute(
-                    f"SELECT 1 FROM events WHERE voids IN ({_marks(claim.event_ids)}) LIMIT 1",
-                    list(claim.event_ids),
-                ).fetchone()
-                return ClaimReason.VOIDED if voided else None
-
-            def credit(db: Tx, claim: Claim, card_id: str) -> None:
-                program = claim.program_id or "default"
-                version = self._bump(db, "version")
-                db.execute(
-                    "INSERT INTO balances (shop_id, program_id, card_id, stamps, version) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT(shop_id, program_id, card_id) "
-                    "DO UPDATE SET stamps = balances.stamps + excluded.stamps, "
-                    "version = excluded.version",
-                    [claim.shop_id, program, card_id, claim.stamps, version],
-                )
-
-            def card_exists(card_id: str) -> bool:
-                return (
-                    tx.execute("SELECT 1 FROM cards WHERE id = ?", [card_id]).fetchone() is not None
-                )
-
-            return claim_response(
-                tx, body, keys, credit=credit, card_exists=card_exists, check=check
-            )
+            return handle_claim(tx, body, bump=lambda: self._bump(tx, "version"))
 
         answer: tuple[int, dict[str, object]] = self._transaction(work)
         return answer

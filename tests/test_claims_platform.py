@@ -41,6 +41,8 @@ def test_anonymous_purchase_is_claimed_once_and_reaches_the_terminal(
     slip = receipt_for(ledger, bought.event.id, settings, "nl")
     assert slip.claim_code is not None
     card_id = issue_card(platform)
+    # The purchase reaches the platform first (a claim before it waits: test_city_claims.py).
+    assert run_sync(terminal.settings, terminal.store, policy=FAST, backup=False).exit_code == 0
 
     first = claim(platform, slip.claim_code, card_id)
     assert first.status_code == 200, first.text
