@@ -11,7 +11,7 @@ import json
 import os
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,11 +24,13 @@ from city.app import Limits
 from city.faults import FaultConfig
 from city.issuer import Issuer, IssuerError
 from city.roots import CityRoot, RootError
-from city.serve import ENV_DB, ServeOptions
+from city.serve import ENV_DB, ServeOptions, serving_lock
 from city.serve import run as run_server
-from city.store import PlatformError, PlatformStore, is_postgres, open_store, redact
+from city.sheets import render_sheet_pdf
+from city.store import LIST_PAGE, PlatformError, PlatformStore, is_postgres, open_store, redact
+from loyalty.programs import Program
 from receipts.cards import render_card_pdf, render_card_png
-from sync.protocol import Id
+from sync.protocol import Id, describe
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,6 +38,8 @@ DB_NAME = "platform.db"
 DB_POINTER = "database.url"
 """A file in the data folder naming the database (``migrate`` writes it; keep it 0600)."""
 ISSUER_DIR = "issuer"
+MAX_NEW_CARDS = 100_000
+"""Most cards one `card new --count` issues (a city's mailing is a few thousand)."""
 
 
 class Refused(click.ClickException):
@@ -280,7 +284,12 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"listening on http://{shown}:{bound}", err=False)
     sys.stdout.flush()
-    run_server(options, sock, workers=workers)
+    if is_postgres(options.db):
+        run_server(options, sock, workers=workers)
+        return
+    # Shared with other serves of the file; `migrate` waits for none and refuses instead.
+    with serving_lock(Path(options.db), exclusive=False):
+        run_server(options, sock, workers=workers)
 
 
 @cli.group()
@@ -336,12 +345,56 @@ def terminal_add(
     click.echo(f"on the terminal, run: {hint}")
 
 
+@terminal.command("list")
+@click.option("--after", default="", help="Start after this terminal id (the next page).")
+@click.option("--limit", type=click.IntRange(1, None), help="Most terminals to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, one terminal a line.")
+@data_dir_option
+@pass_env
+def terminal_list(env: PlatformEnv, after: str, limit: int | None, as_json: bool) -> None:
+    """The registered terminals by id: shop, paired or not, last call."""
+    with env.store() as store:
+        for row in _pages(store.list_terminals, after, limit, "terminal_id"):
+            if as_json:
+                emit(row)
+            else:
+                state = "paired" if row["paired"] else "not paired"
+                seen = row["last_seen_at"] or "never"
+                click.echo(f"{row['terminal_id']}  shop {row['shop_id']}  {state}  seen {seen}")
+
+
+@terminal.command("remove")
+@click.argument("terminal_id")
+@data_dir_option
+@pass_env
+def terminal_remove(env: PlatformEnv, terminal_id: str) -> None:
+    """Withdraw a terminal's credential and pairing token; its events stay on the books.
+
+    `terminal add` with the same id gives it a new pairing token later.
+    """
+    with env.store() as store:
+        removed = store.remove_terminal(terminal_id.strip())
+    if not removed:
+        raise Refused(
+            "unknown_terminal",
+            f"there is no terminal {terminal_id!r}; `citie-platform terminal list` shows them.",
+        )
+    click.echo(f"removed: terminal {terminal_id} can no longer sync (its events are kept)")
+
+
 @cli.group()
 def card() -> None:
     """Customer cards."""
 
 
 @card.command("new")
+@click.option(
+    "--count",
+    type=click.IntRange(1, MAX_NEW_CARDS),
+    default=1,
+    show_default=True,
+    help="How many cards to issue (a city's mailing).",
+)
 @click.option(
     "--expires",
     "expires_days",
@@ -354,13 +407,13 @@ def card() -> None:
     "--png",
     "png_path",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Also write a printable card (85.6 x 54 mm at 300 dpi) as PNG.",
+    help="Also write a printable card (85.6 x 54 mm at 300 dpi) as PNG (one card only).",
 )
 @click.option(
     "--pdf",
     "pdf_path",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Also write the printable card as a one-page PDF of card size.",
+    help="Also write the printable card as a PDF of card size; with --count, A4 sheets of ten.",
 )
 @click.option(
     "--language",
@@ -369,60 +422,163 @@ def card() -> None:
     show_default=True,
     help="Language of the hint printed on the card.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, one card a line.")
 @data_dir_option
 @pass_env
 def card_new(
     env: PlatformEnv,
+    count: int,
     expires_days: int,
     png_path: Path | None,
     pdf_path: Path | None,
     language: str,
     as_json: bool,
 ) -> None:
-    """Issue a new card and print its code; --png/--pdf also write a printable card."""
-    card_id, code = issue_card(env, expires_days)
+    """Issue cards and print their codes; --png/--pdf also write printable cards."""
+    if count > 1 and png_path is not None:
+        raise Refused(
+            "png_one_card",
+            "--png writes one card; for several cards use --pdf, which writes A4 sheets.",
+        )
+    cards = issue_cards(env, expires_days, count)
     written: dict[str, str] = {}
-    if png_path is not None or pdf_path is not None:
-        outputs = ((png_path, render_card_png), (pdf_path, render_card_pdf))
-        for path, render in outputs:
-            if path is None:
-                continue
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(render(code, card_id, language=language))
-            except OSError as exc:
-                raise click.ClickException(
-                    f"card {card_id} was issued, but {path} could not be written "
-                    f"({exc.strerror}); choose another path and print it again."
-                ) from exc
-            written[path.suffix.lstrip(".") or "file"] = str(path)
-    if as_json:
-        emit({"card_id": card_id, "code": code, "expires_days": expires_days, **written})
-    else:
-        click.echo(code)
+    outputs: list[tuple[Path | None, Callable[[], bytes]]] = [
+        (png_path, lambda: render_card_png(cards[0][1], cards[0][0], language=language)),
+        (
+            pdf_path,
+            lambda: (
+                render_card_pdf(cards[0][1], cards[0][0], language=language)
+                if count == 1
+                else render_sheet_pdf(cards, language=language)
+            ),
+        ),
+    ]
+    for path, render in outputs:
+        if path is None:
+            continue
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(render())
+        except OSError as exc:
+            issued = cards[0][0] if count == 1 else f"{count} cards"
+            raise click.ClickException(
+                f"card {issued} was issued, but {path} could not be written "
+                f"({exc.strerror}); choose another path and print it again."
+            ) from exc
+        written[path.suffix.lstrip(".") or "file"] = str(path)
+    for card_id, code in cards:
+        if as_json:
+            emit(
+                {"card_id": card_id, "code": code, "expires_days": expires_days}
+                | (written if count == 1 else {})
+            )
+        else:
+            click.echo(code)
+    if as_json and count > 1 and written:
+        emit({"cards": count, **written})
+    elif not as_json:
         for path_text in written.values():
             click.echo(f"written: {path_text}", err=True)
 
 
 def issue_card(env: PlatformEnv, expires_days: int) -> tuple[str, str]:
     """Issue one card and record it; the single place card outputs (--png/--pdf) build on."""
+    return issue_cards(env, expires_days, 1)[0]
+
+
+def issue_cards(env: PlatformEnv, expires_days: int, count: int) -> list[tuple[str, str]]:
+    """Issue ``count`` cards and record them in one transaction: (card id, code) pairs."""
     issuer = open_issuer(env)
-    card_id, code = issuer.issue_card(expires_days=expires_days)
+    cards = [issuer.issue_card(expires_days=expires_days) for _ in range(count)]
     with env.store() as store:
-        store.add_card(card_id, expires_days)
-    return str(card_id), str(code)
+        store.add_cards([card_id for card_id, _ in cards], expires_days)
+    return [(str(card_id), str(code)) for card_id, code in cards]
 
 
 @card.command("revoke")
-@click.argument("card_id")
+@click.argument("card_ids", nargs=-1)
+@click.option(
+    "--from",
+    "from_file",
+    type=click.File("r", encoding="utf-8"),
+    help="A file of card ids, one a line ('-' reads standard input; # starts a comment).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @data_dir_option
 @pass_env
-def card_revoke(env: PlatformEnv, card_id: str) -> None:
-    """Revoke a card: terminals refuse it after their next pull."""
+def card_revoke(env: PlatformEnv, card_ids: tuple[str, ...], from_file: Any, as_json: bool) -> None:
+    """Revoke cards: terminals refuse them after their next pull.
+
+    Ids this platform never issued are refused (all listed, exit 1) and nothing is revoked.
+    """
+    wanted = [c.strip() for c in card_ids if c.strip()]
+    if from_file is not None:
+        for line in from_file:
+            text = line.split("#", 1)[0].strip()
+            if text:
+                wanted.append(text)
+    if not wanted:
+        raise Refused("no_cards", "name the cards to revoke: card revoke ID... or --from FILE.")
+    wanted = list(dict.fromkeys(wanted))
     with env.store() as store:
-        fresh = store.revoke(card_id.strip())
-    click.echo(f"revoked: {card_id}" if fresh else f"unchanged: {card_id} was already revoked")
+        unknown = store.unknown_cards(wanted)
+        if unknown:
+            shown = ", ".join(unknown[:20]) + (
+                f" (+{len(unknown) - 20} more)" if len(unknown) > 20 else ""
+            )
+            raise Refused(
+                "unknown_cards",
+                f"{len(unknown)} of {len(wanted)} card id(s) were never issued by this platform: "
+                f"{shown}. Nothing was revoked; check the ids and try again.",
+            )
+        fresh = store.revoke_many(wanted)
+    if as_json:
+        emit({"revoked": fresh, "already_revoked": len(wanted) - fresh})
+        return
+    if len(wanted) == 1:
+        card_id = wanted[0]
+        click.echo(f"revoked: {card_id}" if fresh else f"unchanged: {card_id} was already revoked")
+        return
+    click.echo(f"revoked: {fresh} card(s); {len(wanted) - fresh} were already revoked")
+
+
+@card.command("list")
+@click.option("--after", default="", help="Start after this card id (the next page).")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, None),
+    help="Most cards to list (default: all, read a page at a time).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, one card a line.")
+@data_dir_option
+@pass_env
+def card_list(env: PlatformEnv, after: str, limit: int | None, as_json: bool) -> None:
+    """The issued cards by id, with their issue date and revocation."""
+    with env.store() as store:
+        for row in _pages(store.list_cards, after, limit, "card_id"):
+            if as_json:
+                emit(row)
+            else:
+                state = f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"
+                click.echo(f"{row['card_id']}  issued {row['issued_at']}  {state}")
+
+
+def _pages(
+    fetch: Callable[[str, int], list[dict[str, Any]]],
+    after: str,
+    limit: int | None,
+    key: str,
+) -> Iterator[dict[str, Any]]:
+    """Rows from a paged store listing, a page at a time, up to ``limit``."""
+    shown = 0
+    while limit is None or shown < limit:
+        size = LIST_PAGE if limit is None else min(LIST_PAGE, limit - shown)
+        page = fetch(after, size)
+        yield from page
+        shown += len(page)
+        if len(page) < size:
+            return
+        after = str(page[-1][key])
 
 
 @cli.group()
@@ -467,7 +623,21 @@ def keys_rotate_root(env: PlatformEnv) -> None:
     emit(signed_trust_json(open_issuer(env), root))
 
 
-@cli.command("program")
+class _ProgramGroup(click.Group):
+    """``program SHOP FILE`` still sets a program; ``program list`` and ``program set`` too."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["set", *args]
+        return super().parse_args(ctx, args)
+
+
+@cli.group("program", cls=_ProgramGroup)
+def program() -> None:
+    """Shops' programs: `program SHOP FILE` sets one, `program list` shows them."""
+
+
+@program.command("set")
 @click.argument("shop_id")
 @click.argument("program_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @data_dir_option
@@ -480,9 +650,44 @@ def program_set(env: PlatformEnv, shop_id: str, program_file: Path) -> None:
         raise Refused("bad_program", f"{program_file} is not readable JSON ({exc}).") from exc
     if not isinstance(body, dict) or not isinstance(body.get("id"), str):
         raise Refused("bad_program", f'{program_file} must hold a JSON object with an "id".')
+    try:
+        Program.model_validate(body)
+    except ValidationError as exc:
+        raise Refused(
+            "bad_program", f"{program_file} is not a valid program: {describe(exc)}."
+        ) from exc
     with env.store() as store:
+        if not store.shop_exists(shop_id):
+            raise Refused(
+                "unknown_shop",
+                f"there is no shop {shop_id!r} on this platform; register it with "
+                "`citie-platform terminal add --shop NAME --shop-id ID` first.",
+            )
         store.set_program(shop_id, body["id"], body)
     click.echo(f"program {body['id']} set for shop {shop_id}")
+
+
+@program.command("list")
+@click.option("--shop", "shop_id", help="Only this shop's programs.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, one program a line.")
+@data_dir_option
+@pass_env
+def program_list(env: PlatformEnv, shop_id: str | None, as_json: bool) -> None:
+    """The programs in force, by shop."""
+    with env.store() as store:
+        if shop_id is not None and not store.shop_exists(shop_id):
+            raise Refused("unknown_shop", f"there is no shop {shop_id!r} on this platform.")
+        rows = store.list_programs(shop_id)
+    for row in rows:
+        if as_json:
+            emit(row)
+        else:
+            body = row["body"]
+            reward, most = body.get("reward_threshold", "?"), body.get("max_stamps_per_day", "?")
+            click.echo(
+                f"{row['shop_id']}  {row['program_id']}  reward {reward} stamps  "
+                f"max {most}/day  version {row['version']}"
+            )
 
 
 @cli.command()
@@ -499,6 +704,71 @@ def stats(env: PlatformEnv, as_json: bool) -> None:
     width = max(len(k) for k in figures)
     for key, value in figures.items():
         click.echo(f"{key.replace('_', ' '):<{width}}  {value}")
+
+
+@cli.command("migrate")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    help="The PostgreSQL database to move to: postgresql://user@host/dbname (empty).",
+)
+@click.option("--db", help="The SQLite file to move from (default: the data directory's).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@data_dir_option
+@pass_env
+def migrate_command(env: PlatformEnv, target: str, db: str | None, as_json: bool) -> None:
+    """Move a SQLite platform to PostgreSQL: copy every table, check counts and balances.
+
+    Refused while the SQLite platform is serving. Afterwards the data directory's
+    database.url names the PostgreSQL database, so `serve` and every command use it, and the
+    terminals keep their credentials and cursors. The SQLite file stays as it was.
+    """
+    from city.migrate import migrate  # noqa: PLC0415  (psycopg only here)
+    from city.sqlite_store import SqliteStore  # noqa: PLC0415
+
+    if db is not None:
+        env.db = db
+    source_target = env.db_target
+    if is_postgres(source_target):
+        raise Refused(
+            "already_postgresql", f"this platform already runs on {redact(source_target)}."
+        )
+    if not is_postgres(target):
+        raise Refused("bad_target", "--to must be a postgresql:// URL.", exit_code=2)
+    source_path = Path(source_target)
+    if not source_path.is_file():
+        raise Refused("no_database", f"there is no platform database at {source_path}.")
+    with serving_lock(source_path, exclusive=True) as alone:
+        if not alone:
+            raise Refused(
+                "platform_serving",
+                f"a citie-platform serve is using {source_path}; stop it, then migrate.",
+            )
+        source = SqliteStore(source_path)
+        try:
+            report = migrate(source, target, None if as_json else click.echo)
+        except PlatformError as exc:
+            raise Refused(exc.code, exc.message) from exc
+        except Exception as exc:
+            raise Refused("database_error", f"cannot migrate to {redact(target)}: {exc}.") from exc
+        finally:
+            source.close()
+        pointer = env.folder / DB_POINTER
+        pointer.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(pointer, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(target + "\n")
+    if as_json:
+        emit(
+            {
+                "to": redact(target),
+                "tables": {t.table: t.target for t in report.tables},
+                "balances_sha256": report.balances_digest,
+            }
+        )
+        return
+    click.echo(f"moved to {redact(target)}; {pointer} now names it. Start serve again.")
 
 
 def main() -> None:

@@ -10,8 +10,11 @@ A connection must send its request headers within ``HEADER_TIMEOUT`` seconds.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,6 +111,26 @@ class ServeOptions:
         os.environ["CITIE_PLATFORM_RETRY_AFTER"] = str(self.faults.retry_after)
         if self.faults.seed is not None:
             os.environ["CITIE_PLATFORM_SEED"] = str(self.faults.seed)
+
+
+@contextmanager
+def serving_lock(db_path: Path, *, exclusive: bool) -> Iterator[bool]:
+    """A lock beside a SQLite database: ``serve`` holds it shared, ``migrate`` exclusive.
+
+    Yields whether it was taken (``migrate`` does not wait: a serving platform is a refusal).
+    """
+    lock_path = db_path.with_name(db_path.name + ".serving")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_EX | fcntl.LOCK_NB) if exclusive else fcntl.LOCK_SH)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
 
 
 def build_app(options: ServeOptions) -> tuple[ASGIApp, PlatformStore]:
