@@ -715,11 +715,13 @@ class PlatformStore(ABC):
 
     def list_programs(self, shop_id: str | None = None) -> list[dict[str, Any]]:
         """Every program in force (of one shop, or of all), by shop and id."""
+        # Two statements rather than "? IS NULL OR ...": PostgreSQL cannot type a bare NULL.
+        where, params = ("WHERE shop_id = ? ", [shop_id]) if shop_id is not None else ("", [])
         with self.read() as tx:
             rows = tx.execute(
-                "SELECT shop_id, id, body, version FROM programs "
-                "WHERE ? IS NULL OR shop_id = ? ORDER BY shop_id, id LIMIT ?",
-                [shop_id, shop_id, LIST_PAGE],
+                f"SELECT shop_id, id, body, version FROM programs {where}"
+                "ORDER BY shop_id, id LIMIT ?",
+                [*params, LIST_PAGE],
             ).fetchall()
         return [
             {"shop_id": r[0], "program_id": r[1], "body": json.loads(r[2]), "version": int(r[3])}

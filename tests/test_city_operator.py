@@ -1,0 +1,153 @@
+"""Operator commands of ``citie-platform`` (issue 11, item 8), against both stores.
+
+Found before: ``card revoke`` of a never-issued id and ``program`` for an unknown shop both
+succeeded; there was no way to issue a city's mailing, list terminals, cards or programs, or
+withdraw a terminal; without the ``[platform]`` extra the script died with an ImportError.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.conftest_platform import PLATFORM, PairedTerminal, RunningPlatform, clean_env
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(
+    platform: RunningPlatform, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*PLATFORM, *args, "--data-dir", str(platform.data_dir)],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=120,
+        check=False,
+        input=stdin,
+    )
+
+
+def lines(result: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def test_card_new_count_issues_a_mailing_with_a_pdf_sheet(
+    platform: RunningPlatform, tmp_path: Path
+) -> None:
+    sheet = tmp_path / "mailing.pdf"
+
+    made = run(platform, "card", "new", "--count", "12", "--json", "--pdf", str(sheet))
+
+    assert made.returncode == 0, made.stderr
+    *cards, summary = lines(made)
+    assert len(cards) == 12 and len({c["card_id"] for c in cards}) == 12
+    assert all(c["code"].startswith("CT1:") for c in cards)
+    assert summary == {"cards": 12, "pdf": str(sheet)}
+    pdf = sheet.read_bytes()
+    assert pdf.startswith(b"%PDF")
+    pages = pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages")
+    assert pages == 2, "ten cards a page"
+    listed = run(platform, "card", "list", "--json")
+    assert sorted(r["card_id"] for r in lines(listed)) == sorted(c["card_id"] for c in cards)
+
+
+def test_card_revoke_refuses_ids_never_issued_and_revokes_nothing(
+    platform: RunningPlatform, tmp_path: Path
+) -> None:
+    cards = [c["card_id"] for c in lines(run(platform, "card", "new", "--count", "3", "--json"))]
+
+    bad = run(platform, "card", "revoke", cards[0], "CT-NEVR-ISSU", "CT-ALSO-NOPE")
+
+    assert bad.returncode == 1
+    assert bad.stderr.startswith("refused: unknown_cards: 2 of 3 card id(s) were never issued")
+    assert "CT-NEVR-ISSU" in bad.stderr and "CT-ALSO-NOPE" in bad.stderr
+    assert platform.query("SELECT COUNT(*) FROM revoked") == [(0,)]
+
+    listing = tmp_path / "lost.txt"
+    listing.write_text(f"# lost in the post\n{cards[0]}\n\n{cards[1]}  # a second one\n")
+    done = run(platform, "card", "revoke", "--from", str(listing), "--json")
+    assert done.returncode == 0, done.stderr
+    assert lines(done) == [{"revoked": 2, "already_revoked": 0}]
+    again = run(platform, "card", "revoke", "--from", "-", cards[2], stdin=f"{cards[0]}\n")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == "revoked: 1 card(s); 1 were already revoked"
+    unknown_file = tmp_path / "typo.txt"
+    unknown_file.write_text("CT-TYPO-TYPO\n")
+    assert run(platform, "card", "revoke", "--from", str(unknown_file)).returncode == 1
+
+
+def test_program_for_an_unknown_shop_exits_1_and_program_list_shows_them(
+    platform: RunningPlatform, tmp_path: Path
+) -> None:
+    body = tmp_path / "coffee.json"
+    body.write_text(json.dumps({"id": "coffee", "reward_threshold": 8, "max_stamps_per_day": 4}))
+
+    unknown = run(platform, "program", "no-such-shop", str(body))
+
+    assert unknown.returncode == 1
+    assert unknown.stderr.startswith("refused: unknown_shop: there is no shop 'no-such-shop'")
+    platform.add_terminal("shop-a", "t1")
+    assert run(platform, "program", "shop-a", str(body)).returncode == 0
+    invalid = tmp_path / "bad.json"
+    invalid.write_text(json.dumps({"id": "coffee", "reward_threshold": -1}))
+    refused = run(platform, "program", "set", "shop-a", str(invalid))
+    assert refused.returncode == 1 and "refused: bad_program: " in refused.stderr
+    listed = lines(run(platform, "program", "list", "--json"))
+    assert [(p["shop_id"], p["program_id"], p["body"]["reward_threshold"]) for p in listed] == [
+        ("shop-a", "coffee", 8)
+    ]
+    assert run(platform, "program", "list", "--shop", "nowhere").returncode == 1
+
+
+def test_terminal_list_and_remove(platform: RunningPlatform, terminal_factory: Any) -> None:
+    terminal: PairedTerminal = terminal_factory(platform)
+    platform.add_terminal("shop-a", "t2")
+
+    listed = lines(run(platform, "terminal", "list", "--json"))
+    assert [(t["terminal_id"], t["paired"]) for t in listed] == [("t1", True), ("t2", False)]
+    paged = lines(run(platform, "terminal", "list", "--json", "--after", "t1"))
+    assert [t["terminal_id"] for t in paged] == ["t2"]
+
+    removed = run(platform, "terminal", "remove", "t1")
+    assert removed.returncode == 0, removed.stderr
+    missing = run(platform, "terminal", "remove", "t9")
+    assert missing.returncode == 1 and missing.stderr.startswith("refused: unknown_terminal: ")
+    from sync.job import run_sync
+    from tests.conftest_platform import FAST
+
+    report = run_sync(terminal.settings, terminal.store, policy=FAST, backup=False)
+    assert report.outcome == "auth", "a removed terminal can no longer sync"
+
+
+def test_card_list_pages_through_every_card(platform: RunningPlatform) -> None:
+    made = [c["card_id"] for c in lines(run(platform, "card", "new", "--count", "5", "--json"))]
+
+    first = lines(run(platform, "card", "list", "--json", "--limit", "2"))
+    rest = lines(run(platform, "card", "list", "--json", "--after", first[-1]["card_id"]))
+
+    assert [c["card_id"] for c in first + rest] == sorted(made)
+
+
+def test_the_script_explains_a_missing_platform_extra() -> None:
+    # -S: no site-packages, as on a terminal installed without the [platform] extra.
+    script = (
+        f"import sys; sys.path.insert(0, {str(ROOT)!r}); sys.argv = ['citie-platform', 'stats']; "
+        "from city.launch import main; main()"
+    )
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", script],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 3
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("refused: platform_extra_missing: ")
+    assert "pip install 'citie-terminal[platform]'" in result.stderr
