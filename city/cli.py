@@ -11,8 +11,10 @@ import json
 import os
 import socket
 import sys
+import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,6 +22,7 @@ import click
 import platformdirs
 from pydantic import TypeAdapter, ValidationError
 
+from city import checks
 from city.app import Limits
 from city.faults import FaultConfig
 from city.issuer import Issuer, IssuerError
@@ -91,8 +94,9 @@ class PlatformEnv:
     def store(self) -> PlatformStore:
         """Open (creating, migrating) the platform database."""
         target = self.db_target
+        skew = max_clock_skew(self.folder)
         try:
-            return open_store(target)
+            store = open_store(target)
         except Exception as exc:
             shown = redact(target)
             hint = (
@@ -103,6 +107,41 @@ class PlatformEnv:
             raise Refused(
                 "database_error", f"cannot open the platform database {shown}: {exc}. {hint}"
             ) from exc
+        store.max_clock_skew = skew
+        return store
+
+
+ENV_MAX_CLOCK_SKEW = "CITIE_PLATFORM_MAX_CLOCK_SKEW_HOURS"
+CONFIG_NAME = "platform.toml"
+
+
+def max_clock_skew(folder: Path) -> timedelta:
+    """How far from its arrival an event may be dated before it is flagged ``clock_skew``:
+    CITIE_PLATFORM_MAX_CLOCK_SKEW_HOURS (``serve --max-clock-skew-hours`` sets it), else
+    ``[platform] max_clock_skew_hours`` in the data folder's platform.toml, else 48 hours."""
+    raw: object = os.environ.get(ENV_MAX_CLOCK_SKEW)
+    where = ENV_MAX_CLOCK_SKEW
+    path = folder / CONFIG_NAME
+    if raw is None and path.is_file():
+        try:
+            section = tomllib.loads(path.read_text(encoding="utf-8")).get("platform", {})
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise Refused("bad_config", f"cannot read {path}: {exc}.", exit_code=2) from exc
+        raw = section.get("max_clock_skew_hours") if isinstance(section, dict) else None
+        where = f"[platform] max_clock_skew_hours in {path}"
+    if raw is None:
+        return checks.DEFAULT_MAX_CLOCK_SKEW
+    try:
+        hours = float(str(raw))
+    except ValueError:
+        hours = -1.0
+    if not 0 < hours <= 24 * 366:
+        raise Refused(
+            "bad_config",
+            f"{where} must be a number of hours above 0 and at most a year, not {str(raw)[:40]!r}.",
+            exit_code=2,
+        )
+    return timedelta(hours=hours)
 
 
 pass_env = click.make_pass_decorator(PlatformEnv, ensure=True)
@@ -188,6 +227,12 @@ def cli() -> None:
     "parallel but write one at a time.",
 )
 @click.option(
+    "--max-clock-skew-hours",
+    type=click.FloatRange(0.01, 24 * 366),
+    help="Flag events dated further than this from their arrival (default: "
+    "[platform] max_clock_skew_hours in platform.toml, else 48).",
+)
+@click.option(
     "--max-in-flight",
     type=click.IntRange(1, 100_000),
     default=64,
@@ -228,6 +273,7 @@ def serve(
     host: str,
     port: int,
     workers: int,
+    max_clock_skew_hours: float | None,
     max_in_flight: int,
     header_timeout: float,
     body_timeout: float,
@@ -247,6 +293,9 @@ def serve(
     """
     if db is not None:
         env.db = db
+    if max_clock_skew_hours is not None:
+        os.environ[ENV_MAX_CLOCK_SKEW] = str(max_clock_skew_hours)  # workers inherit it
+    max_clock_skew(env.folder)  # a bad setting is refused before the port is taken
     try:
         config = FaultConfig.from_env()
         for name, value in (

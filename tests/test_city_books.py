@@ -9,8 +9,10 @@ reason, the terminal quarantines it, and what is allowed but suspicious is kept 
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +20,14 @@ from uuid6 import uuid7
 
 from loyalty.db import iso, utc_now
 from sync.job import run_sync
-from tests.conftest_platform import FAST, PairedTerminal, RunningPlatform, add_events
+from tests.conftest_platform import (
+    FAST,
+    PLATFORM,
+    PairedTerminal,
+    RunningPlatform,
+    add_events,
+    clean_env,
+)
 
 Terminals = Callable[..., PairedTerminal]
 
@@ -210,3 +219,45 @@ def test_the_terminal_quarantines_what_the_platform_rejects(
     assert row[0] == "quarantined" and row[1].startswith("stamps_invalid: ")
     assert sorted(platform.event_ids("t1")) == sorted(good)
     assert json.dumps(report.to_json())  # the report stays plain JSON
+
+
+def test_the_clock_skew_limit_is_the_operators_to_set(
+    platform_factory: Callable[..., RunningPlatform], terminal_factory: Terminals, tmp_path: Path
+) -> None:
+    platform = platform_factory("--max-clock-skew-hours", "1")
+    sender = Sender(platform, terminal_factory(platform))
+    two_hours_ago = iso(datetime.now(UTC) - timedelta(hours=2))
+
+    (result,) = sender.send(sender.event("stamp", 1, occurred_at=two_hours_ago))
+
+    assert result["flags"] == ["clock_skew"]
+    folder = tmp_path / "bad-config"
+    folder.mkdir()
+    (folder / "platform.toml").write_text("[platform]\nmax_clock_skew_hours = -3\n")
+    refused = subprocess.run(
+        [*PLATFORM, "serve", "--port", "0", "--data-dir", str(folder)],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("refused: bad_config: [platform] max_clock_skew_hours in ")
+
+
+def test_an_event_may_follow_the_program_in_force_at_its_time(
+    platform: RunningPlatform, terminal_factory: Terminals
+) -> None:
+    terminal = terminal_factory(platform)
+    set_program(platform, "shop-a", {**COFFEE, "max_stamps_per_day": 5})
+    set_program(platform, "shop-a", {**COFFEE, "max_stamps_per_day": 3})
+    sender = Sender(platform, terminal)
+    before_the_change = iso(datetime.now(UTC) - timedelta(hours=1))
+
+    results = sender.send(
+        sender.event("stamp", 5, occurred_at=before_the_change, card_id="CT-OLD-PROG"),
+        sender.event("stamp", 5, card_id="CT-NEW-PROG"),
+    )
+
+    assert verdicts(results) == ["accepted", "stamps_invalid"]
