@@ -178,15 +178,30 @@ def open_issuer(env: PlatformEnv) -> Issuer:
 
 
 def trust_source(env: PlatformEnv) -> Callable[[], dict[str, Any] | None]:
-    """A function giving the current trust list JSON (read again at each pull)."""
+    """A function giving the current signed trust list JSON at each pull.
+
+    Signed again only when ``issuer.json`` or ``root.json`` changed (a rotation by another
+    process), so thousands of pulls do not each read key files and sign.
+    """
+    folder = env.folder / ISSUER_DIR
+    cache: dict[str, Any] = {}
 
     def trust() -> dict[str, Any] | None:
         try:
-            issuer = Issuer.open(env.folder / ISSUER_DIR)
-            root = CityRoot.open(env.folder / ISSUER_DIR)
-            return signed_trust_json(issuer, root)
+            stamp: object = tuple(
+                (folder / name).stat().st_mtime_ns for name in ("issuer.json", "root.json")
+            )
+        except OSError:
+            stamp = None  # not made yet: open() below makes them
+        if stamp is not None and cache.get("stamp") == stamp:
+            data: dict[str, Any] = cache["data"]
+            return data
+        try:
+            data = signed_trust_json(Issuer.open(folder), CityRoot.open(folder))
         except (IssuerError, RootError):
             return None  # the pull then carries no trust list; `keys export` says why
+        cache.update(stamp=stamp, data=data)
+        return data
 
     return trust
 
