@@ -23,6 +23,7 @@ import sqlite_utils
 
 from loyalty.cards import IssuerKey, TrustList, public_key_from_raw
 from loyalty.db import Store, iso, utc_now
+from loyalty.i18n import Catalog
 from loyalty.signed_trust import SignedTrustError, fingerprint, is_signed, parse_signed
 
 TRUST_VERSION_KEY: Final = "trust_version"
@@ -46,6 +47,46 @@ __all__ = [
 ]
 
 
+MESSAGES = Catalog(
+    "loyalty.trust",
+    {
+        "trust_unsigned": {
+            "fr": "Cette liste de clés n’est pas signée par la clé racine de la ville : rien n’a "
+            "été installé. Exportez à nouveau la liste depuis la plateforme.",
+            "nl": "Deze sleutellijst is niet ondertekend met de stadssleutel: er is niets "
+            "geïnstalleerd. Exporteer de lijst opnieuw vanaf het platform.",
+            "de": "Diese Schlüsselliste ist nicht mit dem Stadtschlüssel signiert: nichts wurde "
+            "installiert. Exportieren Sie die Liste erneut von der Plattform.",
+            "en": "This key list is not signed by the city's root key: nothing was installed. "
+            "Export the list from the platform again.",
+        },
+        "trust_foreign_root": {
+            "fr": "Cette liste de clés est signée par une autre ville que celle de ce terminal : "
+            "rien n’a été installé. Si la ville a changé de plateforme, appairez à nouveau.",
+            "nl": "Deze sleutellijst is ondertekend door een andere stad dan die van deze "
+            "terminal: er is niets geïnstalleerd. Is de stad van platform veranderd, koppel "
+            "dan opnieuw.",
+            "de": "Diese Schlüsselliste ist von einer anderen Stadt signiert als der dieses "
+            "Terminals: nichts wurde installiert. Hat die Stadt die Plattform gewechselt, "
+            "koppeln Sie erneut.",
+            "en": "This key list is signed by another city than this terminal's: nothing was "
+            "installed. If the city changed its platform, pair again.",
+        },
+        "trust_bad_signature": {
+            "fr": "La signature de cette liste de clés n’est pas valable (modifiée ou "
+            "contrefaite) : rien n’a été installé.",
+            "nl": "De handtekening van deze sleutellijst klopt niet (gewijzigd of nagemaakt): "
+            "er is niets geïnstalleerd.",
+            "de": "Die Signatur dieser Schlüsselliste ist ungültig (verändert oder gefälscht): "
+            "nichts wurde installiert.",
+            "en": "This key list's signature is not valid (changed or forged): nothing was "
+            "installed.",
+        },
+    },
+)
+"""Refusals of a signed list, in the shopkeeper's language (``TrustError.text``)."""
+
+
 class TrustError(ValueError):
     """A trust list that cannot be installed: a stable reason code and an English sentence."""
 
@@ -53,6 +94,12 @@ class TrustError(ValueError):
         super().__init__(message)
         self.reason = reason
         self.message = message
+
+    def text(self, language: str) -> str:
+        """The refusal in ``language`` when it has a translation, else the English sentence."""
+        if self.reason in MESSAGES:
+            return MESSAGES.text(self.reason, language)
+        return self.message
 
 
 class TrustVersionError(TrustError):

@@ -203,7 +203,7 @@ def test_keys_import_pins_a_signed_list_and_then_refuses_unsigned_and_foreign_on
     tmp_path: Path,
 ) -> None:
     data = tmp_path / "terminal"
-    assert invoke("init", "--data-dir", str(data)).exit_code == 0
+    assert invoke("init", "--data-dir", str(data), "--shop-language", "fr").exit_code == 0
     issuer = Issuer.open(tmp_path / "platform")
     root = CityRoot.open(tmp_path / "platform")
     signed, unsigned, foreign = (tmp_path / n for n in ("signed.json", "v1.json", "f.json"))
@@ -227,6 +227,7 @@ def test_keys_import_pins_a_signed_list_and_then_refuses_unsigned_and_foreign_on
     alien = invoke("keys", "import", str(foreign), "--data-dir", str(data))
     assert alien.exit_code == 1
     assert alien.stderr.startswith("refused: trust_foreign_root: ")
+    assert "signée par une autre ville" in alien.stderr, "said in the shopkeeper's language"
     with Store.open(data / "ledger.db") as ledger:
         assert trust_version(ledger.read()) == 1
         assert trust_root(ledger.read()) == root.current.public_key

@@ -107,7 +107,7 @@ def keys_import(env: CliEnv, file: Path, as_json: bool) -> None:
     except TrustError as exc:
         if exc.reason == "trust_invalid":
             raise Refused("trust_file_invalid", f"{file}: {exc.message}") from exc
-        raise Refused(exc.reason, exc.message) from exc
+        raise Refused(exc.reason, exc.text(env.settings.shop.language.value)) from exc
     except DatabaseError as exc:
         raise Refused("database_error", str(exc), exit_code=3) from exc
     finally:
