@@ -48,7 +48,7 @@ from sync.protocol import (
 
 MAX_REQUEST_BYTES: Final = 32 * 1024 * 1024
 """The most a terminal's batch body may hold (5,000 events are far less)."""
-_CURSOR = re.compile(r"[0-9]{1,18}")
+_CURSOR = re.compile(r"[0-9]{1,40}")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -262,12 +262,11 @@ class Platform:
             return problem(
                 400, "bad_cursor", "the cursor must be the number (0-9) the platform sent."
             )
-        cursor = int(raw_cursor)
-        page = await run_in_threadpool(self.store.updates, terminal, cursor)
+        page = await run_in_threadpool(self.store.updates, terminal, raw_cursor)
         trust = await run_in_threadpool(self.trust)
         answer = Updates(
             cursor=raw_cursor,
-            next_cursor=str(page.next_cursor),
+            next_cursor=page.next_cursor,
             more=page.more,
             server_time=iso(utc_now()),
             trust=trust,

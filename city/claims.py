@@ -218,7 +218,7 @@ def handle_claim(
     tx: Sql,
     body: object,
     *,
-    bump: Callable[[], int],
+    bump: Callable[[str], int],
     now: datetime | None = None,
     max_age: timedelta | None = MAX_AGE,
 ) -> tuple[int, dict[str, object]]:
@@ -318,7 +318,7 @@ def _reserve(tx: Sql, claim: Claim, card_id: str, digest: str, now: datetime) ->
 
 
 def settle_claims(
-    tx: Sql, events: Sequence[Event], *, bump: Callable[[], int], now: datetime | None = None
+    tx: Sql, events: Sequence[Event], *, bump: Callable[[str], int], now: datetime | None = None
 ) -> None:
     """After a batch's events are stored (same transaction): credit the waiting claims whose
     purchase just arrived, and take back a credited claim whose purchase was just voided,
@@ -345,7 +345,7 @@ def settle_claims(
         _settle_one(tx, claim_id, bump=bump, now=now)
 
 
-def _settle_one(tx: Sql, claim_id: str, *, bump: Callable[[], int], now: datetime) -> None:
+def _settle_one(tx: Sql, claim_id: str, *, bump: Callable[[str], int], now: datetime) -> None:
     row = tx.execute(
         "SELECT state, event_ids, terminal_id, credited, credit_event_id, shop_id, "
         "program_id, card_id FROM claims WHERE id = ?",
@@ -376,7 +376,7 @@ def _settle_one(tx: Sql, claim_id: str, *, bump: Callable[[], int], now: datetim
         _credit(tx, claim_id, bump=bump, now=now)
 
 
-def _credit(tx: Sql, claim_id: str, *, bump: Callable[[], int], now: datetime) -> int:
+def _credit(tx: Sql, claim_id: str, *, bump: Callable[[str], int], now: datetime) -> int:
     """Credit a reserved claim: the slip's stamps, capped by what the card may still earn
     that day at this shop; recorded as a ``claim`` event and in the card's balance."""
     row = tx.execute(
@@ -401,7 +401,7 @@ def _credit(tx: Sql, claim_id: str, *, bump: Callable[[], int], now: datetime) -
         tx, event_id, "claim", shop_id, program_id, card_id, credit, at, now, detail, None
     )
     if credit:
-        _add_balance(tx, shop_id, program_id, card_id, credit, bump())
+        _add_balance(tx, shop_id, program_id, card_id, credit, bump(shop_id))
     tx.execute(
         "UPDATE claims SET state = ?, credited = ?, credit_event_id = ?, settled_at = ? "
         "WHERE id = ?",
@@ -411,7 +411,7 @@ def _credit(tx: Sql, claim_id: str, *, bump: Callable[[], int], now: datetime) -
 
 
 def _reverse(
-    tx: Sql, claim_id: str, row: Sequence[Any], *, bump: Callable[[], int], now: datetime
+    tx: Sql, claim_id: str, row: Sequence[Any], *, bump: Callable[[str], int], now: datetime
 ) -> None:
     credited, credit_event = int(row[3]), str(row[4])
     shop_id, program_id, card_id = str(row[5]), str(row[6]), str(row[7])
@@ -439,7 +439,7 @@ def _reverse(
         overdraft=after < 0,
     )
     if credited:
-        _add_balance(tx, shop_id, program_id, card_id, -credited, bump())
+        _add_balance(tx, shop_id, program_id, card_id, -credited, bump(shop_id))
     tx.execute(
         "UPDATE claims SET state = ?, settled_at = ? WHERE id = ?",
         [REVERSED, _iso(now), claim_id],

@@ -147,6 +147,16 @@ CREATE INDEX claims_card ON claims(card_id);
 CREATE INDEX claimed_events_code ON claimed_events(code_sha256);
 """,
     ),
+    (
+        4,
+        """
+INSERT INTO counters (name, value)
+    SELECT 'shop:' || id, (SELECT COALESCE(MAX(value), 0) FROM counters WHERE name = 'version')
+    FROM shops WHERE true
+    ON CONFLICT(name) DO NOTHING;
+UPDATE counters SET name = 'duplicates:' WHERE name = 'duplicates';
+""",
+    ),
 )
 
 POSTGRES: Final[tuple[tuple[int, str], ...]] = (
@@ -278,6 +288,16 @@ CREATE TABLE claims (
 );
 CREATE INDEX claims_card ON claims(card_id);
 CREATE INDEX claimed_events_code ON claimed_events(code_sha256);
+""",
+    ),
+    (
+        4,
+        """
+INSERT INTO counters (name, value)
+    SELECT 'shop:' || id, (SELECT COALESCE(MAX(value), 0) FROM counters WHERE name = 'version')
+    FROM shops WHERE true
+    ON CONFLICT(name) DO NOTHING;
+UPDATE counters SET name = 'duplicates:' WHERE name = 'duplicates';
 """,
     ),
 )

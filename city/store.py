@@ -8,10 +8,13 @@ connections and transactions (``SqliteStore`` in ``city.sqlite_store``, ``Postgr
 There is no Python lock around the store: each transaction has its own connection and the
 database does the concurrency (SQLite: one writer at a time with a busy timeout, readers never
 wait in WAL mode; PostgreSQL: row locks). Event ids are a UNIQUE column, so a replayed event can
-never be stored twice, however long after the first copy it arrives. Every change terminals
-pull (a balance, a revocation, a program) gets its own number from the ``version`` counter,
-taken while the transaction holds the counter's row, so numbers are visible in commit order and
-an updates page can stop after any item.
+never be stored twice, however long after the first copy it arrives.
+
+Every change terminals pull gets its own number from a counter row, taken while the transaction
+holds that row, so numbers become visible in commit order and an updates page can stop after
+any item. A shop's balances and programs are numbered by the shop's own counter
+(``shop:<id>``), revocations by the city's (``version``): writers of different shops never wait
+for each other.
 """
 
 from __future__ import annotations
@@ -127,8 +130,50 @@ class UpdatesPage:
     programs: list[ProgramUpdate]
     revoked: list[RevokedCard]
     balances: list[ConfirmedBalance]
-    next_cursor: int
+    next_cursor: str
     more: bool
+
+
+@dataclass
+class _Budget:
+    """What is left of one updates page: items and bytes (a page takes at least one item)."""
+
+    items: int = UPDATE_PAGE
+    size: int = UPDATE_PAGE_BYTES
+
+    def take(self, size: int) -> bool:
+        if self.items <= 0 or (self.size < size and self.items < UPDATE_PAGE):
+            return False
+        self.items -= 1
+        self.size -= size
+        return True
+
+
+REVOKED_DIGITS: Final = 18
+"""The revocation part of a cursor: its last 18 digits (the shop's part comes before)."""
+
+
+def shop_counter(shop_id: str) -> str:
+    """The counter that numbers a shop's changes (its balances and programs)."""
+    return f"shop:{shop_id}"
+
+
+def format_cursor(shop_version: int, revoked_version: int) -> str:
+    """Both sequences a terminal follows, as the digits the protocol carries."""
+    return f"{shop_version}{revoked_version:0{REVOKED_DIGITS}d}"
+
+
+def parse_cursor(text: str) -> tuple[int, int]:
+    """(shop version, revocation version) from a cursor; raises ValueError if it is not one.
+
+    A cursor of at most 18 digits comes from before the split (one city-wide counter, which
+    every shop's counter started from): it stands for both.
+    """
+    if not text.isascii() or not text.isdigit() or len(text) > 40:
+        raise ValueError("a cursor is up to 40 digits")
+    if len(text) <= REVOKED_DIGITS:
+        return int(text), int(text)
+    return int(text[:-REVOKED_DIGITS]), int(text[-REVOKED_DIGITS:])
 
 
 class Rows(Protocol):
@@ -436,7 +481,7 @@ class PlatformStore(ABC):
         if rows and self._insert_events(tx, rows) != {c.event.id for c in accepted}:
             raise Retry("another transaction stored some of these ids first")
         if balances:
-            top = self._bump(tx, "version", len(balances))
+            top = self._bump(tx, shop_counter(terminal.shop_id), len(balances))
             first = top - len(balances) + 1
             tx.executemany(
                 "INSERT INTO balances (shop_id, program_id, card_id, stamps, version) "
@@ -449,9 +494,11 @@ class PlatformStore(ABC):
                 ],
             )
         if duplicates:
-            self._bump(tx, "duplicates", duplicates)
+            self._bump(tx, f"duplicates:{terminal.shop_id}", duplicates)
         # Claims waiting for these purchases are credited; credited ones of a voided one reversed.
-        settle_claims(tx, [c.event for c in accepted], bump=lambda: self._bump(tx, "version"))
+        settle_claims(
+            tx, [c.event for c in accepted], bump=lambda shop: self._bump(tx, shop_counter(shop))
+        )
 
     def _stored_origins(self, tx: Tx, ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
         """For ids already stored: the terminal that sent each and its content digest."""
@@ -611,85 +658,95 @@ class PlatformStore(ABC):
         """``POST /v1/claims``: the rules are ``city.claims.handle_claim``'s."""
 
         def work(tx: Tx) -> tuple[int, dict[str, object]]:
-            return handle_claim(tx, body, bump=lambda: self._bump(tx, "version"))
+            return handle_claim(tx, body, bump=lambda shop: self._bump(tx, shop_counter(shop)))
 
         answer: tuple[int, dict[str, object]] = self._transaction(work)
         return answer
 
     # updates ------------------------------------------------------------------------------
 
-    def updates(self, terminal: TerminalRecord, cursor: int) -> UpdatesPage:
-        """One page of what changed for this terminal's shop since ``cursor``: programs,
-        revocations and balances, in change order, bounded in items and bytes.
+    def updates(self, terminal: TerminalRecord, cursor: str) -> UpdatesPage:
+        """One page of what changed for this terminal's shop since ``cursor``: revocations
+        first, then the shop's programs and balances in change order; bounded in items and
+        bytes, nothing sent twice.
 
-        Every change has its own version, so a page may end after any item; the next page
-        starts after it and nothing is sent twice. The last page's cursor is the counter's
-        value, so versions of other shops' changes are skipped over.
+        Two sequences advance: the shop's own (its balances and programs) and the city's
+        revocations; the cursor carries both (``format_cursor``). Every change has its own
+        number, so a page may end after any item. When a list is exhausted its part of the
+        cursor jumps to the counter's value.
         """
+        shop_after, revoked_after = parse_cursor(cursor)
         with self.read() as tx:
-            top = self._counter(tx, "version")
-            programs = tx.execute(
-                "SELECT version, id, body FROM programs WHERE shop_id = ? AND version > ? "
-                "ORDER BY version LIMIT ?",
-                [terminal.shop_id, cursor, PROGRAM_PAGE + 1],
-            ).fetchall()
+            shop_top = self._counter(tx, shop_counter(terminal.shop_id))
+            revoked_top = self._counter(tx, "version")
             revoked = tx.execute(
                 "SELECT version, card_id, revoked_at FROM revoked WHERE version > ? "
                 "ORDER BY version LIMIT ?",
-                [cursor, UPDATE_PAGE + 1],
+                [revoked_after, UPDATE_PAGE + 1],
+            ).fetchall()
+            programs = tx.execute(
+                "SELECT version, id, body FROM programs WHERE shop_id = ? AND version > ? "
+                "ORDER BY version LIMIT ?",
+                [terminal.shop_id, shop_after, PROGRAM_PAGE + 1],
             ).fetchall()
             balances = tx.execute(
                 "SELECT version, card_id, program_id, stamps FROM balances "
                 "WHERE shop_id = ? AND version > ? ORDER BY version LIMIT ?",
-                [terminal.shop_id, cursor, UPDATE_PAGE + 1],
+                [terminal.shop_id, shop_after, UPDATE_PAGE + 1],
             ).fetchall()
-        merged = sorted(
-            [(int(r[0]), "program", r) for r in programs]
-            + [(int(r[0]), "revoked", r) for r in revoked]
-            + [(int(r[0]), "balance", r) for r in balances],
-            key=lambda item: item[0],
-        )
-        # A list that came back full may hold more beyond its last row: the page must stop
-        # before that row's version, or a later row of that list would be skipped.
+        page = UpdatesPage([], [], [], "", False)
+        budget = _Budget()
+        revoked_last, revoked_cut = revoked_after, False
+        for row in revoked:
+            if not budget.take(80):
+                revoked_cut = True
+                break
+            page.revoked.append(RevokedCard(card_id=row[1], revoked_at=row[2]))
+            revoked_last = int(row[0])
+        if not revoked_cut and len(revoked) > UPDATE_PAGE:
+            revoked_cut = True
+        # A shop list that came back full may hold more past its last row: stop before it.
         horizon = min(
             [
                 int(rows[-1][0])
-                for rows, limit in (
-                    (programs, PROGRAM_PAGE + 1),
-                    (revoked, UPDATE_PAGE + 1),
-                    (balances, UPDATE_PAGE + 1),
-                )
+                for rows, limit in ((programs, PROGRAM_PAGE + 1), (balances, UPDATE_PAGE + 1))
                 if len(rows) == limit
             ],
             default=None,
         )
-        page = UpdatesPage([], [], [], top, False)
-        size = 0
-        last = cursor
-        for version, kind, row in merged:
-            full = (
-                len(page.programs) + len(page.revoked) + len(page.balances) >= UPDATE_PAGE
-                or (size >= UPDATE_PAGE_BYTES and last > cursor)
-                or (kind == "program" and len(page.programs) >= PROGRAM_PAGE)
-            )
-            if full or (horizon is not None and version >= horizon):
-                return UpdatesPage(page.programs, page.revoked, page.balances, last, True)
-            if kind == "program":
-                item: Any = ProgramUpdate(id=row[1], body=json.loads(row[2]))
-                page.programs.append(item)
-                size += len(row[2]) + 40
-            elif kind == "revoked":
-                item = RevokedCard(card_id=row[1], revoked_at=row[2])
-                page.revoked.append(item)
-                size += 80
+        merged = sorted(
+            [(int(r[0]), True, r) for r in programs] + [(int(r[0]), False, r) for r in balances],
+            key=lambda item: item[0],
+        )
+        shop_last, shop_cut = shop_after, horizon is not None
+        for version, is_program, row in merged:
+            if horizon is not None and version >= horizon:
+                break
+            if is_program:
+                if len(page.programs) >= PROGRAM_PAGE or not budget.take(len(row[2]) + 40):
+                    shop_cut = True
+                    break
+                page.programs.append(ProgramUpdate(id=row[1], body=json.loads(row[2])))
             else:
-                item = ConfirmedBalance(
-                    card_id=row[1], program_id=row[2], stamps=int(row[3]), version=version
+                if not budget.take(110):
+                    shop_cut = True
+                    break
+                page.balances.append(
+                    ConfirmedBalance(
+                        card_id=row[1], program_id=row[2], stamps=int(row[3]), version=version
+                    )
                 )
-                page.balances.append(item)
-                size += 110
-            last = version
-        return page
+            shop_last = version
+        return UpdatesPage(
+            page.programs,
+            page.revoked,
+            page.balances,
+            format_cursor(
+                shop_last if shop_cut else max(shop_top, shop_after),
+                revoked_last if revoked_cut else max(revoked_top, revoked_after),
+            ),
+            shop_cut or revoked_cut,
+        )
 
     # operator commands ------------------------------------------------------------------------
 
@@ -698,7 +755,7 @@ class PlatformStore(ABC):
         text = json.dumps(body)
 
         def work(tx: Tx) -> None:
-            version = self._bump(tx, "version")
+            version = self._bump(tx, shop_counter(shop_id))
             tx.execute(
                 "INSERT INTO programs (shop_id, id, body, version) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(shop_id, id) DO UPDATE SET body = excluded.body, "
@@ -823,8 +880,18 @@ class PlatformStore(ABC):
                     "SELECT COUNT(*) FROM terminals WHERE credential_hash IS NOT NULL"
                 ),
                 "shops": one("SELECT COUNT(*) FROM shops"),
-                "duplicates_seen": self._counter(tx, "duplicates"),
+                "duplicates_seen": one(
+                    "SELECT COALESCE(SUM(value), 0) FROM counters "
+                    "WHERE substr(name, 1, 10) = 'duplicates'"
+                ),
                 "overdrafts": one("SELECT COUNT(*) FROM events WHERE overdraft = 1"),
+                # replace() rather than LIKE: no % in SQL that PostgreSQL's driver formats.
+                "flagged_daily_limit": one(
+                    "SELECT COUNT(*) FROM events WHERE replace(flags, 'daily_limit', '') != flags"
+                ),
+                "flagged_clock_skew": one(
+                    "SELECT COUNT(*) FROM events WHERE replace(flags, 'clock_skew', '') != flags"
+                ),
                 "revoked_cards": one("SELECT COUNT(*) FROM revoked"),
             }
 

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
-from city.store import UPDATE_PAGE
+from city.store import UPDATE_PAGE, format_cursor, parse_cursor
 from loyalty.trust import load_trust, revoked_cards
 from sync.client import PlatformClient
 from sync.job import read_credential, run_sync
@@ -288,3 +288,13 @@ def test_serve_with_workers_lands_every_event_once(
         assert run_sync(terminal.settings, terminal.store, policy=FAST, backup=False).exit_code == 0
     stored = platform.query("SELECT id FROM events")
     assert sorted(r[0] for r in stored) == sorted(sent)
+
+
+def test_the_cursor_carries_the_shop_and_the_revocation_sequences() -> None:
+    assert parse_cursor(format_cursor(7, 123)) == (7, 123)
+    assert parse_cursor(format_cursor(0, 0)) == (0, 0)
+    # A cursor from before the split counted one city-wide sequence: it stands for both.
+    assert parse_cursor("12345") == (12345, 12345)
+    for bad in ("²", "1e5", "-1", "1" * 41, ""):
+        with pytest.raises(ValueError):
+            parse_cursor(bad)
