@@ -376,7 +376,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stores", default="sqlite,postgresql")
     parser.add_argument("--sizes", default="100,1000")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="Workers on PostgreSQL.")
+    parser.add_argument(
+        "--sqlite-workers", type=int, default=1, help="Workers on SQLite (one writer anyway)."
+    )
     parser.add_argument("--max-in-flight", type=int, default=256)
     parser.add_argument("--quick", action="store_true", help="Smaller batch scenarios.")
     parser.add_argument("--only", default="", help="Run only scenarios whose name has this.")
@@ -400,18 +403,22 @@ def main() -> None:
             # Interleaved: each scenario on every store before the next scenario.
             for scenario in plan:
                 for kind, db in stores:
-                    row = run_scenario(kind, db, work, scenario, args.workers, args.max_in_flight)
+                    workers = args.sqlite_workers if kind == "sqlite" else args.workers
+                    row = run_scenario(kind, db, work, scenario, workers, args.max_in_flight)
                     rows.append(row)
                     print(json.dumps(row), file=sys.stderr, flush=True)
         finally:
             if server is not None:
                 server.stop()
-    print_table(rows, args.workers, args.max_in_flight)
+    print_table(rows, args.workers, args.sqlite_workers, args.max_in_flight)
 
 
-def print_table(rows: list[dict[str, Any]], workers: int, max_in_flight: int) -> None:
+def print_table(
+    rows: list[dict[str, Any]], workers: int, sqlite_workers: int, max_in_flight: int
+) -> None:
     print(
-        f"\nfleet: {workers} workers per platform, --max-in-flight {max_in_flight}, "
+        f"\nfleet: serve --workers {sqlite_workers} on SQLite, {workers} on PostgreSQL, "
+        f"--max-in-flight {max_in_flight}, "
         f"{os.cpu_count()} cores shared by the platform, the database and the fleet"
     )
     head = (

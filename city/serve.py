@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import inspect
 import os
 import socket
 from collections.abc import Iterator
@@ -203,4 +204,8 @@ def run(options: ServeOptions, sock: socket.socket, workers: int = 1) -> None:
             store.close()
         return
     options.export()
-    Multiprocess(_config("city.serve:app_from_env", workers), sockets=[sock]).run()
+    config = _config("city.serve:app_from_env", workers)
+    extra: dict[str, Any] = {}
+    if "target" in inspect.signature(Multiprocess).parameters:  # uvicorn before the 0.5x rewrite
+        extra["target"] = uvicorn.Server(config).run
+    Multiprocess(config, sockets=[sock], **extra).run()

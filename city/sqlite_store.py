@@ -1,9 +1,13 @@
 """The embedded store: one SQLite file (WAL, ``synchronous=FULL``) for ``make run`` and towns.
 
 Each thread has its own connection; a write is one ``BEGIN IMMEDIATE`` transaction, so SQLite
-itself lets one writer in at a time (others wait up to the busy timeout) while readers keep
-reading their snapshot (WAL). Several processes (``serve --workers N``) may share the file the
-same way: reads run in parallel, writes still one at a time.
+itself lets one writer in at a time while readers keep reading their snapshot (WAL): reads
+never wait. Within one process the writers also queue on a lock of their own: SQLite's busy
+handler makes a blocked writer sleep and retry (up to 100 ms a nap), which under a thousand
+terminals costs far more than the writes; the lock hands the file over as soon as a commit
+returns. It guards writes only, never a read. Several processes (``serve --workers N``) share
+the file through SQLite's own locking and busy timeout: reads in parallel, writes one at a
+time, so for SQLite one worker is the better choice (more only help reads).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class SqliteStore(PlatformStore):
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._registry = threading.Lock()  # guards the list of connections only
+        self._writer = threading.Lock()  # one writer of this process at a time (see above)
         with self.write() as tx:
             migrate(tx)
 
@@ -82,15 +87,16 @@ class SqliteStore(PlatformStore):
     def write(self) -> Iterator[Tx]:
         """One ``BEGIN IMMEDIATE`` transaction; committed when the block returns."""
         conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield SqliteTx(conn)
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        else:
-            conn.execute("COMMIT")
+        with self._writer:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield SqliteTx(conn)
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
