@@ -8,7 +8,8 @@ What is rejected (the terminal quarantines it, with the reason):
 
 * ``stamps_invalid``: a stamp or purchase with negative stamps, or more than the program
   gives in one event (its ``max_stamps_per_day``: the counter clips every event to what is
-  left of the day); an anonymous purchase with stamps (they come later, through a claim).
+  left of the day; for a purchase also the visit and amount stamps times the best campaign
+  running at its time); an anonymous purchase with stamps (they come later, through a claim).
 * ``void_mismatch``: a void that is not the exact negative of its target (stamps, amount,
   card, program); ``void_of_void``; ``already_voided``: a second void of the same target.
 * ``redeem_invalid``: a redeem that does not cost exactly the reward's stamps.
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
-from loyalty.programs import Program, ProgramError, local_day
+from loyalty.programs import SHOP_TZ, Program, ProgramError, local_day
 from sync.protocol import Event
 
 DEFAULT_MAX_CLOCK_SKEW: Final = timedelta(hours=48)
@@ -217,6 +218,9 @@ def _earning(event: Event, programs: Sequence[Program]) -> Verdict | None:
             f"{event.stamps}); the customer claims them with the slip's code.",
         )
     most = max((p.max_stamps_per_day for p in programs), default=UNKNOWN_PROGRAM_MAX)
+    if event.kind == "purchase" and programs and event.amount_cents is not None:
+        at = parse_time(event.occurred_at)
+        most = min(most, max(_purchase_most(p, event.amount_cents, at) for p in programs))
     if not 0 <= event.stamps <= most:
         return _reject(
             "stamps_invalid",
@@ -224,6 +228,18 @@ def _earning(event: Event, programs: Sequence[Program]) -> Verdict | None:
             f"{event.program_id}, not {event.stamps}.",
         )
     return None
+
+
+def _purchase_most(program: Program, amount_cents: int, at: datetime) -> int:
+    """The most a purchase of ``amount_cents`` at ``at`` earns under ``program``: the visit
+    and amount stamps, times the best campaign running then, within the daily limit (what
+    ``loyalty.programs.evaluate`` gives a card with nothing earned yet)."""
+    stamps = program.stamps_per_visit
+    if program.cents_per_stamp:
+        stamps += amount_cents // program.cents_per_stamp
+    local = at.astimezone(SHOP_TZ)
+    multiplier = max((c.multiplier for c in program.campaigns if c.applies(local)), default=1)
+    return min(stamps * multiplier, program.max_stamps_per_day)
 
 
 def _redeem(event: Event, programs: Sequence[Program]) -> Verdict | None:

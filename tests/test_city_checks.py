@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from city.checks import Context, Earned, ProgramVersion, Target, judge, needs
-from loyalty.programs import Program
+from loyalty.programs import Campaign, Program
 from sync.protocol import Event
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -104,3 +104,17 @@ def test_needs_names_targets_cards_and_a_window() -> None:
     assert want.void_targets == frozenset({"x"})
     assert want.cards == frozenset({"CT-AAAA-BBBB"})
     assert want.since is not None and want.until is not None and want.since < want.until
+
+
+def test_a_purchase_earns_at_most_what_its_amount_gives() -> None:
+    per_ten = COFFEE.model_copy(update={"cents_per_stamp": 1000})
+    ctx = context(programs={"coffee": [ProgramVersion(per_ten)]})
+    bought = [
+        event("purchase", 2, amount_cents=1250, currency="EUR"),
+        event("purchase", 3, amount_cents=1250, currency="EUR"),
+    ]
+    assert reasons(bought, ctx) == [None, "stamps_invalid"]
+    # A double-stamps campaign running at the purchase's time doubles what it may earn.
+    double = per_ten.model_copy(update={"campaigns": (Campaign(name="Monday", weekdays={1}),)})
+    ctx = context(programs={"coffee": [ProgramVersion(double)]})  # 2026-03-02 is a Monday
+    assert reasons([event("purchase", 4, amount_cents=1250, currency="EUR")], ctx) == [None]
