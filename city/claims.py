@@ -256,7 +256,11 @@ def handle_claim(
     digest = hashlib.sha256(code.strip().encode("ascii")).hexdigest()
     earlier = tx.execute("SELECT card_id, state FROM claims WHERE id = ?", [digest]).fetchone()
     if earlier is not None and earlier[0] == card_id and earlier[1] == WAITING:
-        return 202, _waiting(verdict, card_id)  # the same claim again: still waiting
+        # The same claim again. Its purchase may have arrived in a batch that committed while
+        # this claim was being stored (PostgreSQL runs them side by side): credit it now.
+        if _arrived(tx, verdict):
+            return _credited(tx, verdict, card_id, digest, bump=bump, now=now)
+        return 202, _waiting(verdict, card_id)
     if not _reserve(tx, verdict, card_id, digest, now):
         return _answer(_refuse(ClaimReason.ALREADY_CLAIMED, f"slip {verdict.receipt_no}"))
     tx.execute(
@@ -277,15 +281,34 @@ def handle_claim(
             _iso(now),
         ],
     )
+    if not _arrived(tx, verdict):
+        return 202, _waiting(verdict, card_id)
+    return _credited(tx, verdict, card_id, digest, bump=bump, now=now)
+
+
+def _arrived(tx: Sql, claim: Claim) -> bool:
+    """Whether every event of the slip is on the platform, from the slip's terminal."""
+    event_ids = sorted(set(claim.event_ids))
+    marks = ", ".join("?" * len(event_ids))
     present = tx.execute(
         f"SELECT COUNT(*) FROM events WHERE id IN ({marks}) AND terminal_id = ?",  # noqa: S608
-        [*event_ids, verdict.terminal_id],
+        [*event_ids, claim.terminal_id],
     ).fetchone()
-    if int(present[0]) < len(set(event_ids)):
-        return 202, _waiting(verdict, card_id)
+    return int(present[0]) == len(event_ids)
+
+
+def _credited(
+    tx: Sql,
+    claim: Claim,
+    card_id: str,
+    digest: str,
+    *,
+    bump: Callable[[str], int],
+    now: datetime,
+) -> tuple[int, dict[str, object]]:
     credited = _credit(tx, digest, bump=bump, now=now)
-    answer = _answer(ClaimCredited(verdict, card_id))[1]
-    answer.update(stamps=credited, slip_stamps=verdict.stamps)
+    answer = _answer(ClaimCredited(claim, card_id))[1]
+    answer.update(stamps=credited, slip_stamps=claim.stamps)
     return 200, answer
 
 
@@ -330,6 +353,7 @@ def settle_claims(
     if not ids:
         return
     now = now or datetime.now(UTC)
+    _meet_claims(tx, ids)
     found: dict[str, str] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
@@ -343,6 +367,37 @@ def settle_claims(
         found.update({str(r[0]): str(r[1]) for r in rows})
     for claim_id in sorted(found):
         _settle_one(tx, claim_id, bump=bump, now=now)
+
+
+PROBE: Final = ""
+"""The ``code_sha256`` of the placeholder rows ``_meet_claims`` writes and deletes."""
+
+
+def _meet_claims(tx: Sql, event_ids: Sequence[str]) -> None:
+    """Order this batch after any claim of these events still being stored, and the other way.
+
+    On PostgreSQL a claim and the batch carrying its purchase may run side by side, each
+    unable to see the other's uncommitted rows: the claim would wait forever for a purchase
+    that is already stored. Both write the ``claimed_events`` row of the event (the claim
+    keeps it; here a placeholder, deleted again), so the later one waits for the earlier to
+    commit and then sees it. On SQLite writes are serialised anyway; this costs two
+    statements per anonymous purchase or void.
+    """
+    stamp = _iso(datetime.now(UTC))
+    for event_id in event_ids:
+        tx.execute(
+            "INSERT INTO claimed_events (event_id, terminal_id, receipt_no, card_id, stamps, "
+            "amount_cents, code_sha256, claimed_at) VALUES (?, '', '', '', 0, 0, ?, ?) "
+            "ON CONFLICT(event_id) DO NOTHING",
+            [event_id, PROBE, stamp],
+        )
+    for start in range(0, len(event_ids), 500):
+        chunk = list(event_ids[start : start + 500])
+        marks = ", ".join("?" * len(chunk))
+        tx.execute(
+            f"DELETE FROM claimed_events WHERE code_sha256 = ? AND event_id IN ({marks})",  # noqa: S608
+            [PROBE, *chunk],
+        )
 
 
 def _settle_one(tx: Sql, claim_id: str, *, bump: Callable[[str], int], now: datetime) -> None:
