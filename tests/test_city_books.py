@@ -178,6 +178,7 @@ def test_the_daily_limit_counts_every_terminal_of_the_shop_and_flags_the_excess(
     assert balance(platform) == [(6,)]
     flagged = platform.query("SELECT terminal_id, flags FROM events WHERE flags != ''")
     assert flagged == [("t2", "daily_limit")]
+    assert platform.stats()["flagged_daily_limit"] == 1
 
 
 def test_events_dated_far_from_their_arrival_are_kept_and_flagged(
@@ -194,6 +195,7 @@ def test_events_dated_far_from_their_arrival_are_kept_and_flagged(
 
     assert verdicts(results) == ["accepted", "accepted"]
     assert [r["flags"] for r in results] == [["clock_skew"], []]
+    assert platform.stats()["flagged_clock_skew"] == 1
 
 
 def test_the_terminal_quarantines_what_the_platform_rejects(
