@@ -525,11 +525,19 @@ class PlatformStore(ABC):
         events = [c.event for c in fresh]
         need = checks.needs(events)
         targets = self._targets(tx, need.void_targets)
+        programs = self._program_versions(tx, terminal.shop_id)
+        # A daily limit exists only where the platform knows the program: the stamps a card
+        # earned that day are read for those cards alone.
+        limited = {
+            e.card_id
+            for e in events
+            if e.card_id is not None and e.kind in checks.EARNING_KINDS and e.program_id in programs
+        }
         context = checks.Context(
             received_at=received,
-            programs=self._program_versions(tx, terminal.shop_id),
+            programs=programs,
             targets={k: v for k, v in targets.items() if v.shop_id == terminal.shop_id},
-            earned=self._earned(tx, terminal.shop_id, need),
+            earned=self._earned(tx, terminal.shop_id, need, limited, sorted(programs)),
             max_clock_skew=self.max_clock_skew,
         )
         verdicts = checks.judge(events, context)
@@ -592,18 +600,27 @@ class PlatformStore(ABC):
                 bodies[r[0]].append((r[1], since))
         return {pid: checks.program_versions(found) for pid, found in bodies.items()}
 
-    def _earned(self, tx: Tx, shop_id: str, need: checks.Needs) -> list[checks.Earned]:
-        if not need.cards or need.since is None or need.until is None:
+    def _earned(
+        self,
+        tx: Tx,
+        shop_id: str,
+        need: checks.Needs,
+        cards: set[str],
+        program_ids: list[str],
+    ) -> list[checks.Earned]:
+        cards = cards & set(need.cards)
+        if not cards or not program_ids or need.since is None or need.until is None:
             return []
         earned: list[checks.Earned] = []
-        for chunk in _chunks(sorted(need.cards)):
+        for chunk in _chunks(sorted(cards)):
             rows = tx.execute(
                 "SELECT e.card_id, e.program_id, e.occurred_at, e.stamps FROM events e "
                 f"WHERE e.shop_id = ? AND e.card_id IN ({_marks(chunk)}) "
+                f"AND e.program_id IN ({_marks(program_ids)}) "
                 "AND e.kind IN ('stamp', 'purchase', 'claim') AND e.stamps > 0 "
                 "AND e.occurred_at >= ? AND e.occurred_at <= ? "
                 "AND NOT EXISTS (SELECT 1 FROM events v WHERE v.voids = e.id)",
-                [shop_id, *chunk, iso(need.since), iso(need.until)],
+                [shop_id, *chunk, *program_ids, iso(need.since), iso(need.until)],
             ).fetchall()
             for r in rows:
                 at = _time_or_none(r[2])
