@@ -94,6 +94,12 @@ class PostgresStore(PlatformStore):
             yield PostgresTx(conn)
 
     @contextmanager
+    def lookup(self) -> Iterator[Tx]:
+        """A pooled connection in autocommit: each statement is its own snapshot."""
+        with self.pool.connection() as conn:
+            yield PostgresTx(conn)
+
+    @contextmanager
     def read(self) -> Iterator[Tx]:
         """A REPEATABLE READ, READ ONLY snapshot."""
         with self.pool.connection() as conn, conn.transaction():

@@ -227,6 +227,10 @@ class PlatformStore(ABC):
     def read(self) -> AbstractContextManager[Tx]:
         """One consistent read-only snapshot."""
 
+    def lookup(self) -> AbstractContextManager[Tx]:
+        """For one read-only statement: no snapshot needed (PostgreSQL saves the round trips)."""
+        return self.read()
+
     @abstractmethod
     def close(self) -> None:
         """Close every connection."""
@@ -356,7 +360,7 @@ class PlatformStore(ABC):
 
     def terminal_for(self, credential: str) -> TerminalRecord | None:
         """The terminal a credential belongs to, or None."""
-        with self.read() as tx:
+        with self.lookup() as tx:
             row = tx.execute(
                 "SELECT id, shop_id FROM terminals WHERE credential_hash = ?",
                 [hash_secret(credential)],
