@@ -268,6 +268,11 @@ def cli() -> None:
     show_default=True,
     help="Seconds a request body may take to arrive (408 after).",
 )
+@click.option(
+    "--forwarded-allow-ips",
+    help="Addresses of the reverse proxies whose X-Forwarded-For is believed (comma-separated; "
+    "default: FORWARDED_ALLOW_IPS, else 127.0.0.1).",
+)
 @click.option("--fail-rate", type=float, help="Share of requests answered 500.")
 @click.option("--drop-after-commit-rate", type=float, help="Share of answers dropped after commit.")
 @click.option("--slow-ms", type=int, help="Milliseconds to wait before each answer.")
@@ -292,6 +297,7 @@ def serve(
     max_in_flight: int,
     header_timeout: float,
     body_timeout: float,
+    forwarded_allow_ips: str | None,
     fail_rate: float | None,
     drop_after_commit_rate: float | None,
     slow_ms: int | None,

@@ -184,7 +184,10 @@ def _config(app: Any, workers: int) -> uvicorn.Config:
         log_level="warning",
         http=HeaderTimeoutH11,
         interface="asgi3",
-        proxy_headers=False,
+        # Behind the city's reverse proxy every client comes from the proxy's address: the real
+        # one is X-Forwarded-For, believed only from FORWARDED_ALLOW_IPS (default 127.0.0.1),
+        # so the per-address rate limit of the open routes sees citizens, not the proxy.
+        proxy_headers=True,
         lifespan="off",
         timeout_keep_alive=5,
         timeout_graceful_shutdown=2,

@@ -298,3 +298,24 @@ def test_the_cursor_carries_the_shop_and_the_revocation_sequences() -> None:
     for bad in ("²", "1e5", "-1", "1" * 41, ""):
         with pytest.raises(ValueError):
             parse_cursor(bad)
+
+
+def test_behind_the_proxy_the_rate_limit_is_per_citizen_not_per_proxy(
+    platform: RunningPlatform,
+) -> None:
+    """The proxy (127.0.0.1 here) says who the client is; each citizen has a bucket of its own."""
+    claim = {"code": "x", "card_id": "CT-1"}
+    spread = [
+        httpx.post(
+            f"{platform.url}/v1/claims", json=claim, headers={"X-Forwarded-For": f"203.0.113.{n}"}
+        )
+        for n in range(40)
+    ]
+    assert [a.status_code for a in spread if a.status_code == 429] == []
+    one = [
+        httpx.post(
+            f"{platform.url}/v1/claims", json=claim, headers={"X-Forwarded-For": "198.51.100.7"}
+        )
+        for _ in range(40)
+    ]
+    assert any(a.status_code == 429 for a in one)
