@@ -8,6 +8,8 @@ again could no longer have its earlier slips claimed.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -206,3 +208,52 @@ def test_slips_signed_before_a_re_pairing_stay_claimable(
 
     assert answer.status_code == 200, answer.text
     assert answer.json()["stamps"] == 1
+
+
+def test_a_claim_and_its_purchase_stored_side_by_side_still_meet(
+    platform: RunningPlatform, terminal_factory: Terminals
+) -> None:
+    """The claim's transaction is still open when the purchase's batch arrives. On PostgreSQL
+    neither sees the other's uncommitted rows: the batch must wait for the claim and credit it,
+    or the claim would wait forever for a purchase already stored."""
+    from city.claims import handle_claim
+
+    counter = Counter(terminal_factory(platform))
+    event_id, code = counter.anonymous_purchase(4000)
+    purchase = counter.ledger.event(event_id)
+    assert purchase is not None
+    card_id = issue_card(platform)
+    credential = counter.terminal.settings.token_path.read_text().strip()
+    with platform.open_store() as claims_side, platform.open_store() as batch_side:
+        terminal = batch_side.terminal_for(credential)
+        assert terminal is not None
+        stored: list[Any] = []
+        with claims_side.write() as tx:
+            status, _ = handle_claim(
+                tx, {"code": code, "card_id": card_id}, bump=lambda shop: 10**9
+            )
+            assert status == 202
+            batch = threading.Thread(
+                target=lambda: stored.extend(
+                    batch_side.record_batch(terminal, "side-by-side", [purchase.to_json()])
+                )
+            )
+            batch.start()
+            if platform.store_kind == "postgresql":
+                wait_until_blocked_or_done(batch_side, batch)
+        batch.join(timeout=60)
+    assert [r.status for r in stored] == ["accepted"]
+    assert platform_balance(platform, card_id) == [("coffee", 4)]
+
+
+def wait_until_blocked_or_done(store: Any, batch: threading.Thread) -> None:
+    """Until the batch's transaction waits on a lock held by the claim's (or has finished)."""
+    deadline = time.monotonic() + 30
+    while batch.is_alive() and time.monotonic() < deadline:
+        waiting = store.query(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database()"
+        )
+        if waiting[0][0]:
+            return
+        time.sleep(0.01)
