@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import click
 import platformdirs
@@ -29,7 +29,7 @@ from city.issuer import Issuer, IssuerError
 from city.roots import CityRoot, RootError
 from city.serve import ENV_DB, ServeOptions, serving_lock
 from city.serve import run as run_server
-from city.sheets import render_sheet_pdf
+from city.sheets import write_sheet_pdf
 from city.store import LIST_PAGE, PlatformError, PlatformStore, is_postgres, open_store, redact
 from loyalty.programs import Program
 from receipts.cards import render_card_pdf, render_card_png
@@ -512,14 +512,16 @@ def card_new(
         )
     cards = issue_cards(env, expires_days, count)
     written: dict[str, str] = {}
-    outputs: list[tuple[Path | None, Callable[[], bytes]]] = [
-        (png_path, lambda: render_card_png(cards[0][1], cards[0][0], language=language)),
+    first_id, first_code = cards[0]
+    # Sheets are written a page at a time: a mailing's PDF never sits whole in memory.
+    outputs: list[tuple[Path | None, Callable[[BinaryIO], object]]] = [
+        (png_path, lambda out: out.write(render_card_png(first_code, first_id, language=language))),
         (
             pdf_path,
-            lambda: (
-                render_card_pdf(cards[0][1], cards[0][0], language=language)
+            lambda out: (
+                out.write(render_card_pdf(first_code, first_id, language=language))
                 if count == 1
-                else render_sheet_pdf(cards, language=language)
+                else write_sheet_pdf(cards, out, language=language)
             ),
         ),
     ]
@@ -528,7 +530,8 @@ def card_new(
             continue
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(render())
+            with path.open("wb") as out:
+                render(out)
         except OSError as exc:
             issued = cards[0][0] if count == 1 else f"{count} cards"
             raise click.ClickException(

@@ -8,8 +8,10 @@ withdraw a terminal; without the ``[platform]`` extra the script died with an Im
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +54,34 @@ def test_card_new_count_issues_a_mailing_with_a_pdf_sheet(
     assert pdf.startswith(b"%PDF")
     pages = pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages")
     assert pages == 2, "ten cards a page"
+    # Every card on the sheets scans back: read each page's image with the real decoder.
+    scanned = [text for page in sheet_images(pdf) for text in decode(page)]
+    assert sorted(scanned) == sorted(c["code"] for c in cards)
     listed = run(platform, "card", "list", "--json")
     assert sorted(r["card_id"] for r in lines(listed)) == sorted(c["card_id"] for c in cards)
+
+
+def sheet_images(pdf: bytes) -> list[Any]:
+    """The page images of a sheet PDF (one Flate-compressed RGB image a page)."""
+    import numpy as np
+
+    images = []
+    for match in re.finditer(
+        rb"/Width (\d+) /Height (\d+) .*?/Length (\d+) >>\nstream\n", pdf, re.S
+    ):
+        width, height, length = (int(g) for g in match.groups())
+        raw = zlib.decompress(pdf[match.end() : match.end() + length])
+        images.append(np.frombuffer(raw, np.uint8).reshape(height, width, 3))
+    return images
+
+
+def decode(image: Any) -> list[str]:
+    import cv2
+
+    from scanner.decoders import ZxingDecoder, to_grey
+
+    grey = to_grey(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    return [read.text for read in ZxingDecoder().decode(grey)]
 
 
 def test_card_revoke_refuses_ids_never_issued_and_revokes_nothing(
