@@ -160,8 +160,11 @@ def _reject(reason: str, message: str) -> Verdict:
 
 
 def _in_force(context: Context, program_id: str, at: datetime) -> list[Program]:
+    return in_force(context.programs.get(program_id, ()), at)
+
+
+def in_force(versions: Sequence[ProgramVersion], at: datetime) -> list[Program]:
     """The versions an event at ``at`` may follow: the one in force then, and every later one."""
-    versions = context.programs.get(program_id, ())
     start = 0
     for index, version in enumerate(versions):
         if version.since <= at:

@@ -441,7 +441,7 @@ def _credit(tx: Sql, claim_id: str, *, bump: Callable[[str], int], now: datetime
     ).fetchone()
     shop_id, program_id, card_id, slip = str(row[0]), str(row[1]), str(row[2]), int(row[3])
     at = checks.parse_time(str(row[4]))
-    limit = _daily_limit(tx, shop_id, program_id)
+    limit = _daily_limit(tx, shop_id, program_id, at)
     earned = _earned_that_day(tx, shop_id, program_id, card_id, at)
     credit = max(0, min(slip, limit - earned))
     event_id = f"claim/{claim_id[:48]}"
@@ -553,15 +553,31 @@ def _add_balance(
     )
 
 
-def _daily_limit(tx: Sql, shop_id: str, program_id: str) -> int:
-    row = tx.execute(
-        "SELECT body FROM programs WHERE shop_id = ? AND id = ?", [shop_id, program_id]
-    ).fetchone()
-    if row is not None:
-        versions = checks.program_versions([(str(row[0]), checks.EPOCH)])
-        if versions:
-            return versions[-1].program.max_stamps_per_day
+def _daily_limit(tx: Sql, shop_id: str, program_id: str, at: datetime) -> int:
+    """The program's daily limit at the purchase's time (the most generous of the version in
+    force then and any later one, as the event checks allow), or the bound of any program."""
+    rows = tx.execute(
+        "SELECT body, since FROM program_versions WHERE shop_id = ? AND id = ? ORDER BY version",
+        [shop_id, program_id],
+    ).fetchall()
+    bodies = []
+    for body, since in rows:
+        moment = _stored_time(since)
+        if moment is not None:
+            bodies.append((body if isinstance(body, str) else json.dumps(body), moment))
+    programs = checks.in_force(checks.program_versions(bodies), at)
+    if programs:
+        return max(p.max_stamps_per_day for p in programs)
     return checks.UNKNOWN_PROGRAM_MAX
+
+
+def _stored_time(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        return checks.parse_time(str(value))
+    except ValueError:
+        return None
 
 
 def _earned_that_day(tx: Sql, shop_id: str, program_id: str, card_id: str, at: datetime) -> int:
