@@ -12,8 +12,10 @@ HTTP would only measure the pairing rate limit).
 
 Prints, per scenario: events/s, batch round trip p50/p95/p99 (first try to accepted answer,
 waits included), transport errors, 429s, retries, give-ups, the platform's peak RSS (all its
-processes), and an exactly-once check on the platform's database (every generated id stored
-once, nothing else). Scenarios with one-event batches report commits/s.
+processes), the CPU milliseconds per accepted batch of the platform (cpu/b) and of PostgreSQL
+(db/b; SQLite runs inside the platform) and of the simulated fleet itself (fleet/b), the
+machine's load average at the end, and an exactly-once check on the platform's database
+(every generated id stored once, nothing else). Scenarios with one-event batches report commits/s.
 
     .venv/bin/python bench/fleet.py [--stores sqlite,postgresql] [--sizes 100,1000,10000]
         [--workers 2] [--quick]
@@ -229,6 +231,33 @@ class RssSampler:
             self.peak = max(self.peak, tree_rss(self.pid))
 
 
+def tree_pids(pid: int) -> list[int]:
+    """A process and all its descendants."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its living descendants."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for current in tree_pids(pid):
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / ticks
+
+
 def tree_rss(pid: int) -> int:
     total = 0
     todo = [pid]
@@ -307,7 +336,13 @@ async def drive(
 
 
 def run_scenario(
-    store_kind: str, db: str, work: Path, scenario: Scenario, workers: int, max_in_flight: int
+    store_kind: str,
+    db: str,
+    work: Path,
+    scenario: Scenario,
+    workers: int,
+    max_in_flight: int,
+    db_pid: int = 0,
 ) -> dict[str, Any]:
     prefix = f"f{int(time.time() * 1000) % 10**9}"
     with open_store(db) as store:
@@ -317,7 +352,13 @@ def run_scenario(
     platform = serve(work / "platform", db, workers, max_in_flight)
     try:
         with RssSampler(platform.process.pid) as rss:
+            cpu_before = tree_cpu(platform.process.pid)
+            db_before = tree_cpu(db_pid) if db_pid else 0.0
+            own_before = time.process_time()
             tally = asyncio.run(drive(platform.url, fleet, plans, scenario.spread))
+            own = time.process_time() - own_before
+            cpu = tree_cpu(platform.process.pid) - cpu_before
+            db_cpu = (tree_cpu(db_pid) - db_before) if db_pid else 0.0
     finally:
         platform.stop()
     with open_store(db) as store:
@@ -357,6 +398,10 @@ def run_scenario(
         "retries": tally.retries,
         "give_ups": tally.give_ups,
         "rss_mb": rss.peak / 2**20,
+        "cpu_ms_batch": 1000 * cpu / max(tally.batches_done, 1),
+        "db_cpu_ms_batch": 1000 * db_cpu / max(tally.batches_done, 1),
+        "fleet_cpu_ms_batch": 1000 * own / max(tally.batches_done, 1),
+        "load": os.getloadavg()[0],
         "exact": exact,
         "seconds": span,
     }
@@ -391,6 +436,7 @@ def main() -> None:
         server = None
         try:
             stores = []
+            db_pids: dict[str, int] = {}
             for kind in args.stores.split(","):
                 if kind == "sqlite":
                     stores.append((kind, str(work / "platform" / "platform.db")))
@@ -399,12 +445,16 @@ def main() -> None:
 
                     server = PostgresServer.start(bench=True)
                     stores.append((kind, server.new_database()))
+                    pid_file = server.folder / "data" / "postmaster.pid"
+                    db_pids[kind] = int(pid_file.read_text().split()[0])
             plan = [s for s in scenarios(sizes, args.quick) if args.only in s.name]
             # Interleaved: each scenario on every store before the next scenario.
             for scenario in plan:
                 for kind, db in stores:
                     workers = args.sqlite_workers if kind == "sqlite" else args.workers
-                    row = run_scenario(kind, db, work, scenario, workers, args.max_in_flight)
+                    row = run_scenario(
+                        kind, db, work, scenario, workers, args.max_in_flight, db_pids.get(kind, 0)
+                    )
                     rows.append(row)
                     print(json.dumps(row), file=sys.stderr, flush=True)
         finally:
@@ -424,7 +474,8 @@ def print_table(
     head = (
         f"{'scenario':<20} {'store':<10} {'events':>7} {'events/s':>9} {'vs best':>7} "
         f"{'commits/s':>9} {'p50 s':>6} {'p95 s':>6} {'p99 s':>6} {'err':>5} {'429':>6} "
-        f"{'retries':>7} {'gave up':>7} {'RSS MB':>7} {'wall s':>7}  exactly once"
+        f"{'retries':>7} {'gave up':>7} {'RSS MB':>7} {'wall s':>7} {'cpu/b':>6} {'db/b':>5} "
+        f"{'fleet/b':>7} {'load':>5}  exactly once"
     )
     print(head)
     print("-" * len(head))
@@ -437,7 +488,8 @@ def print_table(
                 f"{r['events_s'] / best:>7.2f} {r['commits_s']:>9.0f} {r['p50']:>6.2f} "
                 f"{r['p95']:>6.2f} {r['p99']:>6.2f} {r['errors']:>5} {r['r429']:>6} "
                 f"{r['retries']:>7} {r['give_ups']:>7} {r['rss_mb']:>7.0f} {r['seconds']:>7.1f}"
-                f"  {r['exact']}"
+                f" {r['cpu_ms_batch']:>6.1f} {r['db_cpu_ms_batch']:>5.1f} "
+                f"{r['fleet_cpu_ms_batch']:>7.1f} {r['load']:>5.1f}  {r['exact']}"
             )
 
 
