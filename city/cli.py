@@ -596,8 +596,10 @@ def card_revoke(env: PlatformEnv, card_ids: tuple[str, ...], from_file: Any, as_
     with env.store() as store:
         unknown = store.unknown_cards(wanted)
         if unknown:
+            if as_json:  # every id, for the script that made the list
+                emit({"revoked": 0, "unknown": unknown})
             shown = ", ".join(unknown[:20]) + (
-                f" (+{len(unknown) - 20} more)" if len(unknown) > 20 else ""
+                f" (+{len(unknown) - 20} more; --json lists them all)" if len(unknown) > 20 else ""
             )
             raise Refused(
                 "unknown_cards",

@@ -95,6 +95,9 @@ def test_card_revoke_refuses_ids_never_issued_and_revokes_nothing(
     assert bad.stderr.startswith("refused: unknown_cards: 2 of 3 card id(s) were never issued")
     assert "CT-NEVR-ISSU" in bad.stderr and "CT-ALSO-NOPE" in bad.stderr
     assert platform.query("SELECT COUNT(*) FROM revoked") == [(0,)]
+    as_json = run(platform, "card", "revoke", "--json", *(f"CT-NONE-{n:04d}" for n in range(25)))
+    assert as_json.returncode == 1 and "(+5 more; --json lists them all)" in as_json.stderr
+    assert len(lines(as_json)[0]["unknown"]) == 25
 
     listing = tmp_path / "lost.txt"
     listing.write_text(f"# lost in the post\n{cards[0]}\n\n{cards[1]}  # a second one\n")
