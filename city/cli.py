@@ -766,6 +766,30 @@ def program_list(env: PlatformEnv, shop_id: str | None, as_json: bool) -> None:
 
 
 @cli.command()
+@click.option("--after", type=click.IntRange(0, None), default=0, help="Start after this pseq.")
+@click.option("--limit", type=click.IntRange(1, None), help="Most events to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, one event a line.")
+@data_dir_option
+@pass_env
+def flags(env: PlatformEnv, after: int, limit: int | None, as_json: bool) -> None:
+    """Events kept but flagged: overdraft, daily_limit (across the shop's terminals),
+    clock_skew (dated far from their arrival), oldest first, a page at a time."""
+    with env.store() as store:
+        rows = _pages(
+            lambda last, size: store.list_flagged(int(last), size), str(after), limit, "pseq"
+        )
+        for row in rows:
+            if as_json:
+                emit(row)
+            else:
+                click.echo(
+                    f"{row['pseq']}  {','.join(row['flags'])}  {row['kind']} {row['stamps']:+d}  "
+                    f"card {row['card_id'] or '-'}  terminal {row['terminal_id']}  "
+                    f"at {row['occurred_at']} (received {row['received_at']})"
+                )
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @data_dir_option
 @pass_env

@@ -883,6 +883,32 @@ class PlatformStore(ABC):
             for r in rows
         ]
 
+    def list_flagged(self, after: int = 0, limit: int = LIST_PAGE) -> list[dict[str, Any]]:
+        """Events kept but flagged (overdraft, daily_limit, clock_skew), in arrival order after
+        the stored sequence number ``after`` (a page of at most ``limit``)."""
+        with self.read() as tx:
+            rows = tx.execute(
+                "SELECT pseq, id, kind, terminal_id, shop_id, card_id, program_id, stamps, "
+                "occurred_at, received_at, flags FROM events "
+                "WHERE pseq > ? AND flags != '' ORDER BY pseq LIMIT ?",
+                [after, min(limit, LIST_PAGE)],
+            ).fetchall()
+        keys = (
+            "pseq",
+            "event_id",
+            "kind",
+            "terminal_id",
+            "shop_id",
+            "card_id",
+            "program_id",
+            "stamps",
+            "occurred_at",
+            "received_at",
+        )
+        return [
+            {**dict(zip(keys, r[:10], strict=True)), "flags": str(r[10]).split(",")} for r in rows
+        ]
+
     def stats(self) -> dict[str, int]:
         """Counts for ``citie-platform stats``."""
         with self.read() as tx:

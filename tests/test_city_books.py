@@ -179,6 +179,16 @@ def test_the_daily_limit_counts_every_terminal_of_the_shop_and_flags_the_excess(
     flagged = platform.query("SELECT terminal_id, flags FROM events WHERE flags != ''")
     assert flagged == [("t2", "daily_limit")]
     assert platform.stats()["flagged_daily_limit"] == 1
+    listed = subprocess.run(
+        [*PLATFORM, "flags", "--json", "--data-dir", str(platform.data_dir)],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=60,
+        check=True,
+    ).stdout.splitlines()
+    (row,) = (json.loads(line) for line in listed)
+    assert (row["terminal_id"], row["card_id"], row["flags"]) == ("t2", CARD, ["daily_limit"])
 
 
 def test_events_dated_far_from_their_arrival_are_kept_and_flagged(
