@@ -24,7 +24,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from loyalty.cards import TrustList
 from loyalty.db import iso, utc_now
 from loyalty.keys import KeyFileError, load_private_key, write_secret
-from loyalty.signed_trust import RootLink, SignedTrust, endorse, fingerprint, raw_public, sign_trust
+from loyalty.signed_trust import (
+    MAX_ROOTS,
+    RootLink,
+    SignedTrust,
+    endorse,
+    fingerprint,
+    raw_public,
+    sign_trust,
+)
 
 ROOT_FORMAT: Final = "citie-root/1"
 ROOT_FILE: Final = "root.json"
@@ -77,8 +85,9 @@ class CityRoot:
 
     @property
     def chain(self) -> tuple[RootLink, ...]:
-        """Every root, oldest first, as the signed list carries them."""
-        return tuple(RootLink(e.public_key, e.endorsement) for e in self.entries)
+        """The roots a signed list carries, oldest first: the last ``MAX_ROOTS`` (a terminal
+        pinned to a root older than that pairs again)."""
+        return tuple(RootLink(e.public_key, e.endorsement) for e in self.entries[-MAX_ROOTS:])
 
     def sign(self, trust: TrustList) -> SignedTrust:
         """``trust`` signed by the current root, with the chain of earlier roots."""

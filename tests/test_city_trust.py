@@ -256,3 +256,22 @@ def test_a_damaged_signed_list_is_never_installed(tmp_path: Path, change: Any) -
             install_document(store, data)
         assert trust_version(store.read()) == 0
         assert trust_root(store.read()) is None
+
+
+def test_many_root_rotations_keep_lists_readable_and_followable(tmp_path: Path) -> None:
+    from loyalty.signed_trust import MAX_ROOTS
+    from loyalty.trust import install_document
+
+    issuer = Issuer.open(tmp_path / "platform")
+    root = CityRoot.open(tmp_path / "platform")
+    with Store.open(tmp_path / "ledger.db") as store:
+        install_document(store, root.sign(issuer.trust_list()).to_json())
+        for _ in range(MAX_ROOTS + 3):  # more rotations than a list carries roots
+            root.rotate()
+            done = install_document(store, root.sign(issuer.trust_list()).to_json())
+            assert done.pinned
+        assert trust_root(store.read()) == root.current.public_key
+    signed = root.sign(issuer.trust_list()).to_json()
+    assert len(signed["roots"]) == MAX_ROOTS
+    with Store.open(tmp_path / "fresh.db") as fresh:
+        assert install_document(fresh, signed).pinned
