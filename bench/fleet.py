@@ -266,6 +266,8 @@ class Connection:
     async def _request(
         self, method: str, path: str, body: bytes, headers: dict[str, str]
     ) -> Answer:
+        if self.reader is not None and self.reader.at_eof():
+            self.close()  # the platform closed the idle keep-alive connection: open a new one
         if self.writer is None:
             self.reader, self.writer = await asyncio.wait_for(
                 asyncio.open_connection(self.host, self.port, limit=2**24), 10
