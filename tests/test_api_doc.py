@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 API = ROOT / "docs" / "API.md"
 PACKAGES = ("loyalty", "scanner", "sync", "receipts", "config", "terminal", "city")
 
-DOTTED = re.compile(r"`((?:%s)(?:\.[A-Za-z_][A-Za-z0-9_]*)+)" % "|".join(PACKAGES))
-MODULE_HEADING = re.compile(r"^##? +((?:%s)(?:\.[a-z_]+)+)\b" % "|".join(PACKAGES))
+_ANY_PACKAGE = "|".join(PACKAGES)
+DOTTED = re.compile(rf"`((?:{_ANY_PACKAGE})(?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+MODULE_HEADING = re.compile(rf"^##? +((?:{_ANY_PACKAGE})(?:\.[a-z_]+)+)\b")
 CLASS_LINE = re.compile(r"^(?:@dataclass[^ ]* +)?class +([A-Za-z_][A-Za-z0-9_]*)")
 METHOD_LINE = re.compile(r"^ {4}def +([A-Za-z_][A-Za-z0-9_]*)\(")
 CALL_LINE = re.compile(r"^([a-z_][a-z0-9_]*)\(")
