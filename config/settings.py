@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 APP_NAME = "citie-terminal"
 
@@ -21,6 +28,37 @@ _SECTION = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True
 
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 """An id as the platform spells it: letters, digits, dot, dash, underscore."""
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+"""Control characters: what the program, the screen and the slip refuse (loyalty.programs)."""
+
+
+def control_character(value: str) -> str | None:
+    """The first control character in ``value`` as ``U+0009``, or None if there is none."""
+    found = _CONTROL.search(value)
+    return None if found is None else f"U+{ord(found.group()):04X}"
+
+
+class _Section(BaseModel):
+    """A config section: no string value (text, path, address) may hold a control character.
+
+    Settings is the one place that validates: everything built from it (the Program, the
+    slip, the screen) refuses control characters, so a tab here would otherwise pass
+    ``config check`` and crash the first command that builds a Program.
+    """
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_control_characters(cls, value: object) -> object:
+        texts = value if isinstance(value, list) else [value]
+        for text in texts:
+            code = control_character(text) if isinstance(text, str) else None
+            if code is not None:
+                raise ValueError(
+                    f"it holds a control character ({code}, e.g. a tab or a line break); "
+                    "write the text on one line with plain spaces"
+                )
+        return value
 
 
 def default_data_dir() -> Path:
@@ -37,7 +75,7 @@ class Language(StrEnum):
     EN = "en"
 
 
-class ShopSettings(BaseModel):
+class ShopSettings(_Section):
     """Who this shop is."""
 
     model_config = _SECTION
@@ -55,7 +93,7 @@ class ShopSettings(BaseModel):
     """The counter's language at start-up: fr, nl, de or en (switchable in the app)."""
 
 
-class TerminalSettings(BaseModel):
+class TerminalSettings(_Section):
     """This device."""
 
     model_config = _SECTION
@@ -67,7 +105,7 @@ class TerminalSettings(BaseModel):
     """Ring the terminal bell when an event is recorded."""
 
 
-class StorageSettings(BaseModel):
+class StorageSettings(_Section):
     """Where things are kept on disk."""
 
     model_config = _SECTION
@@ -95,7 +133,7 @@ class StorageSettings(BaseModel):
         return self.database if self.database.is_absolute() else self.data_dir / self.database
 
 
-class PlatformSettings(BaseModel):
+class PlatformSettings(_Section):
     """The city platform this terminal syncs with."""
 
     model_config = _SECTION
@@ -137,7 +175,7 @@ def _all_decoders() -> list[DecoderName]:
     return ["zxing", "zbar", "opencv"]
 
 
-class CameraSettings(BaseModel):
+class CameraSettings(_Section):
     """The webcam that reads customers' codes."""
 
     model_config = _SECTION
@@ -179,7 +217,7 @@ class PrinterKind(StrEnum):
     NETWORK = "network"
 
 
-class PrinterSettings(BaseModel):
+class PrinterSettings(_Section):
     """The receipt printer."""
 
     model_config = _SECTION
@@ -200,7 +238,7 @@ class PrinterSettings(BaseModel):
         return self
 
 
-class ProgramSettings(BaseModel):
+class ProgramSettings(_Section):
     """The shop's loyalty program until the platform sends one."""
 
     model_config = _SECTION
@@ -217,7 +255,9 @@ class ProgramSettings(BaseModel):
     reward_threshold: Annotated[int, Field(ge=1, le=1000)] = 10
     """Stamps needed for one reward."""
 
-    reward_name: Annotated[str, Field(min_length=1, max_length=60)] = "a free coffee"
+    reward_name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)
+    ] = "a free coffee"
     """What the reward is, as the customer reads it."""
 
     max_stamps_per_day: Annotated[int, Field(ge=1, le=1000)] = 5
@@ -227,7 +267,7 @@ class ProgramSettings(BaseModel):
     """Minimum minutes between two stamp events for one card (0: no gap needed)."""
 
 
-class LimitSettings(BaseModel):
+class LimitSettings(_Section):
     """What the counter allows while the platform cannot confirm."""
 
     model_config = _SECTION
@@ -245,7 +285,7 @@ class LimitSettings(BaseModel):
     """Largest purchase the counter accepts, in cents (1000000 = 10 000.00 EUR)."""
 
 
-class SyncSettings(BaseModel):
+class SyncSettings(_Section):
     """How events travel to the platform."""
 
     model_config = _SECTION
@@ -263,7 +303,7 @@ class SyncSettings(BaseModel):
     """Nightly database backups to keep (0: no backups)."""
 
 
-class Settings(BaseModel):
+class Settings(_Section):
     """Everything the terminal is told, in one validated object."""
 
     model_config = _SECTION
