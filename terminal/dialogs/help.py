@@ -9,7 +9,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from terminal.i18n import UI, t
 from terminal.screens.counter import CounterScreen
@@ -17,7 +17,7 @@ from terminal.screens.history import HistoryScreen
 from terminal.screens.report import ReportScreen
 from terminal.screens.settings import SettingsScreen
 from terminal.screens.sync import SyncScreen
-from terminal.widgets.keys import key, localize_bindings
+from terminal.widgets.keys import KeyBar, key, localize_bindings
 
 if TYPE_CHECKING:
     from terminal.app import CounterApp
@@ -49,7 +49,7 @@ class HelpDialog(ModalScreen[None]):
         with VerticalScroll(id="help-box", classes="dialog"):
             yield Static("", id="help-title", classes="dialog-title", markup=False)
             yield Static("", id="help-keys", markup=False)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         """Fill in the current language."""

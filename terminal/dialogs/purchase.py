@@ -10,14 +10,14 @@ from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 from textual.worker import Worker
 
 from loyalty.money import AmountError, parse_amount
 from terminal.i18n import t
 from terminal.safe import clean, plain
 from terminal.services import PurchasePreview
-from terminal.widgets.keys import key, localize_bindings
+from terminal.widgets.keys import KeyBar, key, localize_bindings
 
 if TYPE_CHECKING:
     from terminal.app import CounterApp
@@ -47,7 +47,7 @@ class PurchaseDialog(ModalScreen[int | None]):
             yield Static("", id="purchase-error", classes="error", markup=False)
             yield Static("", id="purchase-gives", markup=False)
             yield Static("", id="purchase-hint", classes="hint", markup=False)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         """Label, localise the keys, and put the cursor in the amount."""

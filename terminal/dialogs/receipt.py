@@ -9,11 +9,11 @@ from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from terminal.i18n import t
 from terminal.safe import clean
-from terminal.widgets.keys import key, localize_bindings
+from terminal.widgets.keys import KeyBar, key, localize_bindings
 
 
 class ReceiptDialog(ModalScreen[None]):
@@ -34,7 +34,7 @@ class ReceiptDialog(ModalScreen[None]):
             yield Static("", id="receipt-title", classes="dialog-title", markup=False)
             lines = [clean(line, 200) for line in self.text.splitlines()[:400]]
             yield Static(Content("\n".join(lines)), id="receipt-text", markup=False)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         """Title and keys in the counter's language."""

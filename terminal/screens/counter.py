@@ -17,7 +17,7 @@ from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from loyalty.i18n import money
 from terminal import messages as msg
@@ -32,7 +32,7 @@ from terminal.screens.sync import SyncScreen
 from terminal.services import CardView
 from terminal.widgets.code_input import CodeInput, WedgeReader
 from terminal.widgets.customer import CustomerPanel
-from terminal.widgets.keys import key, localize_bindings
+from terminal.widgets.keys import KeyBar, key, localize_bindings
 from terminal.widgets.preview import CameraPreview
 from terminal.widgets.status import StatusLine
 
@@ -78,7 +78,7 @@ class CounterScreen(Screen[None]):
                 yield Static("", id="scan-result", markup=False)
             yield CustomerPanel(id="customer")
         yield Static("", id="banner", markup=False)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         """Label everything in the current language and put the cursor in the code field."""
