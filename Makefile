@@ -1,6 +1,7 @@
 # citie-terminal: two commands from a fresh clone.
 #   make run   set everything up, start the demo platform, run the counter app
-#   make test  set everything up, then lint, type-check and run the tests
+#   make test  set everything up, then lint, check the import contracts, type-check and test
+#   make test-lowest  the tests again on the lowest version of every direct dependency (CI)
 # Setup is idempotent: .venv is (re)installed only when pyproject.toml changed.
 
 PYTHON ?= python3
@@ -9,7 +10,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PACKAGES := terminal scanner sync receipts config loyalty
 
-.PHONY: run test setup system-libs lint typecheck pytest bench clean
+.PHONY: run test test-lowest setup system-libs lint typecheck pytest bench clean
 
 run: setup
 	@$(BIN)/python -m terminal.demo_run
@@ -18,8 +19,19 @@ test: setup
 	@$(MAKE) --no-print-directory system-libs STRICT=1
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy --strict $(addprefix -p ,$(PACKAGES))
 	$(BIN)/pytest -q
+
+# The lower bounds in pyproject.toml are promises: install the lowest version of every direct
+# dependency (uv's lowest-direct resolution) into a venv of its own and run the tests on it.
+LOWEST := $(VENV)/lowest
+test-lowest: setup
+	$(BIN)/python -m pip install --quiet 'uv>=0.5'
+	rm -rf $(LOWEST)
+	$(BIN)/uv venv --quiet --python $(BIN)/python $(LOWEST)
+	VIRTUAL_ENV=$(LOWEST) $(BIN)/uv pip install --quiet --resolution lowest-direct -e '.[platform,dev]'
+	$(LOWEST)/bin/pytest -q -n 2 --dist loadfile
 
 setup: $(STAMP) system-libs
 
@@ -47,6 +59,7 @@ system-libs: $(STAMP)
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: setup
 	$(BIN)/mypy --strict $(addprefix -p ,$(PACKAGES))
