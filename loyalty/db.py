@@ -3,29 +3,115 @@
 Every connection this code opens is in WAL mode with ``synchronous=FULL`` and a
 ``busy_timeout``; writes run in ``BEGIN IMMEDIATE`` transactions through one ``Store``
 that any thread may call (a lock serialises them). Migrations are plain functions
-registered in order and applied at open; ``PRAGMA integrity_check`` runs at open too.
+registered in order and applied at open. Opening checks only what is cheap (the file is a
+SQLite database holding a ledger); the full ``PRAGMA integrity_check`` is
+``Store.integrity_check()``, run by ``ledger check``, the nightly job and the app in the
+background. The ledger file, its WAL and SHM and the backups are created 0600 in 0700
+folders whatever the umask: they hold customer data.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import sqlite_utils
 
+from loyalty.i18n import Catalog
+
 BUSY_TIMEOUT_MS = 5000
+SQLITE_HEADER: Final = b"SQLite format 3\x00"
+PRIVATE_FILE: Final = 0o600
+PRIVATE_DIR: Final = 0o700
 
 Migration = Callable[[sqlite_utils.Database], None]
 MIGRATIONS: list[tuple[str, Migration]] = []
 
+CATALOG = Catalog(
+    "db",
+    {
+        "db.write_failed": {
+            "fr": "Rien n'a été enregistré : le registre {path} n'a pas pu garder cette "
+            "opération ({cause}). Libérez de l'espace disque ou vérifiez le disque, "
+            "puis recommencez",
+            "nl": "Er is niets geregistreerd: het register {path} kon deze handeling niet "
+            "bewaren ({cause}). Maak schijfruimte vrij of controleer de schijf en "
+            "probeer opnieuw",
+            "de": "Nichts wurde erfasst: das Register {path} konnte diesen Vorgang nicht "
+            "speichern ({cause}). Speicherplatz freigeben oder die Festplatte prüfen, "
+            "dann erneut versuchen",
+            "en": "Nothing was recorded: the ledger {path} could not keep this ({cause}). "
+            "Free disk space or check the disk, then try again",
+        },
+        "db.lost_missing": {
+            "fr": "Le registre {path} a disparu alors que ce terminal est configuré "
+            "(configuration et clé présentes) : ses événements ne sont plus là. {backup}",
+            "nl": "Het register {path} ontbreekt terwijl deze terminal ingesteld is "
+            "(configuratie en sleutel aanwezig): zijn gebeurtenissen zijn weg. {backup}",
+            "de": "Das Register {path} fehlt, obwohl dieses Terminal eingerichtet ist "
+            "(Konfiguration und Schlüssel vorhanden): seine Ereignisse sind weg. {backup}",
+            "en": "The ledger {path} is missing although this terminal is set up "
+            "(config and key are there): its events are gone. {backup}",
+        },
+        "db.lost_empty": {
+            "fr": "Le registre {path} est vide (0 octet) alors que ce terminal est configuré : "
+            "ses événements ne sont plus là. {backup}",
+            "nl": "Het register {path} is leeg (0 bytes) terwijl deze terminal ingesteld is: "
+            "zijn gebeurtenissen zijn weg. {backup}",
+            "de": "Das Register {path} ist leer (0 Byte), obwohl dieses Terminal eingerichtet "
+            "ist: seine Ereignisse sind weg. {backup}",
+            "en": "The ledger {path} is empty (0 bytes) although this terminal is set up: "
+            "its events are gone. {backup}",
+        },
+        "db.lost_not_ledger": {
+            "fr": "Le fichier {path} n'est pas un registre de ce terminal ({cause}). {backup}",
+            "nl": "Het bestand {path} is geen register van deze terminal ({cause}). {backup}",
+            "de": "Die Datei {path} ist kein Register dieses Terminals ({cause}). {backup}",
+            "en": "The file {path} is not a ledger of this terminal ({cause}). {backup}",
+        },
+        "db.restore_from": {
+            "fr": "Restaurez la sauvegarde la plus récente : "
+            "citie-terminal ledger restore {backup}",
+            "nl": "Zet de nieuwste back-up terug: citie-terminal ledger restore {backup}",
+            "de": "Die neueste Sicherung zurückspielen: citie-terminal ledger restore {backup}",
+            "en": "Restore the newest backup: citie-terminal ledger restore {backup}",
+        },
+        "db.no_backup": {
+            "fr": "Aucune sauvegarde dans {folder} : ne lancez pas `init`, "
+            "appelez le support de la plateforme",
+            "nl": "Geen back-up in {folder}: voer geen `init` uit, "
+            "neem contact op met de support van het platform",
+            "de": "Keine Sicherung in {folder}: nicht `init` ausführen, "
+            "den Support der Plattform anrufen",
+            "en": "No backup in {folder}: do not run `init`, call the platform's support",
+        },
+    },
+)
+
 
 class DatabaseError(Exception):
-    """The ledger database cannot be used; the message says why and what to do."""
+    """The ledger database cannot be used; the message says why and what to do.
+
+    ``text(language)`` gives the sentence in the counter's language when the error has a
+    catalog entry, else the English message.
+    """
+
+    def __init__(self, message: str, *, key: str | None = None, **params: Any) -> None:
+        super().__init__(message)
+        self.key = key
+        self.params = params
+
+    def text(self, language: str) -> str:
+        """The sentence for the person at the counter."""
+        if self.key is None:
+            return str(self)
+        return CATALOG.text(self.key, language, **self.params)
 
 
 class DatabaseDamaged(DatabaseError):
@@ -34,6 +120,14 @@ class DatabaseDamaged(DatabaseError):
 
 class DatabaseBusy(DatabaseError):
     """Another program held the database for longer than the busy timeout."""
+
+
+class DatabaseWriteFailed(DatabaseError):
+    """A write (or its COMMIT) failed and was rolled back: nothing of it was kept."""
+
+
+class LedgerLost(DatabaseError):
+    """An initialised terminal's ledger file is missing, empty or not a ledger."""
 
 
 def migration(name: str) -> Callable[[Migration], Migration]:
@@ -63,11 +157,42 @@ def run_script(db: sqlite_utils.Database, script: str) -> None:
         raise ValueError(f"incomplete SQL statement: {statement.strip()[:60]}")
 
 
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and missing parents) 0700; a folder this code creates is private."""
+    missing: list[Path] = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    for made in missing:
+        # mkdir's mode goes through the umask; chmod does not.
+        os.chmod(made, PRIVATE_DIR)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create ``path`` empty and 0600 if it is not there (SQLite then keeps that mode)."""
+    private_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    except FileExistsError:
+        return path
+    try:
+        os.fchmod(fd, PRIVATE_FILE)
+    finally:
+        os.close(fd)
+    return path
+
+
 def connect(path: Path, *, synchronous: str = "FULL", readonly: bool = False) -> sqlite3.Connection:
     """Open one connection with WAL, the given ``synchronous`` level and a busy timeout.
 
     The connection is in driver autocommit mode: transactions are opened explicitly
-    (``BEGIN IMMEDIATE`` for writes), so nothing commits behind the code's back.
+    (``BEGIN IMMEDIATE`` for writes), so nothing commits behind the code's back. A file it
+    creates is 0600; SQLite gives the WAL and SHM files the database file's mode.
     """
     if readonly:
         uri = f"file:{path}?mode=ro"
@@ -75,7 +200,7 @@ def connect(path: Path, *, synchronous: str = "FULL", readonly: bool = False) ->
             uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
         )
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
     conn.isolation_level = None
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -101,6 +226,40 @@ def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def ledger_file_problem(path: Path) -> str | None:
+    """What is wrong with an existing terminal's ledger file, cheaply; None when it looks fine.
+
+    ``missing``, ``empty`` (0 bytes: a new SQLite file would silently be an empty ledger),
+    ``not_sqlite`` (no SQLite header) or ``not_ledger`` (SQLite without the ledger's tables).
+    Reads the 16-byte header and the schema table only, so it costs nothing on a big file.
+    """
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return "missing"
+    except IsADirectoryError:
+        return "not_sqlite"
+    if not header:
+        return "empty"
+    if header != SQLITE_HEADER:
+        return "not_sqlite"
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            names = {
+                row[0]
+                for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return "not_sqlite"
+    if not {"_migrations", "events", "outbox"} <= names:
+        return "not_ledger"
+    return None
+
+
 class Store:
     """The ledger file: one write connection behind a lock, read connections per thread."""
 
@@ -111,10 +270,17 @@ class Store:
         self.db = sqlite_utils.Database(self._write_conn)
         self._lock = threading.RLock()
         self._local = threading.local()
+        # How deep the calling thread is in write() blocks: the nesting is ours to know,
+        # never guessed from ``in_transaction`` (a failed COMMIT leaves that True).
+        self._depth = threading.local()
 
     @classmethod
-    def open(cls, path: Path, *, synchronous: str = "FULL", check: bool = True) -> Store:
-        """Open (creating if needed), check integrity and apply pending migrations."""
+    def open(cls, path: Path, *, synchronous: str = "FULL", check: bool = False) -> Store:
+        """Open (creating if needed) and apply pending migrations; ``check``: full check too.
+
+        Opening reads the header and schema only, so it is instant on any size of ledger;
+        ``check=True`` also runs the full ``PRAGMA integrity_check`` (seconds on a big file).
+        """
         try:
             store = cls(path, synchronous=synchronous)
         except sqlite3.DatabaseError as exc:
@@ -127,15 +293,25 @@ class Store:
             if check:
                 store.integrity_check()
             store.migrate()
+        except sqlite3.DatabaseError as exc:
+            store.close()
+            raise DatabaseDamaged(
+                f"the ledger {path} cannot be read ({exc}). "
+                "Stop the terminal and restore the latest backup from the backups folder."
+            ) from exc
         except BaseException:
             store.close()
             raise
         return store
 
     def integrity_check(self) -> None:
-        """Raise DatabaseDamaged unless ``PRAGMA integrity_check`` says ok."""
+        """Raise DatabaseDamaged unless ``PRAGMA integrity_check`` says ok.
+
+        Reads on the calling thread's own connection, so a background check does not hold
+        the write lock.
+        """
         try:
-            rows = self._write_conn.execute("PRAGMA integrity_check").fetchall()
+            rows = self.read().execute("PRAGMA integrity_check").fetchall()
         except sqlite3.DatabaseError as exc:
             raise DatabaseDamaged(
                 f"the ledger {self.path} is damaged ({exc}). "
@@ -148,17 +324,29 @@ class Store:
                 "Stop the terminal and restore the latest backup from the backups folder."
             )
 
+    def _pending_migrations(self, db: sqlite_utils.Database) -> list[str]:
+        tables = db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'"
+        ).fetchone()
+        if tables is None:
+            return [name for name, _ in MIGRATIONS]
+        done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
+        return [name for name, _ in MIGRATIONS if name not in done]
+
     def migrate(self) -> list[str]:
         """Apply the registered migrations not applied yet; return their names."""
+        # A read first: an up-to-date ledger opens without taking the write lock or an fsync.
+        if not self._pending_migrations(self.db):
+            return []
         applied: list[str] = []
         with self.write() as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS _migrations"
                 " (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
             )
-            done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
+            pending = set(self._pending_migrations(db))
             for name, fn in MIGRATIONS:
-                if name in done:
+                if name not in pending:
                     continue
                 fn(db)
                 db.execute(
@@ -178,13 +366,24 @@ class Store:
 
         When the block returns, the commit has returned: only then may the caller say
         "recorded". A ``write()`` inside another on the same thread becomes a savepoint of
-        the outer transaction, so helpers that write can be composed into one commit.
+        the outer transaction, so helpers that write can be composed into one commit. When
+        a statement or the COMMIT fails (disk full, I/O error), the transaction is rolled
+        back and ``DatabaseWriteFailed`` says nothing was kept; the store stays usable.
         """
         with self._lock:
-            if self._write_conn.in_transaction:
-                with self.db.atomic():  # a savepoint inside the outer transaction
-                    yield self.db
+            depth: int = getattr(self._depth, "n", 0)
+            if depth:
+                self._depth.n = depth + 1
+                try:
+                    with self.db.atomic():  # a savepoint inside the outer transaction
+                        yield self.db
+                finally:
+                    self._depth.n = depth
                 return
+            if self._write_conn.in_transaction:
+                # Left open by something outside write(): never build on a transaction that
+                # may never commit.
+                self._rollback()
             try:
                 self._write_conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
@@ -193,15 +392,47 @@ class Store:
                         f"the ledger {self.path} is busy (another program is writing to it). "
                         "Wait a moment and try again; if it persists, close the other program."
                     ) from exc
-                raise
+                raise self._write_failed(exc) from exc
+            self._depth.n = 1
             try:
                 yield self.db
-            except BaseException:
-                if self._write_conn.in_transaction:
-                    self._write_conn.execute("ROLLBACK")
+            except BaseException as exc:
+                self._rollback()
+                # Integrity errors (append-only, unique) are the caller's to read; a failure
+                # of the file itself becomes one clear refusal.
+                if type(exc) in (sqlite3.OperationalError, sqlite3.DatabaseError):
+                    raise self._write_failed(exc) from exc  # type: ignore[arg-type]
                 raise
             else:
-                self._write_conn.execute("COMMIT")
+                try:
+                    self._write_conn.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    # A failed COMMIT may leave the transaction open: roll it back so the
+                    # next write starts clean instead of nesting in a doomed transaction.
+                    self._rollback()
+                    raise self._write_failed(exc) from exc
+            finally:
+                self._depth.n = 0
+
+    def _write_failed(self, exc: sqlite3.Error) -> DatabaseWriteFailed:
+        cause = str(exc) or type(exc).__name__
+        return DatabaseWriteFailed(
+            CATALOG.text("db.write_failed", "en", path=self.path, cause=cause),
+            key="db.write_failed",
+            path=str(self.path),
+            cause=cause,
+        )
+
+    def _rollback(self) -> None:
+        """Roll back whatever is open; reconnect if even that fails."""
+        if not self._write_conn.in_transaction:
+            return
+        with suppress(sqlite3.Error):
+            self._write_conn.execute("ROLLBACK")
+        if self._write_conn.in_transaction:
+            self._write_conn.close()
+            self._write_conn = connect(self.path, synchronous=self.synchronous)
+            self.db = sqlite_utils.Database(self._write_conn)
 
     def read(self) -> sqlite_utils.Database:
         """A read connection for the calling thread (WAL lets reads run beside the writer)."""
@@ -227,14 +458,30 @@ class Store:
         return self._write_conn.execute(f"PRAGMA {name}").fetchone()[0]
 
     def backup(self, dest: Path) -> Path:
-        """An online backup to ``dest`` (consistent while the terminal keeps writing)."""
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        target = sqlite3.connect(str(dest))
+        """An online, consistent copy at ``dest`` (0600), made while the terminal keeps writing.
+
+        The copy is read from one snapshot on a connection of its own, so the counter's
+        writes go on meanwhile (WAL); it is written to a temporary name, synced, then renamed.
+        """
+        private_dir(dest.parent)
+        tmp = dest.with_name(dest.name + ".tmp")
+        tmp.unlink(missing_ok=True)
+        private_file(tmp)
+        source = connect(self.path, synchronous=self.synchronous)
         try:
-            with self._lock:
-                self._write_conn.backup(target)
+            target = sqlite3.connect(str(tmp))
+            try:
+                source.backup(target)
+            finally:
+                target.close()
         finally:
-            target.close()
+            source.close()
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, dest)
         return dest
 
     def close(self) -> None:

@@ -98,7 +98,8 @@ def keys_import(env: CliEnv, file: Path, as_json: bool) -> None:
     except TrustError as exc:
         raise Refused(exc.reason, exc.message) from exc
     except DatabaseError as exc:
-        raise Refused("database_error", str(exc), exit_code=3) from exc
+        language = env.settings.shop.language.value
+        raise Refused("database_error", exc.text(language), exit_code=3) from exc
     finally:
         store.close()
     kids = sorted(trust.keys)

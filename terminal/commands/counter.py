@@ -104,7 +104,9 @@ def session(env: CliEnv) -> Iterator[Session]:
         sentence = refusal.text(settings.shop.language.value)
         raise Refused(refusal.reason.value, sentence) from refusal
     except DatabaseError as exc:
-        raise Refused("database_error", str(exc), exit_code=3) from exc
+        raise Refused(
+            "database_error", exc.text(settings.shop.language.value), exit_code=3
+        ) from exc
     finally:
         store.close()
 
