@@ -21,17 +21,19 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Annotated, Any, Final
 from zoneinfo import ZoneInfo
 
+import sqlite_utils
 from babel import Locale
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from config.settings import LimitSettings, ProgramSettings
+from loyalty.db import iso, parse_iso
 from loyalty.i18n import CATALOGS, Catalog, datetime_text, locale_for, money
 
 SHOP_TZ: Final = ZoneInfo("Europe/Brussels")
@@ -165,6 +167,31 @@ class Program(BaseModel):
     def to_json(self) -> str:
         """The program as JSON (what ``from_json`` reads back)."""
         return self.model_dump_json()
+
+
+def program_in_force(
+    db: sqlite_utils.Database,
+    settings: ProgramSettings,
+    *,
+    program_id: str | None = None,
+    on_invalid: Callable[[ProgramError], None] | None = None,
+) -> Program:
+    """The program in force: the platform's copy of ``program_id`` (default: the configured
+    program's id) when it sent a valid one, else the program the config describes.
+
+    The one answer for the counter app, the headless commands and the slips. A stored copy
+    that is not valid never stops the counter: ``on_invalid`` hears why, and the config's
+    program is used.
+    """
+    wanted = settings.id if program_id is None else program_id
+    row = db.execute("SELECT body FROM programs WHERE id = ?", [wanted]).fetchone()
+    if row is not None:
+        try:
+            return Program.from_json(row[0])
+        except ProgramError as exc:
+            if on_invalid is not None:
+                on_invalid(exc)
+    return Program.from_settings(settings)
 
 
 class OfflineLimits(BaseModel):
@@ -362,15 +389,10 @@ def _catalog_for(key: str) -> Catalog | None:
 
 def _moment_text(value: str, language: str, tz: tzinfo) -> str:
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = parse_iso(value)
     except ValueError:
         return value
     return datetime_text(moment, language, tz)
-
-
-def iso_utc(moment: datetime) -> str:
-    """UTC ISO text as the ledger stores it (the same format as ``loyalty.db.iso``)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 # --- evaluation -------------------------------------------------------------------------
@@ -450,7 +472,7 @@ def evaluate(
     if gap and earning:
         next_at = max(past.at for past in earning) + timedelta(minutes=gap)
         if now < next_at:
-            line = Explanation("programs.too_soon", {"minutes": gap, "next_at": iso_utc(next_at)})
+            line = Explanation("programs.too_soon", {"minutes": gap, "next_at": iso(next_at)})
             return StampDecision(0, [line], RuleRefusal(RuleReason.TOO_SOON, line, next_at))
 
     today = local_day(now, tz)

@@ -15,15 +15,14 @@ from datetime import UTC, date, datetime, tzinfo
 from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
-from zoneinfo import ZoneInfo
 
 from config import Settings
 from loyalty.cards import Card, verify
 from loyalty.db import Store, parse_iso, utc_now
-from loyalty.programs import OfflineLimits
+from loyalty.programs import SHOP_TZ, OfflineLimits, program_in_force
 from loyalty.reports import report
 from loyalty.trust import load_trust, revoked_cards
-from receipts.build import program_for, receipt_for
+from receipts.build import receipt_for
 from receipts.escpos import render_escpos
 from receipts.printers import printer_for
 from receipts.text import columns_for_paper
@@ -37,7 +36,6 @@ if TYPE_CHECKING:
     from loyalty.programs import Program
     from terminal.app import CounterApp
 
-SHOP_TZ = ZoneInfo("Europe/Brussels")
 CLOCK_WARNING_SECONDS = 300
 SYNC_SOON_SECONDS = 5.0
 """How long after a recorded event the background sync sends it (records in between join)."""
@@ -303,7 +301,7 @@ class Desk:
 
     def program(self) -> Program:
         """The program in force: the platform's copy if synced, else the configured one."""
-        return program_for(self.ledger, self.settings.program.id, self.settings)
+        return program_in_force(self.store.read(), self.settings.program)
 
     def limits(self) -> OfflineLimits:
         """The offline redemption limits from the settings."""

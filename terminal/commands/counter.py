@@ -21,7 +21,14 @@ from loyalty.cards import Card, verify
 from loyalty.db import DatabaseError, Store, utc_now
 from loyalty.ledger import Balance, Ledger, LedgerRefusal, Recorded
 from loyalty.money import AmountError, parse_amount
-from loyalty.programs import MAX_COUNT, SHOP_TZ, OfflineLimits, Program, ProgramError
+from loyalty.programs import (
+    MAX_COUNT,
+    SHOP_TZ,
+    OfflineLimits,
+    Program,
+    ProgramError,
+    program_in_force,
+)
 from loyalty.reports import report as build_report
 from loyalty.trust import load_trust, revoked_cards
 from terminal.cli_support import CliEnv, Refused, common_options, emit, pass_env
@@ -59,23 +66,16 @@ class Session:
 
     def program(self) -> Program:
         """The platform's program with the configured id if it sent a valid one, else config's."""
-        configured = Program.from_settings(self.settings.program)
-        row = (
-            self.store.read()
-            .execute("SELECT body FROM programs WHERE id = ?", [configured.id])
-            .fetchone()
-        )
-        if row is None:
-            return configured
-        try:
-            return Program.from_json(row[0])
-        except ProgramError as exc:
+        program_id = self.settings.program.id
+
+        def warn(exc: ProgramError) -> None:
             click.echo(
-                f"warning: the platform's program {configured.id!r} is not valid ({exc}); "
+                f"warning: the platform's program {program_id!r} is not valid ({exc}); "
                 "using the program from the config file",
                 err=True,
             )
-            return configured
+
+        return program_in_force(self.store.read(), self.settings.program, on_invalid=warn)
 
     def card_id(self, code: str) -> str:
         """Verify a card code and return its card id, or refuse with the card's reason."""
@@ -260,7 +260,7 @@ def report(env: CliEnv, day: datetime | None, as_json: bool) -> None:
     euros = f"{d.purchase_total_cents // 100},{d.purchase_total_cents % 100:02d}"
     if d.purchase_total_cents < 0:
         euros = f"-{-d.purchase_total_cents // 100},{-d.purchase_total_cents % 100:02d}"
-    click.echo(f"report {d.day.isoformat()} (Europe/Brussels)")
+    click.echo(f"report {d.day.isoformat()} ({SHOP_TZ.key})")
     click.echo(f"  stamps issued:    {d.stamps_issued}")
     click.echo(f"  rewards redeemed: {d.rewards_redeemed}")
     click.echo(f"  purchases:        {d.purchases} ({euros} {d.currency})")
