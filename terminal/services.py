@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from config import Settings
-from loyalty.cards import Card, verify
+from loyalty.cards import Card
 from loyalty.db import Store, parse_iso, utc_now
 from loyalty.programs import SHOP_TZ, OfflineLimits, program_in_force
 from loyalty.reports import report
-from loyalty.trust import load_trust, revoked_cards
+from loyalty.trust import CardVerifier
 from receipts.build import receipt_for
 from receipts.escpos import render_escpos
 from receipts.printers import printer_for
@@ -31,7 +31,7 @@ from scanner.sources import SourceSpec
 from sync.job import run_sync
 
 if TYPE_CHECKING:
-    from loyalty.cards import Card, Refusal
+    from loyalty.cards import Card
     from loyalty.ledger import Event, Ledger, Recorded
     from loyalty.programs import Program
     from terminal.app import CounterApp
@@ -286,18 +286,13 @@ class Desk:
 
     def verify(self, candidates: Sequence[str], lang: str) -> Card | Refused:
         """The first candidate that verifies as a card, or the refusal of the first one."""
-        db = self.store.read()
-        trust = load_trust(db)
-        revoked = revoked_cards(db)
-        first: Refusal | None = None
-        for text in candidates:
-            verdict = verify(text, trust, revoked=revoked, now=self.clock())
-            if isinstance(verdict, Card):
-                return verdict
-            first = first or verdict
-        if first is None:
+        verifier = CardVerifier.from_db(self.store.read())
+        verdict = verifier.first(candidates, now=self.clock())
+        if verdict is None:
             return Refused("empty", "")
-        return Refused(str(first.reason), first.text(lang))
+        if isinstance(verdict, Card):
+            return verdict
+        return Refused(str(verdict.reason), verdict.text(lang))
 
     def program(self) -> Program:
         """The program in force: the platform's copy if synced, else the configured one."""

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from config import Settings
-from loyalty.cards import Card, verify
+from loyalty.cards import Card
 from loyalty.db import DatabaseError, Store, utc_now
 from loyalty.ledger import Balance, Ledger, LedgerRefusal, Recorded
 from loyalty.money import AmountError, parse_amount
@@ -30,7 +30,7 @@ from loyalty.programs import (
     program_in_force,
 )
 from loyalty.reports import report as build_report
-from loyalty.trust import load_trust, revoked_cards
+from loyalty.trust import CardVerifier
 from terminal.cli_support import CliEnv, Refused, common_options, emit, pass_env
 from terminal.commands.setup import open_store
 
@@ -79,8 +79,7 @@ class Session:
 
     def card_id(self, code: str) -> str:
         """Verify a card code and return its card id, or refuse with the card's reason."""
-        db = self.store.read()
-        result = verify(code.strip(), load_trust(db), revoked=revoked_cards(db), now=utc_now())
+        result = CardVerifier.from_db(self.store.read()).verify(code, now=utc_now())
         if isinstance(result, Card):
             return result.card_id
         raise Refused(result.reason.value, result.text(self.settings.shop.language.value))

@@ -65,18 +65,16 @@ def make_verifier(env: CliEnv) -> Callable[[str], Verdict]:
 
     from loyalty import schema as _schema  # noqa: F401, PLC0415  (registers migrations)
     from loyalty.db import DatabaseError, Store  # noqa: PLC0415
-    from loyalty.trust import load_trust, revoked_cards  # noqa: PLC0415
+    from loyalty.trust import CardVerifier  # noqa: PLC0415
 
     try:
         with Store.open(settings.database_path) as store:
-            db = store.read()
-            trust = load_trust(db)
-            revoked = frozenset(revoked_cards(db))
+            verifier = CardVerifier.from_db(store.read())
     except DatabaseError as exc:
         raise Refused("database_error", str(exc), exit_code=3) from exc
 
     def verdict(text: str) -> Verdict:
-        result = cards.verify(text, trust, revoked=revoked)
+        result = verifier.verify(text)
         if isinstance(result, cards.Card):
             return {"card": result.to_json()}
         return {"refused": {"reason": result.reason.value, "message": result.message}}
