@@ -266,6 +266,9 @@ class ProgramSettings(_Section):
     min_minutes_between_stamps: Annotated[int, Field(ge=0, le=1440)] = 0
     """Minimum minutes between two stamp events for one card (0: no gap needed)."""
 
+    repeat_confirm_seconds: Annotated[float, Field(ge=0, le=3600)] = 60.0
+    """A second stamp for the same card within this many seconds asks for Enter first (0: never)."""
+
 
 class LimitSettings(_Section):
     """What the counter allows while the platform cannot confirm."""
