@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,10 +30,11 @@ from loyalty.ledger import LedgerRefusal
 from receipts.text import columns_for_paper, render_text
 from scanner import events as ev
 from terminal import messages as msg
+from terminal.dialogs.confirm import ConfirmDialog
 from terminal.dialogs.help import HelpDialog
 from terminal.dialogs.receipt import ReceiptDialog
 from terminal.i18n import next_language, t
-from terminal.safe import clean
+from terminal.safe import clean, plain
 from terminal.screens.counter import CounterScreen
 from terminal.services import (
     SYNC_SOON_SECONDS,
@@ -105,6 +108,8 @@ class CounterApp(App[None]):
         """A record came in during a run: one more run follows it."""
         self.last_sync: SyncResult | None = None
         self.last_recorded: Any = None
+        self.writing: Counter[str] = Counter()
+        """Writes in flight per card (its stamp key does nothing until they end)."""
         self.demo_index = 0
         self.preview_on = False
 
@@ -210,36 +215,88 @@ class CounterApp(App[None]):
 
     # Recording -----------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="ledger")
+    def request_stamp(self, card: CardView) -> None:
+        """F2: stamp the card, unless a write for it is in flight; ask first if just stamped.
+
+        A key pressed twice must not make two visits: while the first write runs the key does
+        nothing, and a stamp within ``[program] repeat_confirm_seconds`` of the card's last
+        one waits for Enter (Escape cancels).
+        """
+        if card.card_id in self.writing:
+            return
+        limit = self.settings.program.repeat_confirm_seconds
+        age = seconds_since_stamp(card, self.desk.clock())
+        if limit <= 0 or age is None or age >= limit:
+            self.record_stamp(card.card_id)
+            return
+
+        def done(confirmed: bool | None) -> None:
+            if confirmed and card.card_id not in self.writing:
+                self.record_stamp(card.card_id)
+
+        question = plain(self.t("repeat.question", seconds=max(int(age), 0)), 300)
+        self.push_screen(ConfirmDialog(self.t("repeat.title"), question, self.lang), done)
+
     def record_stamp(self, card_id: str) -> None:
         """Record a visit's stamps, then report it (only after the commit returned)."""
-        self._record(msg.StampRecorded, lambda: self.desk.stamp(card_id), card_id)
+        self.writing[card_id] += 1
+        self._record_stamp(card_id)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="ledger")
     def record_purchase(self, card_id: str | None, cents: int) -> None:
         """Record a purchase and the stamps its amount gives."""
-        self._record(msg.PurchaseRecorded, lambda: self.desk.purchase(card_id, cents), card_id)
+        if card_id is not None:
+            self.writing[card_id] += 1
+        self._record_purchase(card_id, cents)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="ledger")
     def record_redeem(self, card_id: str) -> None:
         """Record a reward redemption (refused beyond the offline limits)."""
+        self.writing[card_id] += 1
+        self._record_redeem(card_id)
+
+    # Writes are never exclusive: cancelling a queued write would lose a customer's visit.
+    @work(thread=True, exit_on_error=False, group="ledger")
+    def _record_stamp(self, card_id: str) -> None:
+        self._record(msg.StampRecorded, lambda: self.desk.stamp(card_id), card_id)
+
+    @work(thread=True, exit_on_error=False, group="ledger")
+    def _record_purchase(self, card_id: str | None, cents: int) -> None:
+        self._record(msg.PurchaseRecorded, lambda: self.desk.purchase(card_id, cents), card_id)
+
+    @work(thread=True, exit_on_error=False, group="ledger")
+    def _record_redeem(self, card_id: str) -> None:
         self._record(msg.RewardRedeemed, lambda: self.desk.redeem(card_id), card_id)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="ledger")
     def record_void(self, event_id: str, card_id: str | None) -> None:
         """Cancel an event with a compensating void."""
+        if card_id is not None:
+            self.writing[card_id] += 1
+        self._record_void(event_id, card_id)
+
+    @work(thread=True, exit_on_error=False, group="ledger")
+    def _record_void(self, event_id: str, card_id: str | None) -> None:
         self._record(msg.EventVoided, lambda: self.desk.void(event_id), card_id)
 
     def _record(
         self, fact: type[msg.EventRecorded], call: Callable[[], Any], card_id: str | None
     ) -> None:
         try:
-            recorded = call()
-        except LedgerRefusal as refusal:
-            self.post_message(msg.ActionRefused(refusal.reason, refusal.text(self.lang)))
-            return
-        view = self.desk.view(card_id) if card_id else None
-        self.post_message(fact(recorded, view))
+            try:
+                recorded = call()
+            except LedgerRefusal as refusal:
+                self.post_message(msg.ActionRefused(refusal.reason, refusal.text(self.lang)))
+                return
+            view = self.desk.view(card_id) if card_id else None
+            self.post_message(fact(recorded, view))
+        finally:
+            # After the fact above, so the card's keys work again on its fresh view.
+            self.post_message(msg.WriteFinished(card_id))
+
+    def on_write_finished(self, message: msg.WriteFinished) -> None:
+        """The card's write ended: its keys work again."""
+        if message.card_id is not None:
+            self.writing[message.card_id] -= 1
+            if self.writing[message.card_id] <= 0:
+                del self.writing[message.card_id]
 
     def on_stamp_recorded(self, message: msg.StampRecorded) -> None:
         """Stamps committed."""
@@ -551,3 +608,9 @@ class CounterApp(App[None]):
             self._redraw_status()
         elif group == "ledger":
             self._counter_call("show_refusal", detail)
+
+
+def seconds_since_stamp(card: CardView, now: datetime) -> float | None:
+    """Seconds since the card's newest stamp still in force (None: none among its events)."""
+    times = [row.occurred_at for row in card.events if row.kind == "stamp" and not row.voided]
+    return (now - max(times)).total_seconds() if times else None

@@ -699,6 +699,31 @@ M: dict[str, dict[str, str]] = {
     "work.receipt": {"fr": "ticket", "nl": "bonnetje", "de": "Beleg", "en": "receipt"},
     "work.status": {"fr": "état", "nl": "toestand", "de": "Zustand", "en": "status"},
     "work.other": {"fr": "tâche", "nl": "taak", "de": "Aufgabe", "en": "task"},
+    # The counter app: a second stamp soon after the first, the background ledger check
+    "repeat.title": {
+        "fr": "Encore un tampon ?",
+        "nl": "Nog een stempel?",
+        "de": "Noch ein Stempel?",
+        "en": "Stamp again?",
+    },
+    "repeat.question": {
+        "fr": "Cette carte a reçu un tampon il y a {seconds} s. "
+        "Entrée pour tamponner encore, Échap pour annuler.",
+        "nl": "Deze kaart kreeg {seconds} s geleden een stempel. "
+        "Enter om nog een stempel te geven, Escape om te annuleren.",
+        "de": "Diese Karte hat vor {seconds} s einen Stempel bekommen. "
+        "Eingabe für noch einen Stempel, Escape zum Abbrechen.",
+        "en": "This card got a stamp {seconds} s ago. Enter to stamp it again, Escape to cancel.",
+    },
+    "status.damaged": {
+        "fr": "REGISTRE ENDOMMAGÉ : lancez « citie-terminal ledger check », puis restaurez "
+        "la dernière sauvegarde",
+        "nl": "REGISTER BESCHADIGD: voer 'citie-terminal ledger check' uit en zet dan de "
+        "nieuwste back-up terug",
+        "de": "JOURNAL BESCHÄDIGT: 'citie-terminal ledger check' ausführen, dann die neueste "
+        "Sicherung zurückspielen",
+        "en": "LEDGER DAMAGED: run 'citie-terminal ledger check', then restore the newest backup",
+    },
 }
 
 UI = Catalog("terminal", M)

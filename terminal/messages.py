@@ -142,3 +142,24 @@ class PresentDemoCard(Message):
 @dataclass
 class RunSync(Message):
     """Run a sync with the platform now."""
+
+
+@dataclass
+class WriteFinished(Message):
+    """A write for this card ended (recorded, refused or failed): its keys work again."""
+
+    card_id: str | None
+
+
+@dataclass
+class SyncUnreachable(Message):
+    """A request of the running sync could not reach the platform (the run may retry)."""
+
+    detail: str = ""
+
+
+@dataclass
+class LedgerChecked(Message):
+    """The background integrity check of the ledger ended; the problem, or "" when sound."""
+
+    problem: str = ""

@@ -102,7 +102,7 @@ async def test_redeem_refused_then_allowed_then_offline_limit(tmp_path: Path) ->
 
         await pilot.press("f2")
         await settle(pilot)
-        await pilot.press("f2")
+        await pilot.press("f2", "enter")  # a second visit within a minute: Enter confirms it
         await settle(pilot)
         assert "Rewards available: 2" in text_of(app, "#card-progress")
         await pilot.press("f4")

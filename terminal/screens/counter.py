@@ -205,7 +205,7 @@ class CounterScreen(Screen[None]):
         """Record the program's stamps for this visit."""
         card = self._card_or_say()
         if card is not None:
-            self.counter.record_stamp(card.card_id)
+            self.counter.request_stamp(card)
 
     def action_purchase(self) -> None:
         """Ask for the amount, then record the purchase (anonymous without a card)."""
