@@ -200,6 +200,20 @@ class CameraSettings(_Section):
     debounce_seconds: Annotated[float, Field(ge=0, le=60)] = 3.0
     """The same code read again within this many seconds is reported once."""
 
+    exposure: Annotated[str, Field(pattern=r"^(auto|\d{1,6}(\.\d{1,3})?)$")] = "auto"
+    """auto, or a fixed exposure in driver units (V4L2: 100 us each); short stops motion blur."""
+
+    focus: Annotated[str, Field(pattern=r"^(auto|\d{1,4})$")] = "auto"
+    """auto, or a fixed focus position in the driver's units (V4L2 0-255: higher is nearer)."""
+
+    @field_validator("exposure", "focus", mode="before")
+    @classmethod
+    def _number_as_text(cls, value: object) -> object:
+        # ``exposure = 100`` in TOML is an integer; the setting keeps "auto" or a number.
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return f"{value:g}"
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("decoders", mode="before")
     @classmethod
     def _split_decoders(cls, value: object) -> object:
@@ -302,8 +316,23 @@ class SyncSettings(_Section):
     time_budget_seconds: Annotated[float, Field(gt=0, le=3600)] = 120.0
     """Longest one sync run keeps retrying before it gives up and keeps the events."""
 
-    backup_retention: Annotated[int, Field(ge=0, le=365)] = 7
-    """Nightly database backups to keep (0: no backups)."""
+    keep_backups: Annotated[int, Field(ge=0, le=365)] = 7
+    """Ledger backups to keep in the backups folder, newest first (0: no nightly backups)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_backup_retention(cls, data: object) -> object:
+        # ``backup_retention`` is the old name of this key: a config file using it still works.
+        if isinstance(data, dict) and "backup_retention" in data:
+            data = dict(data)
+            old = data.pop("backup_retention")
+            data.setdefault("keep_backups", old)
+        return data
+
+    @property
+    def backup_retention(self) -> int:
+        """The old name of ``keep_backups``."""
+        return self.keep_backups
 
 
 class Settings(_Section):

@@ -129,6 +129,14 @@ class DatabaseWriteFailed(DatabaseError):
 class LedgerLost(DatabaseError):
     """An initialised terminal's ledger file is missing, empty or not a ledger."""
 
+    backup_key: str = "db.no_backup"
+    backup_params: dict[str, str] = {}  # noqa: RUF012  (replaced per instance, never mutated)
+
+    def text(self, language: str) -> str:
+        """What happened and which backup to restore, in the counter's language."""
+        backup = CATALOG.text(self.backup_key, language, **self.backup_params)
+        return CATALOG.text(self.key or "db.lost_missing", language, **self.params, backup=backup)
+
 
 def migration(name: str) -> Callable[[Migration], Migration]:
     """Register a schema migration; they run once each, in the order registered."""
@@ -179,6 +187,12 @@ def private_file(path: Path) -> Path:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
     except FileExistsError:
+        # A file made before files were private: close it now (SQLite then makes new
+        # WAL and SHM files with the same mode).
+        with suppress(OSError):
+            mode = path.stat().st_mode
+            if mode & 0o077 and path.stat().st_uid == os.getuid():
+                os.chmod(path, PRIVATE_FILE)
         return path
     try:
         os.fchmod(fd, PRIVATE_FILE)
@@ -497,3 +511,100 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def check_backup(path: Path) -> None:
+    """Raise DatabaseError unless ``path`` is a readable, undamaged ledger (full check)."""
+    problem = ledger_file_problem(path)
+    if problem is not None:
+        raise DatabaseError(
+            f"{path} cannot be restored: it is {problem.replace('_', ' ')}. "
+            "Choose another backup from the backups folder."
+        )
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            rows = conn.execute("PRAGMA integrity_check").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        rows = [(str(exc),)]
+    problems = [str(row[0]) for row in rows if row[0] != "ok"]
+    if problems:
+        raise DatabaseDamaged(
+            f"{path} cannot be restored: it is damaged ({problems[0]}). "
+            "Choose another backup from the backups folder."
+        )
+
+
+def set_aside(path: Path, moment: datetime) -> Path | None:
+    """Rename the ledger at ``path`` and its -wal/-shm to ``<name>.damaged-<UTC time>``.
+
+    Nothing is deleted: the bytes stay there for whoever wants to rescue them. Returns the
+    new name of the ledger file (None when there was nothing to keep).
+    """
+    stamp = moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    base = path.with_name(f"{path.name}.damaged-{stamp}")
+    n = 1
+    while any(Path(f"{base}{tail}").exists() for tail in ("", "-wal", "-shm")):
+        n += 1
+        base = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
+    kept: Path | None = None
+    for tail in ("", "-wal", "-shm"):
+        source = Path(f"{path}{tail}")
+        if source.exists():
+            os.replace(source, Path(f"{base}{tail}"))
+            if not tail:
+                kept = base
+    if kept is None and Path(f"{base}-wal").exists():
+        kept = Path(f"{base}-wal")
+    return kept
+
+
+def restore(backup: Path, path: Path, *, moment: datetime | None = None) -> Path | None:
+    """Put ``backup`` in place as the ledger at ``path``; return where the old file was kept.
+
+    The backup is checked in full first; the current file (damaged, empty or good) and its
+    -wal/-shm are renamed aside before anything is written, and the copy lands under a
+    temporary name, synced, then renamed, so a crash leaves either the old or the new file.
+    Migrations are applied to the restored ledger. Outbox rows it holds as pending (or in
+    flight) are sent again at the next sync; the platform's dedupe answers "duplicate" for
+    those it already has.
+    """
+    check_backup(backup)
+    private_dir(path.parent)
+    tmp = path.with_name(path.name + ".restoring")
+    tmp.unlink(missing_ok=True)
+    private_file(tmp)
+    with backup.open("rb") as source, tmp.open("r+b") as target:
+        while chunk := source.read(1 << 20):
+            target.write(chunk)
+        target.flush()
+        os.fsync(target.fileno())
+    kept = set_aside(path, moment or utc_now())
+    os.replace(tmp, path)
+    Store.open(path).close()
+    return kept
+
+
+def lost_ledger(path: Path, problem: str, newest_backup: Path | None, folder: Path) -> LedgerLost:
+    """The refusal for an initialised terminal whose ledger is ``problem`` (see above)."""
+    if newest_backup is None:
+        backup_line = CATALOG.text("db.no_backup", "en", folder=folder)
+        backup_key, backup_params = "db.no_backup", {"folder": str(folder)}
+    else:
+        backup_line = CATALOG.text("db.restore_from", "en", backup=newest_backup)
+        backup_key, backup_params = "db.restore_from", {"backup": str(newest_backup)}
+    key = {"missing": "db.lost_missing", "empty": "db.lost_empty"}.get(
+        problem, "db.lost_not_ledger"
+    )
+    cause = problem.replace("_", " ")
+    error = LedgerLost(
+        CATALOG.text(key, "en", path=path, cause=cause, backup=backup_line),
+        key=key,
+        path=str(path),
+        cause=cause,
+    )
+    error.backup_key = backup_key
+    error.backup_params = backup_params
+    return error

@@ -55,6 +55,20 @@ from loyalty.programs import (
 BACKUP_PATTERN: Final = re.compile(r"^ledger-\d{8}T\d{12}Z\.db$")
 
 
+def backups(folder: Path) -> list[Path]:
+    """The backups ``Ledger.backup`` made in ``folder``, oldest first (names sort by time)."""
+    try:
+        return sorted(p for p in folder.iterdir() if BACKUP_PATTERN.match(p.name))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def newest_backup(folder: Path) -> Path | None:
+    """The newest backup in ``folder``, if there is one."""
+    found = backups(folder)
+    return found[-1] if found else None
+
+
 class EventKind(StrEnum):
     """What happened at the counter."""
 
@@ -695,13 +709,16 @@ class Ledger:
             return int(db.execute("SELECT COUNT(*) FROM balances").fetchone()[0])
 
     def backup(self, dest_dir: Path, retention: int) -> Path:
-        """An online backup ``ledger-<UTC time>.db`` in ``dest_dir``; keep the newest ones."""
+        """An online backup ``ledger-<UTC time>.db`` (0600) in ``dest_dir``; keep the newest.
+
+        The one backup routine: ``ledger backup`` and the nightly sync job both call it.
+        ``retention`` is how many backups to keep, this one included.
+        """
         if retention < 1:
             raise ValueError("retention must be at least 1 to keep the backup just made")
         name = f"ledger-{utc_now().strftime('%Y%m%dT%H%M%S%f')}Z.db"
         dest = self.store.backup(dest_dir / name)
-        backups = sorted(p for p in dest_dir.iterdir() if BACKUP_PATTERN.match(p.name))
-        for old in backups[:-retention]:
+        for old in backups(dest_dir)[:-retention]:
             old.unlink(missing_ok=True)
         return dest
 

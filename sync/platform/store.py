@@ -22,7 +22,7 @@ import sqlite_utils
 from pydantic import ValidationError
 
 from loyalty.claims import Claim, ClaimReason, claim_response
-from loyalty.db import iso, utc_now
+from loyalty.db import iso, private_file, utc_now
 from loyalty.keys import public_from_hex
 from sync.protocol import (
     ConfirmedBalance,
@@ -149,7 +149,9 @@ class PlatformStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Customer data: the file 0600 (SQLite gives its WAL and SHM the same mode), the
+        # folder 0700, whatever the umask.
+        private_file(path)
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
         conn.isolation_level = None
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")

@@ -12,13 +12,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from config import Settings
 from loyalty.cards import Card
-from loyalty.db import DatabaseError, Store, utc_now
+from loyalty.db import DatabaseError, Store, check_backup, restore, utc_now
 from loyalty.ledger import Balance, Ledger, LedgerRefusal, Recorded
 from loyalty.money import AmountError, parse_amount
 from loyalty.programs import (
@@ -31,8 +32,9 @@ from loyalty.programs import (
 )
 from loyalty.reports import report as build_report
 from loyalty.trust import CardVerifier
+from sync.lock import SyncBusy, sync_lock
 from terminal.cli_support import CliEnv, Refused, common_options, emit, pass_env
-from terminal.commands.setup import open_store
+from terminal.commands.setup import ensure_private_key, open_store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -86,11 +88,17 @@ class Session:
 
 
 @contextmanager
-def session(env: CliEnv) -> Iterator[Session]:
-    """Open the ledger for one command; map ledger and database failures to refusals."""
+def session(env: CliEnv, *, records: bool = False) -> Iterator[Session]:
+    """Open the ledger for one command; map ledger and database failures to refusals.
+
+    ``records``: the command records an event, so the private key (which signs the slip's
+    claim code) is checked first: a key others can read refuses before anything is kept.
+    """
     settings = env.settings
     store = open_store(env)
     try:
+        if records:
+            ensure_private_key(env)
         ledger = Ledger(
             store,
             shop_id=settings.shop.id,
@@ -163,7 +171,7 @@ def balance_text(balance: Balance) -> str:
 @pass_env
 def stamp(env: CliEnv, code: str, count: int | None, as_json: bool) -> None:
     """Record stamps for the card in CODE (refused: too_soon, daily_limit, revoked, ...)."""
-    with session(env) as s:
+    with session(env, records=True) as s:
         card_id = s.card_id(code)
         show_recorded(s, s.ledger.stamp(card_id, s.program(), count=count), as_json)
 
@@ -180,7 +188,7 @@ def purchase(env: CliEnv, code: str | None, amount: str, as_json: bool) -> None:
         cents = parse_amount(amount, max_cents=env.settings.limits.max_purchase_cents)
     except AmountError as exc:
         raise Refused(exc.reason.value, exc.text(env.settings.shop.language.value)) from exc
-    with session(env) as s:
+    with session(env, records=True) as s:
         card_id = None if code is None else s.card_id(code)
         show_recorded(s, s.ledger.purchase(card_id, cents, s.program()), as_json)
 
@@ -192,7 +200,7 @@ def purchase(env: CliEnv, code: str | None, amount: str, as_json: bool) -> None:
 @pass_env
 def redeem(env: CliEnv, code: str, as_json: bool) -> None:
     """Redeem one reward for the card in CODE, within the offline limits."""
-    with session(env) as s:
+    with session(env, records=True) as s:
         card_id = s.card_id(code)
         limits = OfflineLimits.from_settings(s.settings.limits)
         show_recorded(s, s.ledger.redeem(card_id, s.program(), limits), as_json)
@@ -205,7 +213,7 @@ def redeem(env: CliEnv, code: str, as_json: bool) -> None:
 @pass_env
 def void(env: CliEnv, event_id: str, as_json: bool) -> None:
     """Cancel EVENT_ID (an event id or a receipt number) with a compensating event."""
-    with session(env) as s:
+    with session(env, records=True) as s:
         show_recorded(s, s.ledger.void(event_id.strip()), as_json)
 
 
@@ -312,3 +320,95 @@ def ledger_check(env: CliEnv, repair: bool, as_json: bool) -> None:
             f"and {result.events_without_outbox} event(s) have no outbox row. "
             "Run `citie-terminal ledger check --repair` to rebuild the balances.",
         )
+
+
+@ledger_group.command("backup")
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the copy here (default: a new ledger-<UTC time>.db in the backups folder).",
+)
+@json_option
+@common_options
+@pass_env
+def ledger_backup(env: CliEnv, output: Path | None, as_json: bool) -> None:
+    """An online, consistent copy of the ledger (the counter may keep recording meanwhile).
+
+    Without --output it is the nightly backup: a new file in the backups folder, keeping
+    the newest [sync] keep_backups. An existing --output file is never overwritten.
+    """
+    if output is not None and output.exists():
+        raise Refused(
+            "backup_exists",
+            f"{output} already exists; choose a new file name (a backup never overwrites).",
+        )
+    with session(env) as s:
+        if output is None:
+            keep = max(s.settings.sync.keep_backups, 1)
+            made = s.ledger.backup(s.settings.backup_dir, keep)
+        else:
+            made = s.store.backup(output)
+    events = _count_events(made)
+    if as_json:
+        emit({"backup": str(made), "events": events})
+    else:
+        click.echo(f"backup: {made} ({events} events)")
+
+
+@ledger_group.command("restore")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@json_option
+@common_options
+@pass_env
+def ledger_restore(env: CliEnv, file: Path, as_json: bool) -> None:
+    """Put the backup FILE in place as this terminal's ledger (stop the app first).
+
+    FILE is checked in full first. The current ledger (damaged, empty or good) and its
+    -wal/-shm are kept aside as ledger.db.damaged-<UTC time>, never overwritten. Events the
+    backup holds as pending are sent again at the next sync; the platform's dedupe answers
+    "duplicate" for those it already has.
+    """
+    settings = env.settings
+    if not file.is_file():
+        raise Refused("backup_missing", f"no backup file at {file}.")
+    try:
+        check_backup(file)
+    except DatabaseError as exc:
+        raise Refused("backup_damaged", str(exc), exit_code=3) from exc
+    target = settings.database_path
+    try:
+        with sync_lock(target):
+            kept = restore(file, target)
+    except SyncBusy as exc:
+        raise Refused(
+            "busy", f"a sync is running on {target}; wait for it to finish ({exc})."
+        ) from exc
+    except (DatabaseError, OSError) as exc:
+        raise Refused("database_error", str(exc), exit_code=3) from exc
+    with Store.open(target) as store:
+        pending = int(
+            store.read()
+            .execute("SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'in_flight')")
+            .fetchone()[0]
+        )
+        events = int(store.read().execute("SELECT COUNT(*) FROM events").fetchone()[0])
+    if as_json:
+        emit(
+            {
+                "restored": str(file),
+                "ledger": str(target),
+                "kept_aside": None if kept is None else str(kept),
+                "events": events,
+                "pending": pending,
+            }
+        )
+        return
+    click.echo(f"restored: {file} -> {target} ({events} events)")
+    if kept is not None:
+        click.echo(f"  the previous file is kept as {kept}")
+    click.echo(f"  {pending} event(s) pending: the next sync sends them")
+
+
+def _count_events(path: Path) -> int:
+    with Store.open(path) as copy:
+        return int(copy.read().execute("SELECT COUNT(*) FROM events").fetchone()[0])

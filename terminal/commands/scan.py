@@ -22,6 +22,7 @@ from scanner.events import CameraUnavailable, CodeRead, ScannerCrashed
 from scanner.process import ScannerProcess
 from scanner.sources import (
     VIDEO_SUFFIXES,
+    CameraControls,
     CameraSource,
     SourceSpec,
     SourceUnavailable,
@@ -80,6 +81,12 @@ def make_verifier(env: CliEnv) -> Callable[[str], Verdict]:
         return {"refused": {"reason": result.reason.value, "message": result.message}}
 
     return verdict
+
+
+def camera_controls(env: CliEnv) -> CameraControls:
+    """The frame rate, exposure and focus to ask the configured camera for."""
+    cam = env.settings.camera
+    return CameraControls(exposure=cam.exposure, focus=cam.focus)
 
 
 @dataclass
@@ -163,7 +170,9 @@ def scan(
                     "or --camera DEV",
                 )
             device = settings.camera.device
-        spec = SourceSpec.camera(device, settings.camera.width, settings.camera.height)
+        spec = SourceSpec.camera(
+            device, settings.camera.width, settings.camera.height, camera_controls(env)
+        )
         _scan_camera(spec, decoders, settings.camera.debounce_seconds, seconds, count, reporter)
     if not as_json:
         click.echo(f"{reporter.codes} code(s) read, {reporter.verified} verified card(s)", err=True)
@@ -355,7 +364,7 @@ def _camera_check(env: CliEnv, seconds: float) -> Check:
     cam = env.settings.camera
     if not cam.enabled:
         return Check("camera", "skip", "disabled in [camera] enabled")
-    source = CameraSource(cam.device, cam.width, cam.height)
+    source = CameraSource(cam.device, cam.width, cam.height, camera_controls(env))
     try:
         width, height = source.open()
     except SourceUnavailable as exc:
@@ -378,11 +387,15 @@ def _camera_check(env: CliEnv, seconds: float) -> Check:
     finally:
         source.close()
     median = statistics.median(times) if times else float("nan")
+    granted = source.granted
+    asked = f"asked {cam.width}x{cam.height} at {source.controls.fps} fps"
     return Check(
         "camera",
         "ok",
-        f"{cam.device}: {width}x{height} at {frames / elapsed:.1f} fps, "
-        f"decode {median:.1f} ms median on live frames",
+        f"{cam.device}: {width}x{height} at {frames / elapsed:.1f} fps measured ({asked}; "
+        f"the camera says {granted.get('size', '?')} {granted.get('format', '?')} at "
+        f"{granted.get('fps', '?')} fps, exposure {granted.get('exposure', '?')}, "
+        f"focus {granted.get('focus', '?')}), decode {median:.1f} ms median on live frames",
     )
 
 
@@ -394,10 +407,12 @@ def _database_checks(env: CliEnv) -> Iterator[Check]:
         return
     from loyalty import schema as _schema  # noqa: F401, PLC0415
     from loyalty.db import DatabaseError, Store  # noqa: PLC0415
+    from loyalty.keys import KeyFileError, check_private  # noqa: PLC0415
     from loyalty.trust import load_trust  # noqa: PLC0415
 
     try:
-        with Store.open(path) as store:
+        # check=True: the doctor runs the full integrity check that opening skips.
+        with Store.open(path, check=True) as store:
             db = store.read()
             events = db.execute("SELECT count(*) FROM events").fetchone()[0]
             trust = load_trust(db)
@@ -405,6 +420,12 @@ def _database_checks(env: CliEnv) -> Iterator[Check]:
         yield Check("database", "fail", str(exc), True)
         return
     yield Check("database", "ok", f"{path}: integrity ok, {events} event(s)", True)
+    try:
+        check_private(settings.private_key_path)
+    except KeyFileError as exc:
+        yield Check("private key", "fail", str(exc), True)
+    else:
+        yield Check("private key", "ok", f"{settings.private_key_path}: owner only", True)
     if trust.keys:
         yield Check(
             "issuer keys", "ok", f"trust list version {trust.version}, {len(trust.keys)} key(s)"

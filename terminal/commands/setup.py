@@ -9,8 +9,9 @@ import click
 from config.example import render_toml
 from config.settings import Language
 from loyalty import schema as _schema  # noqa: F401  (registers the ledger migrations)
-from loyalty.db import DatabaseError, Store
+from loyalty.db import DatabaseError, Store, ledger_file_problem, lost_ledger, private_dir
 from loyalty.keys import KeyFileError, check_private, generate_key_pair
+from loyalty.ledger import newest_backup
 from terminal.cli_support import CliEnv, Refused, common_options, emit, pass_env
 
 
@@ -20,10 +21,34 @@ def register(group: click.Group) -> None:
     group.add_command(config_group)
 
 
-def open_store(env: CliEnv) -> Store:
-    """Open the initialised ledger, or refuse with what to run first."""
+def is_initialised(env: CliEnv) -> bool:
+    """Config file and private key are there: this terminal was set up and has a ledger."""
+    settings, config_path = env.load()
+    return config_path.exists() and settings.private_key_path.exists()
+
+
+def refuse_lost_ledger(env: CliEnv) -> None:
+    """Refuse (exit 3) when an initialised terminal's ledger is missing, empty or not a ledger.
+
+    An empty or missing file is not a new ledger: SQLite would silently make one, and the
+    terminal's unsynced events would be forgotten without a word. Points to the newest backup.
+    """
+    if not is_initialised(env):
+        return
     settings = env.settings
     path = settings.database_path
+    problem = ledger_file_problem(path)
+    if problem is None:
+        return
+    error = lost_ledger(path, problem, newest_backup(settings.backup_dir), settings.backup_dir)
+    raise Refused("ledger_lost", error.text(settings.shop.language.value), exit_code=3)
+
+
+def open_store(env: CliEnv) -> Store:
+    """Open the initialised ledger, or refuse with what to run first (or what to restore)."""
+    settings = env.settings
+    path = settings.database_path
+    refuse_lost_ledger(env)
     if not path.exists():
         raise Refused(
             "not_initialised",
@@ -33,7 +58,9 @@ def open_store(env: CliEnv) -> Store:
     try:
         return Store.open(path)
     except DatabaseError as exc:
-        raise Refused("database_error", str(exc), exit_code=3) from exc
+        raise Refused(
+            "database_error", exc.text(settings.shop.language.value), exit_code=3
+        ) from exc
 
 
 def ensure_private_key(env: CliEnv) -> Path:
@@ -83,8 +110,14 @@ def init(
     settings, config_path = env.load()
     done: list[str] = []
     kept: list[str] = []
+    if is_initialised(env):
+        # A set-up terminal whose ledger is empty or not a ledger (or missing while a backup
+        # exists) is restored, never silently replaced by an empty ledger.
+        missing = ledger_file_problem(settings.database_path) == "missing"
+        if not missing or newest_backup(settings.backup_dir) is not None:
+            refuse_lost_ledger(env)
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
 
     if config_path.exists() and not force:
         kept.append(f"config {config_path} (use --force to rewrite it)")
