@@ -27,7 +27,7 @@ from receipts.escpos import render_escpos
 from receipts.printers import printer_for
 from receipts.text import columns_for_paper
 from scanner.process import ScannerProcess
-from scanner.sources import SourceSpec
+from scanner.sources import CameraControls, SourceSpec
 from sync.job import run_sync
 
 if TYPE_CHECKING:
@@ -198,7 +198,12 @@ class CameraScanner:
         elif not device.strip().isdigit() and Path(device).is_file():
             spec = SourceSpec.video(device, loop=True, realtime=True)
         else:
-            spec = SourceSpec.camera(device, settings.camera.width, settings.camera.height)
+            controls = CameraControls(
+                exposure=settings.camera.exposure, focus=settings.camera.focus
+            )
+            spec = SourceSpec.camera(
+                device, settings.camera.width, settings.camera.height, controls
+            )
         return cls(
             spec, decoders=settings.camera.decoders, debounce_s=settings.camera.debounce_seconds
         )

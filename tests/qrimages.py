@@ -283,3 +283,35 @@ def save_png(path: Path, img: NDArray[np.uint8]) -> Path:
     if not cv2.imwrite(str(path), img):
         raise RuntimeError(f"cannot write {path}")
     return path
+
+
+def segno_image(code: object, module_px: int = 5, border: int = 4) -> Grey:
+    """A segno QR or Micro QR symbol as a black-on-white grey image."""
+    import io
+
+    buffer = io.BytesIO()
+    code.save(buffer, kind="png", scale=module_px, border=border)  # type: ignore[attr-defined]
+    data = np.frombuffer(buffer.getvalue(), np.uint8)
+    return np.asarray(cv2.imdecode(data, cv2.IMREAD_GRAYSCALE), dtype=np.uint8)
+
+
+def binary_qr(payload: bytes, module_px: int = 5, *, eci_utf8: bool = True) -> Grey:
+    """A byte-mode QR code holding ``payload`` as is (made with segno, not qrcode).
+
+    With ``eci_utf8`` the code declares its bytes UTF-8 (ECI 26) although they are not: the
+    content OpenCV's binding decodes as UTF-8 and raises ``UnicodeDecodeError`` on.
+    """
+    import segno
+
+    if eci_utf8:
+        code = segno.make_qr(payload, mode="byte", eci=True, encoding="utf-8")
+    else:
+        code = segno.make_qr(payload, mode="byte")
+    return segno_image(code, module_px)
+
+
+def micro_qr(text: str, module_px: int = 6) -> Grey:
+    """A Micro QR symbol (11 to 17 modules): not a card code, never to be read as one."""
+    import segno
+
+    return segno_image(segno.make_micro(text), module_px, border=2)
