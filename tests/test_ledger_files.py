@@ -25,6 +25,7 @@ from loyalty.programs import Program
 from loyalty.trust import install_trust
 from sync.job import run_sync
 from sync.platform.store import PlatformStore
+from sync.retry import RetryPolicy
 from terminal.cli import cli
 from terminal.cli_support import CliEnv, Refused
 from terminal.main import run_app
@@ -314,3 +315,39 @@ def test_a_world_readable_key_refuses_before_anything_is_recorded(counter: Count
     assert "chmod 600" in checks["private key"]["detail"]
     key.chmod(0o600)
     assert counter.run("stamp", code).exit_code == 0
+
+
+# --- A5: backups are bounded, and only a sync that reached the platform makes one ----------
+
+
+@pytest.mark.parametrize("key", ["keep_backups", "backup_retention"])
+def test_keep_backups_bounds_the_backups_folder(counter: Counter, key: str) -> None:
+    config = counter.data_dir / "config.toml"
+    text = config.read_text()
+    assert "keep_backups = 7" in text  # the default, written by init
+    config.write_text(text.replace("keep_backups = 7", f"{key} = 2"))
+    assert counter.run("config", "check").exit_code == 0
+    stamp_some(counter, 1)
+    made = [Path(counter.ok("ledger", "backup").split()[1]) for _ in range(4)]
+    kept = sorted((counter.data_dir / "backups").iterdir())
+    assert kept == made[2:]
+
+
+def test_a_sync_that_cannot_reach_the_platform_makes_no_backup(
+    platform: RunningPlatform,
+    terminal_factory: Callable[..., PairedTerminal],
+) -> None:
+    terminal = terminal_factory(platform)
+    ledger = Ledger(terminal.store, shop_id=terminal.shop_id, terminal_id=terminal.terminal_id)
+    ledger.stamp("CT-1", PROGRAM)
+    reached = run_sync(terminal.settings, terminal.store)
+    assert reached.exit_code == 0 and reached.backup is not None
+    assert [p.name for p in terminal.settings.backup_dir.iterdir()] == [Path(reached.backup).name]
+    platform.stop()
+    ledger.stamp("CT-2", PROGRAM)
+    quick = RetryPolicy(initial=0.01, maximum=0.02, budget=0.3)
+    for _ in range(3):
+        down = run_sync(terminal.settings, terminal.store, policy=quick)
+        assert down.outcome == "unreachable", down.to_json()
+        assert down.backup is None
+    assert [p.name for p in terminal.settings.backup_dir.iterdir()] == [Path(reached.backup).name]
