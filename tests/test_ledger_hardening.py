@@ -209,3 +209,56 @@ def test_keys_import_on_a_full_disk_refuses_cleanly(
     assert result.stderr.startswith("refused: database_error: Nothing was recorded"), result.stderr
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+# --- A3: opening the ledger is instant -----------------------------------------------------
+
+
+@pytest.fixture
+def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every SQL statement run on connections the ledger code opens meanwhile."""
+    seen: list[str] = []
+    real = loyalty.db.connect
+
+    def connect(path: Path, **kwargs: Any) -> sqlite3.Connection:
+        conn = real(path, **kwargs)
+        conn.set_trace_callback(seen.append)
+        return conn
+
+    monkeypatch.setattr(loyalty.db, "connect", connect)
+    return seen
+
+
+def test_opening_runs_no_full_check_and_writes_nothing(
+    counter: Counter, statements: list[str]
+) -> None:
+    _card_id, code = counter.card()
+    result = counter.run("balance", code)
+    assert result.exit_code == 0, result.output
+    assert statements
+    checks = [s for s in statements if "integrity_check" in s or "quick_check" in s]
+    assert not checks, checks
+    # An up-to-date ledger opens without a write transaction (no lock, no fsync).
+    assert not [s for s in statements if s.startswith("BEGIN")], statements
+    statements.clear()
+    check = counter.run("ledger", "check")
+    assert check.exit_code == 0, check.output
+    assert [s for s in statements if "integrity_check" in s]
+
+
+def test_background_integrity_check_raises_damaged(tmp_path: Path) -> None:
+    path = tmp_path / "l.db"
+    with Store.open(path) as store, store.write() as db:
+        for n in range(2000):
+            db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", [f"k{n}", "x" * 50])
+    raw = bytearray(path.read_bytes())
+    # Scribble over the last pages (meta rows): opening never reads them, the full check does.
+    for offset in range(len(raw) - 12 * 4096, len(raw) - 4096, 4096):
+        raw[offset + 8 : offset + 400] = b"\xa5" * 392
+    path.write_bytes(bytes(raw))
+    store = Store.open(path)
+    try:
+        with pytest.raises(loyalty.db.DatabaseDamaged, match="restore the latest backup"):
+            store.integrity_check()
+    finally:
+        store.close()
