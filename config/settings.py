@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -231,6 +232,38 @@ class PrinterKind(StrEnum):
     NETWORK = "network"
 
 
+NETWORK_PRINTER_PORT = 9100
+"""The raw printing port of network receipt printers."""
+
+
+def network_address(target: str) -> tuple[str, int]:
+    """Host and port of a network printer target: ``host``, ``host:port``, ``[v6]``,
+    ``[v6]:port`` or a bare IPv6 address; port 9100 when none is given.
+
+    The one parser for the printer, ``doctor`` and the config check; a ValueError says what
+    is wrong and how to write it.
+    """
+    text = target.strip()
+    port_text: str | None = None
+    if text.startswith("["):
+        host, closed, rest = text[1:].partition("]")
+        if not closed or (rest and not rest.startswith(":")):
+            raise ValueError("write an IPv6 printer as [address] or [address]:port")
+        port_text = rest[1:] if rest else None
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    else:
+        host = text  # a host name, an IPv4 address or a bare IPv6 address
+    if port_text is not None and not (port_text.isdigit() and 1 <= int(port_text) <= 65535):
+        raise ValueError(
+            f"the printer port {port_text!r} is not a number from 1 to 65535 "
+            "(receipt printers listen on 9100); write host:port, e.g. 192.168.1.50:9100"
+        )
+    if not host.strip():
+        raise ValueError("name the printer's host, e.g. 192.168.1.50:9100")
+    return host.strip(), NETWORK_PRINTER_PORT if port_text is None else int(port_text)
+
+
 class PrinterSettings(_Section):
     """The receipt printer."""
 
@@ -244,6 +277,17 @@ class PrinterSettings(_Section):
 
     paper_width_mm: Literal[58, 80] = 80
     """Paper width in millimetres: 58 (32 columns) or 80 (48 columns)."""
+
+    @field_validator("target")
+    @classmethod
+    def _network_target(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("kind") is PrinterKind.NETWORK and value.strip():
+            network_address(value)  # a ValueError says what is wrong with it
+        return value
+
+    def network_address(self) -> tuple[str, int]:
+        """Host and port of a network printer (see ``network_address``)."""
+        return network_address(self.target)
 
     @model_validator(mode="after")
     def _target_needed(self) -> PrinterSettings:

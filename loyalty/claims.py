@@ -36,6 +36,7 @@ import sqlite_utils
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from loyalty.db import iso
 from loyalty.i18n import Catalog
 
 PREFIX: Final = "CC1:"
@@ -379,7 +380,7 @@ def redeem_claim(
         return _refuse(reason, f"slip {verdict.receipt_no}")
     ensure_claim_table(db)
     digest = hashlib.sha256(code.strip().encode("ascii")).hexdigest()
-    stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    stamp = iso(now)
     db.execute("SAVEPOINT claim")
     try:
         for event_id in verdict.event_ids:

@@ -144,8 +144,8 @@ class CardVerifier:
         return cls(load_trust(db), frozenset(revoked_cards(db)))
 
     def verify(self, code: str, *, now: datetime | None = None) -> Card | Refusal:
-        """The card the code holds, or why not (stray whitespace from a scanner is ignored)."""
-        return verify(code.strip(), self.trust, revoked=self.revoked, now=now)
+        """The card the code holds, or why not (``verify`` ignores a scanner's stray whitespace)."""
+        return verify(code, self.trust, revoked=self.revoked, now=now)
 
     def first(
         self, candidates: Sequence[str], *, now: datetime | None = None

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from loyalty.cards import MAX_LENGTH, Card, verify
+from loyalty.cards import MAX_LENGTH, Card
 from loyalty.db import DatabaseError, utc_now
-from loyalty.trust import TrustError, install_trust, load_trust, read_trust_file, revoked_cards
+from loyalty.trust import CardVerifier, TrustError, install_trust, read_trust_file
 from terminal.cli_support import CliEnv, Refused, common_options, emit, pass_env
 from terminal.commands.setup import open_store
 
@@ -43,12 +43,11 @@ def card_verify(env: CliEnv, code: str, as_json: bool) -> None:
         code = sys.stdin.read(MAX_LENGTH + 1)
     store = open_store(env)
     try:
-        db = store.read()
-        trust = load_trust(db)
-        revoked = revoked_cards(db)
+        verifier = CardVerifier.from_db(store.read())
     finally:
         store.close()
-    result = verify(code, trust, revoked=revoked, now=utc_now())
+    trust = verifier.trust
+    result = verifier.verify(code, now=utc_now())
     if isinstance(result, Card):
         if as_json:
             emit(result.to_json())

@@ -474,9 +474,8 @@ def _printer_check(env: CliEnv) -> Check:
             "warn",
             f"no writable printer at {target}: plug it in or fix [printer] target",
         )
-    host, _, port = target.rpartition(":")
     try:
-        with socket.create_connection((host or target, int(port or 9100)), timeout=1.0):
+        with socket.create_connection(printer.network_address(), timeout=1.0):
             pass
     except (OSError, ValueError) as exc:
         return Check("printer", "warn", f"network printer {target} unreachable ({exc})")
