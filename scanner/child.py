@@ -5,7 +5,7 @@ camera driver) stay here. Messages to the parent are small tuples on a ``Connect
 
 * ``("hello", pid, decoder_names, unavailable)`` once at start;
 * ``("beat", monotonic)`` at least every ``BEAT_S`` seconds while the loop runs;
-* ``("code", text, decoder, decode_ms, frame_ts, origin)`` for each code read;
+* ``("code", text, decoder, decode_ms, frame_ts, origin, frame_index)`` for each code read;
 * ``("ready", width, height)`` / ``("unavailable", message)`` / ``("ended",)`` for the source;
 * ``("file", path, codes, error)`` after a ``("feed", path)`` command;
 * ``("preview", width, height, pixels)`` at most ``PREVIEW_PER_S`` times a second when asked.
@@ -160,7 +160,8 @@ class _Loop:
             return
         result = self.decode(frame.image)
         for code in result.codes:
-            self.conn.send(("code", code.text, code.decoder, result.decode_ms, frame.ts, "camera"))
+            message = (code.text, code.decoder, result.decode_ms, frame.ts, "camera", frame.index)
+            self.conn.send(("code", *message))
         if self.preview and frame.ts - self.last_preview >= 1.0 / PREVIEW_PER_S:
             self.last_preview = frame.ts
             small = cv2.resize(to_grey(frame.image), PREVIEW_SIZE, interpolation=cv2.INTER_AREA)
@@ -175,7 +176,7 @@ class _Loop:
         ts = time.monotonic()
         result = self.decode(image)
         for code in result.codes:
-            self.conn.send(("code", code.text, code.decoder, result.decode_ms, ts, "file"))
+            self.conn.send(("code", code.text, code.decoder, result.decode_ms, ts, "file", 0))
         self.conn.send(("file", str(path), len(result.codes), None))
 
     def decode(self, image: Any) -> PipelineResult:

@@ -258,9 +258,10 @@ class ScannerProcess:
         if kind == "beat":
             return
         if kind == "code":
-            _, text, decoder, decode_ms, frame_ts, origin = message
+            _, text, decoder, decode_ms, frame_ts, origin, index = message
             if origin == "file" or self.debouncer.accept(text):
-                self._emit(CodeRead(text, decoder, float(decode_ms), float(frame_ts), origin))
+                ms, ts = float(decode_ms), float(frame_ts)
+                self._emit(CodeRead(text, decoder, ms, ts, origin, int(index)))
         elif kind == "hello":
             self.pid = int(message[1])
             self.decoder_names = list(message[2])
