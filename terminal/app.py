@@ -9,6 +9,7 @@ Screens ask the app (``record_stamp``...); the app records and then tells the sc
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -102,6 +103,9 @@ class CounterApp(App[None]):
         if not self.camera_wanted:
             self.camera_state = "off" if scanner is not None else "missing"
         self.syncing = False
+        self.sync_unreachable = False
+        """A request of the current (or just ended) run could not reach the platform."""
+        self._sync_cancel = threading.Event()
         self.sync_soon_seconds = sync_soon_seconds
         self._sync_soon_timer: Timer | None = None
         self.sync_again = False
@@ -128,8 +132,22 @@ class CounterApp(App[None]):
         if self.demo_cards:
             self.notify(t("notice.demo_mode", self.lang), timeout=8)
 
+    async def action_quit(self) -> None:
+        """Ctrl+Q: end a running sync (its events stay pending), then exit at once."""
+        self.cancel_sync()
+        self.exit()
+
+    def cancel_sync(self) -> None:
+        """Tell a running sync to stop: its thread returns within moments, events kept.
+
+        Without this, quitting with the platform down waits out the whole retry budget:
+        the thread worker runs in the event loop's executor, which is joined at exit.
+        """
+        self._sync_cancel.set()
+
     def on_unmount(self) -> None:
-        """Stop the camera child with the app."""
+        """Stop the sync and the camera child with the app."""
+        self.cancel_sync()
         if self.scanner is not None:
             with contextlib.suppress(Exception):
                 self.scanner.stop()
@@ -173,6 +191,9 @@ class CounterApp(App[None]):
     def on_status_refreshed(self, message: msg.StatusRefreshed) -> None:
         """Keep the facts and redraw every status line."""
         self.facts = message.facts
+        if not self.syncing:
+            # The facts now hold the ended run's outcome: they say online or offline.
+            self.sync_unreachable = False
         self._redraw_status()
 
     def _redraw_status(self) -> None:
@@ -440,8 +461,10 @@ class CounterApp(App[None]):
             self._sync_soon_timer.stop()
             self._sync_soon_timer = None
         self.syncing = True
+        self.sync_unreachable = False
+        self._sync_cancel = threading.Event()
         self._redraw_status()
-        self._sync()
+        self._sync(self._sync_cancel)
 
     def sync_soon(self) -> None:
         """Send a recorded event within seconds, not at the next interval.
@@ -466,15 +489,29 @@ class CounterApp(App[None]):
         self.run_sync()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="sync")
-    def _sync(self) -> None:
+    def _sync(self, cancel: threading.Event) -> None:
         runner = self.sync_runner
         if runner is None:
             return
         try:
-            result = runner(lambda _line: None)
+            result = runner(
+                lambda _line: None,
+                cancel=cancel,
+                on_unreachable=self._sync_unreachable,
+            )
         except Exception as exc:
             result = SyncResult("error", clean(exc, 160))
         self.post_message(msg.SyncFinished(result.outcome, result.detail, dict(result.counts)))
+
+    def _sync_unreachable(self) -> None:
+        """Runs on the sync's thread: tell the app, touch nothing."""
+        self.post_message(msg.SyncUnreachable())
+
+    def on_sync_unreachable(self, message: msg.SyncUnreachable) -> None:
+        """Say offline now, not after the run's whole retry budget."""
+        if self.syncing:
+            self.sync_unreachable = True
+            self._redraw_status()
 
     def on_sync_finished(self, message: msg.SyncFinished) -> None:
         """Record the outcome, recount, and say so if the platform is unreachable."""

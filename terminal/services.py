@@ -8,6 +8,7 @@ Everything here blocks (SQLite, decoding, the network): the app calls it only fr
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ CLOCK_WARNING_SECONDS = 300
 SYNC_SOON_SECONDS = 5.0
 """How long after a recorded event the background sync sends it (records in between join)."""
 Clock = Callable[[], datetime]
+REACHED_OUTCOMES = frozenset({"ok", "quarantined", "pending", "rejected", "protocol_error"})
+"""Sync outcomes of a run that reached the platform (``sync.job`` outcomes)."""
 
 
 # --- What screens are given --------------------------------------------------------------
@@ -100,8 +103,12 @@ class StatusFacts:
 
     @property
     def online(self) -> bool:
-        """Online means: paired, and the last run reached the platform."""
-        return self.paired and self.last_outcome in ("ok", "quarantined")
+        """Online means: paired, and the last run reached the platform.
+
+        A run that reached it and left events (recorded during the run, asked for again,
+        refused) reached it all the same; busy and cancelled runs are not counted at all.
+        """
+        return self.paired and self.last_outcome in REACHED_OUTCOMES
 
     @property
     def clock_warning(self) -> bool:
@@ -254,7 +261,19 @@ class PrinterPort(Protocol):
         """A short name for the settings screen."""
 
 
-SyncRunner = Callable[[Callable[[Any], None]], "SyncResult"]
+class SyncRunner(Protocol):
+    """One sync run; ``cancel`` set ends it soon (events stay pending), ``on_unreachable``
+    is called from the run's thread as soon as a request cannot reach the platform."""
+
+    def __call__(
+        self,
+        progress: Callable[[Any], None],
+        *,
+        cancel: threading.Event | None = None,
+        on_unreachable: Callable[[], None] | None = None,
+    ) -> SyncResult:
+        """Run once; never raises for a sync failure."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -366,9 +385,11 @@ class Desk:
         db = self.store.read()
         counts = dict(db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall())
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        # A run that found another one going, or that was cancelled at quit, tried nothing.
         last = db.execute(
             "SELECT outcome, finished_at, started_at, message FROM sync_runs "
-            "WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1"
+            "WHERE finished_at IS NOT NULL AND outcome NOT IN ('busy', 'cancelled') "
+            "ORDER BY id DESC LIMIT 1"
         ).fetchone()
         return StatusFacts(
             pending=int(counts.get("pending", 0)) + int(counts.get("in_flight", 0)),
@@ -465,11 +486,29 @@ class SlipPrinter:
         return f"{self.settings.printer.kind.value} {self.settings.printer.target}".strip()
 
 
-def sync_runner_for(settings: Settings, store: Store) -> SyncRunner:
-    """One background sync run through ``sync.job.run_sync`` (it never raises for a failure)."""
+def sync_runner_for(
+    settings: Settings, store: Store, *, log: Callable[[dict[str, Any]], None] | None = None
+) -> SyncRunner:
+    """One background sync run through ``sync.job.run_sync`` (it never raises for a failure).
 
-    def run(progress: Callable[[Any], None]) -> SyncResult:
-        report = run_sync(settings, store, progress=progress, backup=False)
+    ``log`` receives the run's JSON log lines, on the run's thread.
+    """
+
+    def run(
+        progress: Callable[[Any], None],
+        *,
+        cancel: threading.Event | None = None,
+        on_unreachable: Callable[[], None] | None = None,
+    ) -> SyncResult:
+        report = run_sync(
+            settings,
+            store,
+            progress=progress,
+            log=log,
+            backup=False,
+            cancel=cancel,
+            on_unreachable=on_unreachable,
+        )
         return SyncResult(
             report.outcome,
             report.message,

@@ -49,7 +49,10 @@ def status_content(app: CounterApp) -> Content:
     parts: list[Content] = [plain(app.settings.shop.name, 40, "bold")]
     if app.demo_cards:
         parts.append(Content(t("status.demo", lang)).stylize("bold $warning"))
-    if app.syncing:
+    if app.sync_unreachable:
+        # A request of the running sync failed: offline now, whatever it retries.
+        parts.append(Content("○ " + t("status.offline", lang)).stylize("bold $error"))
+    elif app.syncing:
         parts.append(Content(t("status.syncing", lang)))
     elif facts is None or not facts.paired:
         parts.append(Content("○ " + t("status.not_paired", lang)))
