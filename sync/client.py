@@ -518,21 +518,24 @@ class PlatformClient:
         )
 
     def _parse(self, answer: Answer, model: type[M]) -> M:
-        data = _load_json(answer.body)
-        if data is None:
+        try:
+            data = json.loads(answer.body)
+        except (ValueError, UnicodeDecodeError):
             raise ProtocolError(
                 "the platform's answer is not JSON; nothing was marked synced. "
                 "Check the platform URL (a proxy or captive portal may be answering).",
                 code="bad_json",
-            )
-        if _too_deep(data[0], MAX_ANSWER_DEPTH):
+            ) from None
+        except RecursionError:
+            data = _TOO_DEEP  # deeper than the parser's stack: a hostile or broken answer
+        if data is _TOO_DEEP or _too_deep(data, MAX_ANSWER_DEPTH):
             raise ProtocolError(
                 f"the platform's answer is nested more than {MAX_ANSWER_DEPTH} levels deep; "
                 "nothing was marked synced. Report this to the platform operator.",
-                code="bad_answer",
+                code="answer_too_deep",
             )
         try:
-            return model.model_validate(data[0])
+            return model.model_validate(data)
         except ValidationError as exc:
             why = describe(exc)
         except (RecursionError, TypeError, ValueError) as exc:
@@ -544,13 +547,7 @@ class PlatformClient:
         )
 
 
-def _load_json(body: bytes) -> tuple[Any] | None:
-    """The parsed body in a 1-tuple (JSON null is a value too), or None when it is not JSON."""
-    try:
-        return (json.loads(body),)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        # RecursionError: nesting deeper than the parser's stack (a hostile or broken answer).
-        return None
+_TOO_DEEP = object()
 
 
 def _too_deep(data: Any, limit: int) -> bool:
@@ -571,11 +568,14 @@ def _too_deep(data: Any, limit: int) -> bool:
 
 
 def _problem(body: bytes) -> Problem | None:
-    data = _load_json(body)
-    if data is None or not isinstance(data[0], dict) or _too_deep(data[0], 2):
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    if not isinstance(data, dict) or _too_deep(data, 2):
         return None
     try:
-        return Problem.model_validate(data[0])
+        return Problem.model_validate(data)
     except ValidationError:
         return None
 

@@ -110,6 +110,13 @@ def pair_terminal(
         config_written=written,
         to_set={} if written else to_set,
     )
+    # A new credential may come from a platform that starts its cursors afresh (one that lost
+    # its data): pull everything again; applying updates twice changes nothing.
+    with store.write() as db:
+        db.execute(
+            "INSERT INTO meta (key, value) VALUES ('sync_cursor', '0') "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+        )
     with PlatformClient(
         url,
         answer.credential,
