@@ -26,6 +26,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from config import Settings
 from config.settings import PrinterKind
+from loyalty.db import DatabaseError
 from loyalty.i18n import LANGUAGES
 from loyalty.ledger import LedgerRefusal
 from receipts.text import columns_for_paper, render_text
@@ -51,7 +52,7 @@ from terminal.services import (
 from terminal.widgets.keys import key, localize_bindings
 from terminal.widgets.status import StatusLine
 
-WORK_GROUPS = ("camera", "ledger", "sync", "printer", "receipt", "status")
+WORK_GROUPS = ("camera", "ledger", "sync", "printer", "receipt", "status", "check")
 
 
 class CounterApp(App[None]):
@@ -115,6 +116,8 @@ class CounterApp(App[None]):
         self.writing: Counter[str] = Counter()
         """Writes in flight per card (its stamp key does nothing until they end)."""
         self.demo_index = 0
+        self.ledger_problem = ""
+        """What the background integrity check found wrong with the ledger ("" when sound)."""
         self.preview_on = False
 
     # Start and stop ------------------------------------------------------------------------
@@ -124,6 +127,7 @@ class CounterApp(App[None]):
         localize_bindings(self, self.lang)
         self.push_screen(CounterScreen(self.key_clock))
         self.refresh_status()
+        self.check_ledger()
         if self.scanner is not None:
             self.start_scanner()
         if self.background_sync and self.sync_runner is not None:
@@ -187,6 +191,29 @@ class CounterApp(App[None]):
     def refresh_status(self) -> None:
         """Count pending events and read the last sync from the database."""
         self.post_message(msg.StatusRefreshed(self.desk.status()))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="check")
+    def check_ledger(self) -> None:
+        """The full integrity check, after the start (opening the ledger checks far less)."""
+        try:
+            self.desk.store.integrity_check()
+        except DatabaseError as exc:
+            self.post_message(msg.LedgerChecked(clean(exc.text(self.lang), 300)))
+            return
+        self.post_message(msg.LedgerChecked(""))
+
+    def on_ledger_checked(self, message: msg.LedgerChecked) -> None:
+        """A damaged ledger: say so on every status line and in a notice that stays."""
+        self.ledger_problem = message.problem
+        self._redraw_status()
+        if message.problem:
+            self.log.error("ledger damaged", problem=message.problem)
+            self.notify(
+                f"{self.t('status.damaged')}\n{message.problem}",
+                severity="error",
+                markup=False,
+                timeout=3600,
+            )
 
     def on_status_refreshed(self, message: msg.StatusRefreshed) -> None:
         """Keep the facts and redraw every status line."""

@@ -724,6 +724,12 @@ M: dict[str, dict[str, str]] = {
         "Sicherung zurückspielen",
         "en": "LEDGER DAMAGED: run 'citie-terminal ledger check', then restore the newest backup",
     },
+    "work.check": {
+        "fr": "vérification du registre",
+        "nl": "registercontrole",
+        "de": "Journalprüfung",
+        "en": "ledger check",
+    },
 }
 
 UI = Catalog("terminal", M)

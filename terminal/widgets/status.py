@@ -47,6 +47,8 @@ def status_content(app: CounterApp) -> Content:
     lang = app.lang
     facts = app.facts
     parts: list[Content] = [plain(app.settings.shop.name, 40, "bold")]
+    if app.ledger_problem:
+        parts.append(Content(t("status.damaged", lang)).stylize("bold reverse $error"))
     if app.demo_cards:
         parts.append(Content(t("status.demo", lang)).stylize("bold $warning"))
     if app.sync_unreachable:
