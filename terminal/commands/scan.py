@@ -439,20 +439,55 @@ def _database_checks(env: CliEnv) -> Iterator[Check]:
 
 
 def _platform_check(env: CliEnv) -> Check:
-    platform = env.settings.platform
+    """The platform answers ``/v1/health`` and accepts this terminal's credential."""
+    import sqlite3  # noqa: PLC0415
+    from contextlib import closing  # noqa: PLC0415
+
+    from sync.client import PlatformClient, SyncError, Transient  # noqa: PLC0415
+    from sync.job import read_credential  # noqa: PLC0415
+
+    settings = env.settings
+    platform = settings.platform
     if not platform.url:
         return Check("platform", "skip", "no [platform] url: the counter works offline")
-    import httpx  # noqa: PLC0415
 
+    def client(credential: str | None = None) -> PlatformClient:
+        return PlatformClient(
+            platform.url,
+            credential,
+            connect_timeout=min(platform.connect_timeout, 3.0),
+            read_timeout=min(platform.read_timeout, 5.0),
+            total_timeout=10.0,
+        )
+
+    cursor = "0"  # the terminal's own cursor, so the check reads little and changes nothing
     try:
-        response = httpx.get(platform.url, timeout=min(platform.connect_timeout, 3.0))
-    except httpx.HTTPError as exc:
+        with closing(sqlite3.connect(f"file:{settings.database_path}?mode=ro", uri=True)) as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'sync_cursor'").fetchone()
+        cursor = str(row[0]) if row and str(row[0]).isdigit() else "0"
+    except sqlite3.Error:
+        pass
+    step = "health"
+    try:
+        with client() as anonymous:
+            anonymous.health()
+        step = "credential"
+        with client(read_credential(settings)) as paired:
+            paired.updates(settings.terminal.id, cursor)
+    except Transient as exc:
         return Check(
             "platform",
             "warn",
-            f"{platform.url} unreachable ({type(exc).__name__}); events wait in the outbox",
+            f"{platform.url} unreachable ({exc.code}: {exc.message}); events wait in the outbox",
         )
-    return Check("platform", "ok", f"{platform.url} answers (HTTP {response.status_code})")
+    except SyncError as exc:
+        what = (
+            "does not answer as a citie platform at /v1/health"
+            if step == "health"
+            else "refuses this terminal's credential"
+        )
+        return Check("platform", "fail", f"{platform.url} {what}: {exc.message}", True)
+    return Check("platform", "ok", f"{platform.url} is up and accepts this terminal's credential")
 
 
 def _printer_check(env: CliEnv) -> Check:
