@@ -691,6 +691,31 @@ M: dict[str, dict[str, str]] = {
         "de": "Dieser Code ist keine Kundenkarte.",
         "en": "This code is not a loyalty card.",
     },
+    # Sync outcomes added with the sync hardening (sync.job.SyncReport.outcome)
+    "sync.outcome.protocol_error": {
+        "fr": "réponse illisible de la plateforme",
+        "nl": "onleesbaar antwoord van het platform",
+        "de": "unlesbare Antwort der Plattform",
+        "en": "platform answered nonsense",
+    },
+    "sync.outcome.pending": {
+        "fr": "la plateforme redemande des passages",
+        "nl": "het platform vraagt gegevens opnieuw",
+        "de": "die Plattform fordert Buchungen erneut an",
+        "en": "platform asked for events again",
+    },
+    "sync.outcome.rejected": {
+        "fr": "requête refusée par la plateforme",
+        "nl": "verzoek geweigerd door het platform",
+        "de": "Anfrage von der Plattform abgelehnt",
+        "en": "request refused by the platform",
+    },
+    "sync.outcome.cancelled": {
+        "fr": "synchro interrompue",
+        "nl": "sync onderbroken",
+        "de": "Abgleich abgebrochen",
+        "en": "sync cancelled",
+    },
     # Worker groups, named in failure notices
     "work.camera": {"fr": "caméra", "nl": "camera", "de": "Kamera", "en": "camera"},
     "work.ledger": {"fr": "registre", "nl": "register", "de": "Journal", "en": "ledger"},
@@ -729,6 +754,22 @@ M: dict[str, dict[str, str]] = {
         "nl": "registercontrole",
         "de": "Journalprüfung",
         "en": "ledger check",
+    },
+    # Issue 10 A6: the clock is behind the newest event in the ledger.
+    "status.clock_behind_min": {
+        "fr": "horloge en retard de {minutes} min sur le registre : limites comptées "
+        "depuis le dernier événement",
+        "nl": "klok {minutes} min achter op het register: limieten tellen vanaf de "
+        "laatste gebeurtenis",
+        "de": "Uhr {minutes} Min. hinter dem Journal: Limits zählen ab dem letzten Ereignis",
+        "en": "clock {minutes} min behind the ledger: limits count from the newest event",
+    },
+    "status.clock_behind_h": {
+        "fr": "horloge en retard de {hours} h sur le registre : limites comptées "
+        "depuis le dernier événement",
+        "nl": "klok {hours} u achter op het register: limieten tellen vanaf de laatste gebeurtenis",
+        "de": "Uhr {hours} Std. hinter dem Journal: Limits zählen ab dem letzten Ereignis",
+        "en": "clock {hours} h behind the ledger: limits count from the newest event",
     },
 }
 
