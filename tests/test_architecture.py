@@ -25,6 +25,28 @@ def test_headless_cli_does_not_import_textual() -> None:
     assert result.stdout.strip() == "False"
 
 
+def test_core_loads_no_textual_at_run_time() -> None:
+    """What a static graph cannot see (an import by name at run time): import every core
+    module and look. Rich is left to the contracts: httpx loads it for its own CLI."""
+    modules = sorted(
+        ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for package in CORE
+        for path in (ROOT / package).rglob("*.py")
+        if path.name != "__main__.py"
+    )
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'textual'))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 PACKAGES = ["terminal", *CORE]
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
