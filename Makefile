@@ -25,12 +25,15 @@ test: setup
 
 # The lower bounds in pyproject.toml are promises: install the lowest version of every direct
 # dependency (uv's lowest-direct resolution) into a venv of its own and run the tests on it.
+# The build backend too: the project is built there with the lowest allowed setuptools.
 LOWEST := $(VENV)/lowest
 test-lowest: setup
 	$(BIN)/python -m pip install --quiet 'uv>=0.5'
 	rm -rf $(LOWEST)
 	$(BIN)/uv venv --quiet --python $(BIN)/python $(LOWEST)
-	VIRTUAL_ENV=$(LOWEST) $(BIN)/uv pip install --quiet --resolution lowest-direct -e '.[platform,dev]'
+	$(BIN)/python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'], sep='\n')" > $(LOWEST)/build-requires.txt
+	VIRTUAL_ENV=$(LOWEST) $(BIN)/uv pip install --quiet --resolution lowest-direct -r $(LOWEST)/build-requires.txt
+	VIRTUAL_ENV=$(LOWEST) $(BIN)/uv pip install --quiet --resolution lowest-direct --no-build-isolation -e '.[platform,dev]'
 	$(LOWEST)/bin/pytest -q -n 2 --dist loadfile
 
 setup: $(STAMP) system-libs
