@@ -222,7 +222,7 @@ def print_table(title: str, scores: dict[str, Score]) -> None:
         print(f"| {label} | " + " | ".join(cell(s) for s in scores.values()) + " |")
 
 
-CANDIDATE_STEPS = ("invert", "global", "half_sharpen", "equalize", "roi_deblur")
+CANDIDATE_STEPS = ("invert", "global", "half_sharpen", "sharpen", "half_sharpen_wide", "equalize", "blur", "otsu", "upscale", "roi_deblur")
 
 
 def step_report(samples: Sequence[Sample]) -> None:

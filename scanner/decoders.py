@@ -262,7 +262,9 @@ class _ZxingDeblur:
     def decode(self, grey: Image) -> list[Decoded]:
         """Codes read in ``grey`` after sharpening."""
         codes = self._zxing.scan(_unsharp(grey, 1.5, 3.0))[0]
-        if not codes:
+        # Twice the size only for small crops: on a large one the modules are big enough
+        # already and zxing on the 4x area costs 10 ms for nothing.
+        if not codes and max(grey.shape) <= ROI_UPSCALE_MAX_PX:
             up = cv2.resize(grey, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC)
             codes = self._zxing.scan(_unsharp(up.astype(np.uint8), 3.0, 2.0), scale=2.0)[0]
         return [replace(c, decoder=self.name) for c in codes]
@@ -365,6 +367,9 @@ class PipelineResult:
 _FIRST_GUESS_MS_PER_MP = {"zbar": 40.0, "opencv": 80.0, "roi_deblur": 15.0}
 _DEFAULT_GUESS_MS_PER_MP = 3.0
 
+ROI_UPSCALE_MAX_PX = 240
+"""``roi_deblur`` doubles a located region's size only up to this many pixels a side."""
+
 ROI_STEPS = frozenset({"zbar", "opencv", "roi_deblur"})
 """Steps that run only on the regions where zxing located a code it could not decode."""
 
@@ -376,19 +381,24 @@ class Pipeline:
     step starts only if the time spent plus its expected cost stays within ``deadline_ms``,
     so a loaded machine skips the last steps instead of overrunning the frame period. The
     order is by measured yield per millisecond on camera-like frames (``bench/scanner.py
-    --steps``):
+    --steps``: which step first read a frame, and what it cost when it ran):
 
-    * ``invert``: zxing on the inverted image, for phones in dark mode.
-    * ``half_sharpen``: zxing on a half-size, strongly unsharp-masked copy, for defocus.
-    * ``equalize``: zxing on a CLAHE-equalised copy, for low contrast and glare.
-    * ``zbar`` and ``opencv`` (the other configured decoders) and ``roi_deblur`` run only on
-      the regions where zxing located a code it could not decode, cropped with a margin:
-      on a whole 720p frame they cost 30-60 ms (OpenCV once took 18 s), on a located card
-      a few ms. Without zxing configured they read the whole frame.
+    * ``invert``: zxing on the inverted image, for phones in dark mode (about 18% of the
+      hard frames, at the cost of one more zxing pass).
+    * ``global``: zxing's GlobalHistogram binariser on the same pixels (about 2%, cheapest).
+    * ``half_sharpen``: zxing on a half-size, strongly unsharp-masked copy, for defocus
+      (about 2%); it also locates blurred codes for the region steps.
+    * ``roi_deblur``, then ``zbar`` and ``opencv`` (the other configured decoders), only on
+      the regions where zxing located a code it could not decode, cropped with a margin
+      (and inverted back when located in the inverted image): on a whole 720p frame zbar
+      and OpenCV cost 30-60 ms (OpenCV once took 18 s) and read nothing zxing misses; on a
+      located card they cost a few ms, and the deadline leaves them out when it is short.
+      Without zxing configured the decoders read the whole frame.
 
-    Measured and left out of the default: ``global`` (zxing's GlobalHistogram binariser),
-    ``upscale``, ``otsu``, ``sharpen``, ``blur``, ``half_sharpen_wide``; see bench/scanner.py.
-    Which steps run is a constructor argument so the bench can measure each one.
+    Measured and left out of the default: ``equalize`` (CLAHE; read no hard frame first),
+    ``sharpen`` (3% first reads at three times the cost of ``global``), ``otsu``,
+    ``upscale``, ``blur``, ``half_sharpen_wide``. Which steps run is a constructor argument
+    so the bench can measure each one.
     """
 
     DEFAULT_FALLBACKS: tuple[str, ...] = ("invert", "global", "half_sharpen", "roi_deblur")
