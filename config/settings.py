@@ -363,19 +363,9 @@ class SyncSettings(_Section):
     keep_backups: Annotated[int, Field(ge=0, le=365)] = 7
     """Ledger backups to keep in the backups folder, newest first (0: no nightly backups)."""
 
-    @model_validator(mode="before")
-    @classmethod
-    def _old_backup_retention(cls, data: object) -> object:
-        # ``backup_retention`` is the old name of this key: a config file using it still works.
-        if isinstance(data, dict) and "backup_retention" in data:
-            data = dict(data)
-            old = data.pop("backup_retention")
-            data.setdefault("keep_backups", old)
-        return data
-
     @property
     def backup_retention(self) -> int:
-        """The old name of ``keep_backups``."""
+        """The old name of ``keep_backups`` (a config file may still say ``backup_retention``)."""
         return self.keep_backups
 
 

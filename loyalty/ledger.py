@@ -10,14 +10,18 @@ Decisions worth knowing:
 
 * Balance: ``local`` is this terminal's fold of the card's events; ``confirmed`` is what the
   platform last confirmed; ``pending`` is the stamp delta of this card's events the platform
-  had not accepted at that confirmation (outbox not ``synced``, or synced after
-  ``confirmed_at``). ``total`` is ``confirmed + pending`` when a confirmation exists, else
-  ``local``. Redemptions are checked against ``total`` (a card may have earned stamps at other
-  terminals), so ``local`` alone may go below zero; ``total`` never does through a redeem.
+  had not accepted at that confirmation (outbox not ``synced``, or synced after it by the
+  local sync sequence: ``outbox.synced_mark`` > ``confirmed_balances.mark``). ``total``
+  is ``confirmed + pending`` when a confirmation exists, else ``local``. Redemptions are
+  checked against ``total`` (a card may have earned stamps at other terminals), so
+  ``local`` alone may go below zero; ``total`` never does through a redeem.
 * Offline redemption limits count this local day's redemptions that were not voided and are
   not ``synced`` yet. The age of the last good sync only applies when a platform is
   configured (``platform_configured=True``): then a terminal that never synced is refused
   unless the limit is 0 (no limit). A terminal without a platform has nothing to sync with.
+* Time only goes forward: every write is evaluated and recorded at the later of the clock
+  and the newest event in the ledger, so a clock set back a day cannot reset the daily
+  limit or the offline redemption allowance; ``clock_behind`` says by how much.
 * A void may take a card below zero (the stamp was a mistake but the reward was given);
   the balance shows it honestly rather than refusing the correction.
 """
@@ -408,8 +412,8 @@ class Ledger:
         now: datetime | None = None,
     ) -> Recorded:
         """Record the stamps the rules give for a visit (or ``count`` typed by hand)."""
-        moment = _moment(now)
         with self.store.write() as db:
+            moment = self._not_before_newest(db, _moment(now))
             self._refuse_revoked(db, card_id)
             history = self._history(db, card_id, program, moment)
             decision = evaluate(program, history, now=moment, count=count, tz=self.tz)
@@ -444,8 +448,8 @@ class Ledger:
         the money was spent; the explanation lines say why there are no stamps.
         """
         _check_amount(amount_cents)
-        moment = _moment(now)
         with self.store.write() as db:
+            moment = self._not_before_newest(db, _moment(now))
             if card_id is None:
                 lines = [Explanation("ledger.anonymous")]
                 stamps = 0
@@ -475,8 +479,8 @@ class Ledger:
         now: datetime | None = None,
     ) -> Recorded:
         """Redeem one reward: ``reward_threshold`` stamps off, within the offline limits."""
-        moment = _moment(now)
         with self.store.write() as db:
+            moment = self._not_before_newest(db, _moment(now))
             self._refuse_revoked(db, card_id)
             before = self._balance(db, card_id)
             if before.total < program.reward_threshold:
@@ -523,8 +527,8 @@ class Ledger:
 
     def void(self, event_id: str, *, now: datetime | None = None) -> Recorded:
         """Cancel an event (by id or receipt number) with a compensating event."""
-        moment = _moment(now)
         with self.store.write() as db:
+            moment = self._not_before_newest(db, _moment(now))
             original = self._find(db, event_id)
             if original is None:
                 raise LedgerRefusal.of(
@@ -600,8 +604,9 @@ class Ledger:
         ``purchase`` refuses it.
         """
         _check_amount(amount_cents)
-        moment = _moment(now)
-        return self._purchase_decision(self.store.read(), card_id, amount_cents, program, moment)
+        db = self.store.read()
+        moment = self._not_before_newest(db, _moment(now))
+        return self._purchase_decision(db, card_id, amount_cents, program, moment)
 
     def balance(self, card_id: str) -> Balance:
         """The card's balance (index lookups only: constant time in the card's history)."""
@@ -638,6 +643,20 @@ class Ledger:
             .fetchone()
         )
         return None if row is None else _event(row)
+
+    def newest_event_at(self) -> datetime | None:
+        """When the newest event in the ledger happened (an index lookup)."""
+        return _newest(self.store.read())
+
+    def clock_behind(self, now: datetime | None = None) -> timedelta:
+        """How far the clock (``now``) is behind the newest event; zero when it is not.
+
+        While it is behind, every write is evaluated and recorded at the newest event's
+        time instead, so setting the clock back cannot reset a daily limit.
+        """
+        newest = self.newest_event_at()
+        moment = _moment(now)
+        return max(newest - moment, timedelta(0)) if newest is not None else timedelta(0)
 
     def pending_count(self) -> int:
         """Events waiting to be sent (pending or in flight), counted from the database."""
@@ -724,6 +743,12 @@ class Ledger:
 
     # --- inside a transaction -------------------------------------------------------------
 
+    @staticmethod
+    def _not_before_newest(db: sqlite_utils.Database, moment: datetime) -> datetime:
+        """The later of the clock and the newest event: limits see time only go forward."""
+        newest = _newest(db)
+        return moment if newest is None or moment >= newest else newest
+
     def _append(
         self,
         db: sqlite_utils.Database,
@@ -807,16 +832,19 @@ class Ledger:
         ).fetchone()
         local, unsynced = (0, 0) if row is None else (int(row[0]), int(row[1]))
         confirmed_row = db.execute(
-            "SELECT stamps, confirmed_at FROM confirmed_balances WHERE card_id = ?", [card_id]
+            "SELECT stamps, confirmed_at, COALESCE(mark, 0) FROM confirmed_balances "
+            "WHERE card_id = ?",
+            [card_id],
         ).fetchone()
         if confirmed_row is None:
             return Balance(card_id, local, None, unsynced, None)
         confirmed_at_text = str(confirmed_row[1])
-        # Events the platform accepted after this confirmation are not in it yet.
+        # Events the platform accepted after this confirmation are not in it yet. "After" is
+        # the local sync sequence (schema 0004), never a comparison of two clock readings.
         late = db.execute(
             "SELECT COALESCE(SUM(e.stamps), 0) FROM outbox o JOIN events e ON e.seq = o.seq "
-            "WHERE o.card_id = ? AND o.state = 'synced' AND o.updated_at > ?",
-            [card_id, confirmed_at_text],
+            "WHERE o.card_id = ? AND o.state = 'synced' AND o.synced_mark > ?",
+            [card_id, int(confirmed_row[2])],
         ).fetchone()
         try:
             confirmed_at: datetime | None = parse_iso(confirmed_at_text)
@@ -905,6 +933,16 @@ class Ledger:
             [ref, ref],
         ).fetchone()
         return None if row is None else _event(row)
+
+
+def _newest(db: sqlite_utils.Database) -> datetime | None:
+    row = db.execute("SELECT MAX(occurred_at) FROM events").fetchone()
+    if row is None or row[0] is None:
+        return None
+    try:
+        return parse_iso(str(row[0]))
+    except ValueError:
+        return None
 
 
 def _moment(now: datetime | None) -> datetime:

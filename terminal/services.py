@@ -100,6 +100,9 @@ class StatusFacts:
     last_outcome: str | None = None
     last_run_at: datetime | None = None
     last_message: str = ""
+    clock_behind_seconds: float = 0.0
+    """How far this device's clock is behind the newest event in the ledger (0: it is not).
+    While behind, the ledger counts limits from the newest event's time (loyalty.ledger)."""
 
     @property
     def online(self) -> bool:
@@ -336,7 +339,9 @@ class Desk:
             card_id=card_id,
             total=balance.total,
             confirmed=balance.confirmed,
-            pending=balance.pending,
+            # Stamps not confirmed yet: a pending redeem (a negative delta) is already in
+            # the total and is not "-3 not yet confirmed".
+            pending=max(balance.pending, 0),
             threshold=program.reward_threshold,
             reward_name=program.reward_name,
             events=tuple(self._row(e, voided) for e in events),
@@ -400,6 +405,7 @@ class Desk:
             last_outcome=last[0] if last else None,
             last_run_at=_maybe_time(last[1]) if last else None,
             last_message=(last[3] or "") if last else "",
+            clock_behind_seconds=self.ledger.clock_behind(self.clock()).total_seconds(),
         )
 
     def report(self, day: date | None = None) -> DayReport:

@@ -78,4 +78,14 @@ def status_content(app: CounterApp) -> Content:
     if facts is not None and facts.clock_warning and facts.clock_offset_seconds is not None:
         minutes = round(abs(facts.clock_offset_seconds) / 60)
         parts.append(Content(t("status.clock", lang, minutes=minutes)).stylize("bold $error"))
+    if facts is not None and facts.clock_behind_seconds >= 60:
+        parts.append(clock_behind(facts.clock_behind_seconds, lang).stylize("bold $error"))
     return Content(SEPARATOR).join(parts)
+
+
+def clock_behind(seconds: float, lang: str) -> Content:
+    """The clock is behind the newest event: limits count from that event, say so."""
+    minutes = int(seconds // 60)
+    if minutes < 120:
+        return Content(t("status.clock_behind_min", lang, minutes=minutes))
+    return Content(t("status.clock_behind_h", lang, hours=minutes // 60))
