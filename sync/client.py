@@ -73,6 +73,12 @@ class Transient(SyncError):
     code = "unreachable"
 
 
+class BudgetSpent(Transient):
+    """The run's time budget ended before this request could start."""
+
+    code = "timeout"
+
+
 class RateLimited(Transient):
     """429: the platform asks to wait ``retry_after`` seconds before the next try."""
 
@@ -414,9 +420,8 @@ class PlatformClient:
         if self.deadline is not None:
             deadline = min(deadline, self.deadline)
         if deadline <= now:
-            raise Transient(
-                "the sync's time budget is spent; events stay on this terminal and go later.",
-                code="timeout",
+            raise BudgetSpent(
+                "the sync's time budget is spent; events stay on this terminal and go later."
             )
         self._guard.deadline = deadline
         try:

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 import stamina
 
-from sync.client import Cancelled, RateLimited, SyncError, Transient
+from sync.client import BudgetSpent, Cancelled, RateLimited, SyncError, Transient
 
 T = TypeVar("T")
 
@@ -85,11 +85,13 @@ class Retrier:
         """Call ``fn``, retrying ``Transient`` errors within the budget."""
         tries = 0
         policy = self.policy
+        last: Transient | None = None
 
         def backoff(exc: Exception) -> bool | float:
-            nonlocal tries
-            if not isinstance(exc, Transient):
+            nonlocal tries, last
+            if not isinstance(exc, Transient) or isinstance(exc, BudgetSpent):
                 return False
+            last = exc
             tries += 1
             if self.on_failure is not None:
                 self.on_failure(exc)
@@ -113,6 +115,13 @@ class Retrier:
                     self.check_cancel()
                     self.requests += 1
                     return fn()
+        except BudgetSpent:
+            self.check_cancel()
+            if last is not None:
+                # The budget ran out during the last wait: the failure worth telling is the
+                # platform's, not the clock's.
+                raise last from None
+            raise
         except Transient:
             self.check_cancel()
             raise
