@@ -111,7 +111,12 @@ class ZxingDecoder:
         return self.scan(grey)[0]
 
     def scan(
-        self, grey: Image, *, scale: float = 1.0, binarizer: str = "LocalAverage"
+        self,
+        grey: Image,
+        *,
+        scale: float = 1.0,
+        binarizer: str = "LocalAverage",
+        try_invert: bool | None = None,
     ) -> tuple[list[Decoded], list[Quad]]:
         """Codes read, and where zxing located codes it could not decode (frame pixels).
 
@@ -124,7 +129,7 @@ class ZxingDecoder:
                 formats=self._format,
                 try_rotate=True,
                 try_downscale=self.try_downscale,
-                try_invert=self.try_invert,
+                try_invert=self.try_invert if try_invert is None else try_invert,
                 binarizer=getattr(self._zx.Binarizer, binarizer),
                 # Plain: the text as encoded. The default (HRI) turns ESC into "<ESC>", which
                 # would hide what a code really holds from the verifier and the logs.
@@ -307,16 +312,11 @@ def _contained(decoder: Decoder, image: Image) -> Callable[[], list[Decoded]]:
     return run
 
 
-def _merge(
-    regions: list[tuple[Quad, bool]], shape: tuple[int, ...]
-) -> list[tuple[tuple[int, int, int, int], bool]]:
-    """Boxes around located codes with a margin for the quiet zone, largest first.
-
-    The flag says the code was located in the inverted image (light modules on dark).
-    """
+def _merge(regions: list[Quad], shape: tuple[int, ...]) -> list[tuple[int, int, int, int]]:
+    """Boxes around located codes, with a margin for the quiet zone, largest first."""
     height, width = shape[:2]
-    boxes: list[tuple[tuple[int, int, int, int], bool]] = []
-    for quad, inverted in regions:
+    boxes: list[tuple[int, int, int, int]] = []
+    for quad in regions:
         if not quad:
             continue
         xs = [x for x, _ in quad]
@@ -331,10 +331,26 @@ def _merge(
         )
         if box[2] - box[0] < 8 or box[3] - box[1] < 8:
             continue
-        if any(_overlap(box, other) > 0.5 for other, _ in boxes):
+        if any(_overlap(box, other) > 0.5 for other in boxes):
             continue
-        boxes.append((box, inverted))
-    return sorted(boxes, key=lambda b: (b[0][2] - b[0][0]) * (b[0][3] - b[0][1]), reverse=True)
+        boxes.append(box)
+    return sorted(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
+
+
+def _light_on_dark(crop: Image) -> bool:
+    """True when a located code's surroundings are darker than the code (dark mode).
+
+    The crop's outer band is the quiet zone and beyond: light around a printed code, dark
+    around a code on a phone in dark mode.
+    """
+    height, width = crop.shape
+    band = max(2, min(height, width) // 10)
+    inner = crop[band:-band, band:-band]
+    if inner.size == 0:
+        return False
+    ring_sum = float(crop.sum(dtype=np.int64)) - float(inner.sum(dtype=np.int64))
+    ring_mean = ring_sum / max(crop.size - inner.size, 1)
+    return ring_mean < float(inner.mean())
 
 
 def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
@@ -383,16 +399,19 @@ class Pipeline:
     order is by measured yield per millisecond on camera-like frames (``bench/scanner.py
     --steps``: which step first read a frame, and what it cost when it ran):
 
-    * ``invert``: zxing on the inverted image, for phones in dark mode (about 18% of the
-      hard frames, at the cost of one more zxing pass).
-    * ``global``: zxing's GlobalHistogram binariser on the same pixels (about 2%, cheapest).
+    * ``zxing`` itself also tries the inverted image (zxing's ``try_invert``), for phones
+      in dark mode: a fifth of the hard frames are read only that way, so it is part of the
+      first pass and runs whatever the load (as a separate ``invert`` step after a slow
+      first pass, the deadline cut it on a loaded machine).
+    * ``global``: zxing's GlobalHistogram binariser on the same pixels (about 1% of first
+      reads, and the cheapest step: 0.4 ms).
     * ``half_sharpen``: zxing on a half-size, strongly unsharp-masked copy, for defocus
-      (about 2%); it also locates blurred codes for the region steps.
-    * ``roi_deblur``, then ``zbar`` and ``opencv`` (the other configured decoders), only on
-      the regions where zxing located a code it could not decode, cropped with a margin
-      (and inverted back when located in the inverted image): on a whole 720p frame zbar
-      and OpenCV cost 30-60 ms (OpenCV once took 18 s) and read nothing zxing misses; on a
-      located card they cost a few ms, and the deadline leaves them out when it is short.
+      (about 1%); it also locates blurred codes for the region steps.
+    * ``roi_deblur`` (about 2%), then ``zbar`` and ``opencv`` (the other configured
+      decoders), only on the regions where zxing located a code it could not decode,
+      cropped with a margin (inverted when the code is light on dark): on a whole 720p frame
+      zbar and OpenCV cost 30-60 ms (OpenCV once took 18 s) and read nothing zxing misses;
+      on a located card they cost a few ms, and the deadline leaves them out when short.
       Without zxing configured the decoders read the whole frame.
 
     Measured and left out of the default: ``equalize`` (CLAHE; read no hard frame first),
@@ -401,7 +420,7 @@ class Pipeline:
     so the bench can measure each one.
     """
 
-    DEFAULT_FALLBACKS: tuple[str, ...] = ("invert", "global", "half_sharpen", "roi_deblur")
+    DEFAULT_FALLBACKS: tuple[str, ...] = ("global", "half_sharpen", "roi_deblur")
 
     def __init__(
         self,
@@ -409,8 +428,10 @@ class Pipeline:
         *,
         deadline_ms: float = 15.0,
         fallbacks: Sequence[str] = DEFAULT_FALLBACKS,
+        invert_first: bool = True,
     ) -> None:
         self.deadline_ms = deadline_ms
+        self.invert_first = invert_first
         self.fallbacks = tuple(fallbacks)
         self.unavailable: dict[str, str] = {}
         self._zxing: ZxingDecoder | None = None
@@ -460,7 +481,7 @@ class Pipeline:
         steps: list[str] = []
         skipped: list[str] = []
         step_ms: list[float] = []
-        regions: list[tuple[Quad, bool]] = []
+        regions: list[Quad] = []
 
         def spent() -> float:
             return (time.perf_counter() - start) * 1000.0
@@ -498,8 +519,13 @@ class Pipeline:
         def zxing_step(step: str) -> list[Decoded]:
             variant, scale = self._variant(step, grey)
             binarizer = "GlobalHistogram" if step == "global" else "LocalAverage"
-            codes, located = zxing.scan(variant, scale=scale, binarizer=binarizer)
-            regions.extend((quad, step == "invert") for quad in located)
+            # The first pass tries the inverted image too (zxing's own try_invert): dark
+            # mode phones are a fifth of the reads, so it must run whatever the load.
+            invert_too = step == "zxing" and self.invert_first
+            codes, located = zxing.scan(
+                variant, scale=scale, binarizer=binarizer, try_invert=invert_too
+            )
+            regions.extend(located)
             return codes
 
         codes = timed("zxing", megapixels, lambda: zxing_step("zxing"))
@@ -516,9 +542,9 @@ class Pipeline:
         roi_steps: list[tuple[str, Decoder]] = [
             (name, _ZxingDeblur(zxing)) for name in self.fallbacks if name == "roi_deblur"
         ] + [(d.name, d) for d in self._others]
-        for (x0, y0, x1, y1), inverted in _merge(regions, grey.shape)[:2]:
+        for x0, y0, x1, y1 in _merge(regions, grey.shape)[:2]:
             crop = np.ascontiguousarray(grey[y0:y1, x0:x1])
-            if inverted:  # zbar and OpenCV read dark modules only
+            if _light_on_dark(crop):  # zbar and OpenCV read dark modules only
                 crop = cv2.bitwise_not(crop).astype(np.uint8)
             crop_mp = crop.size / 1e6
             for name, decoder in roi_steps:
