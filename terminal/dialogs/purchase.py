@@ -69,7 +69,7 @@ class PurchaseDialog(ModalScreen[int | None]):
         self.query_one("#purchase-hint", Static).update(Content(t("purchase.hint", lang)))
         self._check(self.query_one("#amount", Input).value)
 
-    def _check(self, text: str) -> None:
+    def _check(self, text: str, *, preview: bool = True) -> None:
         lang = self.counter.lang
         error = self.query_one("#purchase-error", Static)
         self.cents = None
@@ -85,7 +85,8 @@ class PurchaseDialog(ModalScreen[int | None]):
             return
         error.update("")
         self.cents = cents
-        self.preview(cents)
+        if preview:
+            self.preview(cents)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         """Check the amount as it is typed and show what the rule gives."""
@@ -99,8 +100,8 @@ class PurchaseDialog(ModalScreen[int | None]):
         self.app.call_from_thread(self._show_preview, cents, result)
 
     def _show_preview(self, cents: int, result: PurchasePreview) -> None:
-        if cents != self.cents:
-            return
+        if cents != self.cents or not self.is_attached:
+            return  # a newer amount, or the dialog has closed
         lang = self.counter.lang
         lines = [Content(t("purchase.gives", lang, stamps=result.stamps)).stylize("bold")]
         lines.extend(plain(line, 160) for line in result.lines)
@@ -109,7 +110,8 @@ class PurchaseDialog(ModalScreen[int | None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         """Enter: record this amount if it is valid."""
         event.stop()
-        self._check(event.value)
+        # No preview now: the dialog closes, and the record should not queue behind it.
+        self._check(event.value, preview=False)
         if self.cents is not None:
             self.dismiss(self.cents)
         elif not event.value.strip():
