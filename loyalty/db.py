@@ -134,8 +134,10 @@ class LedgerLost(DatabaseError):
 
     def text(self, language: str) -> str:
         """What happened and which backup to restore, in the counter's language."""
+        if self.key is None:
+            return str(self)
         backup = CATALOG.text(self.backup_key, language, **self.backup_params)
-        return CATALOG.text(self.key or "db.lost_missing", language, **self.params, backup=backup)
+        return CATALOG.text(self.key, language, **self.params, backup=backup)
 
 
 def migration(name: str) -> Callable[[Migration], Migration]:
@@ -268,10 +270,27 @@ def ledger_file_problem(path: Path) -> str | None:
         finally:
             conn.close()
     except sqlite3.DatabaseError:
-        return "not_sqlite"
+        # Busy, or damaged past the header: opening it says which, with what to do.
+        return None
     if not {"_migrations", "events", "outbox"} <= names:
         return "not_ledger"
     return None
+
+
+def _foreign(path: Path) -> bool:
+    """A SQLite file with tables but no ledger bookkeeping: someone else's, leave it alone."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            names = {
+                row[0]
+                for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return False  # not SQLite at all: opening says so
+    return bool(names) and "_migrations" not in names
 
 
 class Store:
@@ -295,6 +314,20 @@ class Store:
         Opening reads the header and schema only, so it is instant on any size of ledger;
         ``check=True`` also runs the full ``PRAGMA integrity_check`` (seconds on a big file).
         """
+        if path.is_file() and path.stat().st_size == 0:
+            # An empty file is a lost ledger (truncated, or a failed copy), never a new one:
+            # SQLite would silently make it an empty ledger and the events would be forgotten.
+            raise LedgerLost(
+                f"the ledger {path} is empty (0 bytes): it is not a new ledger. Restore the "
+                "newest backup with `citie-terminal ledger restore FILE`, or remove the file "
+                "if this terminal never recorded anything."
+            )
+        if path.is_file() and _foreign(path):
+            raise LedgerLost(
+                f"the file {path} is a SQLite database but not a ledger (it has no "
+                "_migrations table); nothing was changed in it. Check the [storage] settings, "
+                "or restore the newest backup with `citie-terminal ledger restore FILE`."
+            )
         try:
             store = cls(path, synchronous=synchronous)
         except sqlite3.DatabaseError as exc:

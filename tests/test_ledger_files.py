@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from loyalty.db import Store, restore
+from loyalty.db import LedgerLost, Store, restore
 from loyalty.issuer import Issuer
 from loyalty.ledger import Ledger, newest_backup
 from loyalty.programs import Program
@@ -351,3 +351,16 @@ def test_a_sync_that_cannot_reach_the_platform_makes_no_backup(
         assert down.outcome == "unreachable", down.to_json()
         assert down.backup is None
     assert [p.name for p in terminal.settings.backup_dir.iterdir()] == [Path(reached.backup).name]
+
+
+@pytest.mark.parametrize("how", ["empty", "foreign_sqlite"])
+def test_opening_never_turns_a_lost_ledger_into_a_new_one(counter: Counter, how: str) -> None:
+    damage(counter.ledger_path, how)
+    before = counter.ledger_path.read_bytes()
+    with pytest.raises(LedgerLost, match="restore"):
+        Store.open(counter.ledger_path)
+    doctor = counter.run("doctor", "--json")
+    assert doctor.exit_code == 1
+    checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
+    assert checks["database"]["status"] == "fail"
+    assert counter.ledger_path.read_bytes() == before
