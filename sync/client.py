@@ -269,11 +269,12 @@ class _GuardedBackend(httpcore.NetworkBackend):
 
 
 def _guarded_transport(guard: _Guard) -> httpx.HTTPTransport:
-    transport = httpx.HTTPTransport(verify=True)
+    context = httpx.create_ssl_context()  # verified, httpx's CA bundle (loaded once)
+    transport = httpx.HTTPTransport(verify=context)
     # httpx takes no network backend of its own, so its pool is rebuilt with one (httpx's
     # defaults otherwise: verified TLS, HTTP/1.1, keep-alive).
     transport._pool = httpcore.ConnectionPool(
-        ssl_context=httpx.create_ssl_context(),
+        ssl_context=context,
         max_connections=10,
         max_keepalive_connections=5,
         keepalive_expiry=5.0,
@@ -556,20 +557,21 @@ _TOO_DEEP = object()
 
 
 def _too_deep(data: Any, limit: int) -> bool:
-    """Whether lists and objects nest deeper than ``limit`` (walked without recursion)."""
-    stack: list[tuple[Any, int]] = [(data, 0)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict):
-            children: Iterable[Any] = value.values()
-        elif isinstance(value, list):
-            children = value
-        else:
-            continue
-        if depth >= limit:
-            return True
-        stack.extend((child, depth + 1) for child in children)
-    return False
+    """Whether lists and objects nest ``limit`` levels below the top one or deeper.
+
+    Walked level by level without recursion (a hostile answer must not exhaust the stack),
+    keeping only containers, so a flat answer of thousands of results costs well under a
+    millisecond.
+    """
+    level: list[Any] = [data] if isinstance(data, dict | list) else []
+    for _ in range(limit):
+        children: list[Any] = []
+        for container in level:
+            children.extend(container.values() if isinstance(container, dict) else container)
+        level = [child for child in children if isinstance(child, dict | list)]
+        if not level:
+            return False
+    return bool(level)
 
 
 def _problem(body: bytes) -> Problem | None:
