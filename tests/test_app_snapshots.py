@@ -29,17 +29,19 @@ SCREENS = {
 
 
 def _day_at_the_counter(counter: Counter) -> None:
+    # In the order they happened, all before the app's clock: the ledger records no event
+    # earlier than its newest one, and says so when the clock is behind it.
     program = Program.from_settings(counter.settings.program)
     ledger = counter.ledger
-    for n, minutes in enumerate((0, 35, 80, 140)):
+    for days in (7, 4, 2, 1):
+        ledger.stamp(f"CT-SNAP-{days:04d}X", program, now=START - timedelta(days=days))
+    for n, minutes in enumerate((0, 35, 80, 110)):
         moment = START - timedelta(hours=2) + timedelta(minutes=minutes)
         if n == 2:
             ledger.purchase(CARD, 1250, program, now=moment)
         else:
             ledger.stamp(CARD, program, now=moment)
     ledger.purchase(None, 800, program, now=START - timedelta(minutes=5))
-    for days in (1, 2, 4, 7):
-        ledger.stamp(f"CT-SNAP-{days:04d}X", program, now=START - timedelta(days=days))
 
 
 @pytest.mark.parametrize("lang", ["en", "fr"])
