@@ -11,7 +11,9 @@ Every ``--every`` visits it prints a row: the process's RSS, threads, open file 
 the ledger's WAL size, the live Textual widgets (and detached ones), and per action the p50
 and p95 of key -> "recorded" (scan -> card shown for reads) over that window. At the end the
 last sync must leave nothing pending, and every ledger event must be on the platform exactly
-once. Aim: RSS after the last window within 30 MB of the first, latencies flat.
+once. Aim: RSS after the last window within 30 MB of the first, latencies flat. The ``load``
+column is the machine's 1-minute load average: on a shared machine it explains more of the
+latency than the app does, so read the latencies against it.
 """
 
 from __future__ import annotations
@@ -177,8 +179,8 @@ async def soak(visits: int, every: int, cards_count: int, seed: int) -> int:
             flush=True,
         )
         header = (
-            f"{'visits':>6} {'RSS MB':>7} {'thr':>4} {'fds':>4} {'WAL KB':>7} {'widgets':>12} "
-            + " ".join(f"{a + ' p50/p95 ms':>24}" for a in ACTIONS)
+            f"{'visits':>6} {'load':>5} {'RSS MB':>7} {'thr':>4} {'fds':>4} {'WAL KB':>7} "
+            f"{'widgets':>12} " + " ".join(f"{a + ' p50/p95 ms':>24}" for a in ACTIONS)
         )
         rows: list[str] = []
         first_rss: float | None = None
@@ -253,7 +255,8 @@ async def soak(visits: int, every: int, cards_count: int, seed: int) -> int:
                             else f"{'-':>24}"
                         )
                     row = (
-                        f"{visit:>6} {rss:>7.1f} {os_threads():>4} {open_fds():>4} "
+                        f"{visit:>6} {os.getloadavg()[0]:>5.1f} {rss:>7.1f} {os_threads():>4} "
+                        f"{open_fds():>4} "
                         f"{(wal.stat().st_size if wal.exists() else 0) / 1024:>7.0f} "
                         f"{live:>6}/{detached:<5} " + " ".join(cells)
                     )
