@@ -382,6 +382,10 @@ class PipelineResult:
 # Expected cost of each step in ms per megapixel before the pipeline has measured it here.
 _FIRST_GUESS_MS_PER_MP = {"zbar": 40.0, "opencv": 80.0, "roi_deblur": 15.0}
 _DEFAULT_GUESS_MS_PER_MP = 3.0
+_MIN_MP = 0.02
+
+_BINARIZERS = {"global": "GlobalHistogram", "fixed": "FixedThreshold"}
+"""Steps that give zxing the frame as it is, with another of its binarisers."""
 
 ROI_UPSCALE_MAX_PX = 240
 """``roi_deblur`` doubles a located region's size only up to this many pixels a side."""
@@ -405,6 +409,8 @@ class Pipeline:
       first pass, the deadline cut it on a loaded machine).
     * ``global``: zxing's GlobalHistogram binariser on the same pixels (about 1% of first
       reads, and the cheapest step: 0.4 ms).
+    * ``fixed``: zxing's FixedThreshold binariser, with the inverted image too (about 1%:
+      small and defocused codes LocalAverage misses; 144 -> 146 of 180 hard frames).
     * ``half_sharpen``: zxing on a half-size, strongly unsharp-masked copy, for defocus
       (about 1%); it also locates blurred codes for the region steps.
     * ``roi_deblur`` (about 2%), then ``zbar`` and ``opencv`` (the other configured
@@ -420,7 +426,7 @@ class Pipeline:
     so the bench can measure each one.
     """
 
-    DEFAULT_FALLBACKS: tuple[str, ...] = ("global", "half_sharpen", "roi_deblur")
+    DEFAULT_FALLBACKS: tuple[str, ...] = ("global", "fixed", "half_sharpen", "roi_deblur")
 
     def __init__(
         self,
@@ -462,12 +468,12 @@ class Pipeline:
     def expected_ms(self, step: str, megapixels: float) -> float:
         """What ``step`` is expected to cost on an image of this size, from what it took here."""
         per_mp = self._cost.get(step, _FIRST_GUESS_MS_PER_MP.get(step, _DEFAULT_GUESS_MS_PER_MP))
-        return per_mp * megapixels
+        return per_mp * max(megapixels, _MIN_MP)
 
     def _measured(self, step: str, megapixels: float, ms: float) -> None:
-        if megapixels <= 0:
-            return
-        per_mp = ms / megapixels
+        # Below _MIN_MP a step's fixed overhead dominates: counted as that size, a 1x1 image
+        # does not teach that a megapixel costs seconds.
+        per_mp = ms / max(megapixels, _MIN_MP)
         old = self._cost.get(step)
         # A running mean that follows the machine's load within a few frames; one very slow
         # frame (a page fault, a preempted core) moves it, but not for long.
@@ -518,10 +524,10 @@ class Pipeline:
 
         def zxing_step(step: str) -> list[Decoded]:
             variant, scale = self._variant(step, grey)
-            binarizer = "GlobalHistogram" if step == "global" else "LocalAverage"
+            binarizer = _BINARIZERS.get(step, "LocalAverage")
             # The first pass tries the inverted image too (zxing's own try_invert): dark
             # mode phones are a fifth of the reads, so it must run whatever the load.
-            invert_too = step == "zxing" and self.invert_first
+            invert_too = step in ("zxing", "fixed") and self.invert_first
             codes, located = zxing.scan(
                 variant, scale=scale, binarizer=binarizer, try_invert=invert_too
             )
@@ -557,7 +563,7 @@ class Pipeline:
 
     def _variant(self, step: str, grey: Image) -> tuple[Image, float]:
         """The image a fallback step hands to zxing, and its scale relative to the frame."""
-        if step in ("zxing", "global"):  # the same pixels; "global" switches the binariser
+        if step in ("zxing", *_BINARIZERS):  # the same pixels; only the binariser changes
             return grey, 1.0
         if step == "invert":
             return cv2.bitwise_not(grey).astype(np.uint8), 1.0
