@@ -83,7 +83,7 @@ class ScannerProcess:
         debounce_s: float = 3.0,
         on_event: Callable[[ScanEvent], None] | None = None,
         *,
-        deadline_ms: float = 15.0,
+        deadline_ms: float = 25.0,  # scanner.decoders.DEFAULT_DEADLINE_MS, without zxing here
         heartbeat_timeout_s: float = 3.0,
         startup_timeout_s: float = 20.0,
         clock: Callable[[], float] = time.monotonic,
