@@ -278,7 +278,14 @@ def test_pull_brings_revocations_trust_and_programs(
     trust = load_trust(terminal.store.read())
     assert trust.version >= 1 and trust.keys, "pairing pulled the issuer keys"
 
-    program = terminal.settings.program.model_dump() | {"name": "Koffie", "campaigns": []}
+    from loyalty.programs import Program
+
+    # The program body as the platform holds it (the config's [program] also has counter-only
+    # keys such as repeat_confirm_seconds, which are not part of a program).
+    program = Program.from_settings(terminal.settings.program).model_dump(mode="json") | {
+        "name": "Koffie",
+        "campaigns": [],
+    }
     with PlatformStore(platform.db_path) as store:
         store.revoke("CT-LOST-0001")
         store.set_program("shop-a", "coffee", program)
