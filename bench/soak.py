@@ -9,7 +9,7 @@ the counter (soon after each record, and at the interval).
 
 Every ``--every`` visits it prints a row: the process's RSS, threads, open file descriptors,
 the ledger's WAL size, the live Textual widgets (and detached ones), and per action the p50
-and p95 of key -> "recorded" (scan -> card shown for reads) over that window. At the end the
+and p95 in ms of key -> "recorded" (scan -> card shown for reads) over that window. At the end the
 last sync must leave nothing pending, and every ledger event must be on the platform exactly
 once. Aim: RSS after the last window within 30 MB of the first, latencies flat. The ``load``
 column is the machine's 1-minute load average: on a shared machine it explains more of the
@@ -36,7 +36,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-ACTIONS = ("scan", "stamp", "purchase", "redeem")
+ACTIONS = ("scan", "stamp", "again", "purchase", "redeem", "core")
+"""``again``: a stamp within ``repeat_confirm_seconds``, timed from the Enter that confirms it.
+``core``: the ledger write inside the worker (stamp, purchase or redeem), without the UI."""
 
 
 def p95(values: list[float]) -> float:
@@ -167,6 +169,21 @@ async def soak(visits: int, every: int, cards_count: int, seed: int) -> int:
             background_sync=True,
         )
         wal = Path(str(settings.database_path) + "-wal")
+        core_times: list[float] = []
+        desk = app.desk
+
+        def timed(call: Any) -> Any:
+            def run(*args: Any, **kwargs: Any) -> Any:
+                began = time.perf_counter()
+                try:
+                    return call(*args, **kwargs)
+                finally:
+                    core_times.append((time.perf_counter() - began) * 1000)
+
+            return run
+
+        for name in ("stamp", "purchase", "redeem"):
+            setattr(desk, name, timed(getattr(desk, name)))
         seen = Seen()
         window: dict[str, list[float]] = defaultdict(list)
         outcomes: Counter[str] = Counter()
@@ -180,7 +197,7 @@ async def soak(visits: int, every: int, cards_count: int, seed: int) -> int:
         )
         header = (
             f"{'visits':>6} {'load':>5} {'RSS MB':>7} {'thr':>4} {'fds':>4} {'WAL KB':>7} "
-            f"{'widgets':>12} " + " ".join(f"{a + ' p50/p95 ms':>24}" for a in ACTIONS)
+            f"{'widgets':>12} " + " ".join(f"{a + ' p50/p95':>17}" for a in ACTIONS)
         )
         rows: list[str] = []
         first_rss: float | None = None
@@ -235,7 +252,7 @@ async def soak(visits: int, every: int, cards_count: int, seed: int) -> int:
                         await screen_is(app, ConfirmDialog)
                         t0 = time.perf_counter()
                         await send(app, "enter")
-                        outcomes["repeat confirmed"] += 1
+                        action = "again"
                     last_stamp[card_id] = time.monotonic()
                 done = await seen.until(*recorded_kinds, msg.ActionRefused, after=before)
                 window[action].append((seen.at[done] - t0) * 1000)
@@ -243,6 +260,7 @@ async def soak(visits: int, every: int, cards_count: int, seed: int) -> int:
                 await leave(app)
 
                 if visit % every == 0:
+                    window["core"], core_times[:] = list(core_times), []
                     live, detached = widgets()
                     rss = rss_mb()
                     first_rss = rss if first_rss is None else first_rss
@@ -250,9 +268,9 @@ async def soak(visits: int, every: int, cards_count: int, seed: int) -> int:
                     for action_name in ACTIONS:
                         values = window.get(action_name, [])
                         cells.append(
-                            f"{statistics.median(values):>11.1f}/{p95(values):<11.1f}"
+                            f"{statistics.median(values):>8.1f}/{p95(values):<8.1f}"
                             if values
-                            else f"{'-':>24}"
+                            else f"{'-':>17}"
                         )
                     row = (
                         f"{visit:>6} {os.getloadavg()[0]:>5.1f} {rss:>7.1f} {os_threads():>4} "
