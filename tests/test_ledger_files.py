@@ -364,3 +364,10 @@ def test_opening_never_turns_a_lost_ledger_into_a_new_one(counter: Counter, how:
     checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
     assert checks["database"]["status"] == "fail"
     assert counter.ledger_path.read_bytes() == before
+
+
+def test_keep_backups_zero_never_prunes_a_backup_made_by_hand(counter: Counter) -> None:
+    config = counter.data_dir / "config.toml"
+    config.write_text(config.read_text().replace("keep_backups = 7", "keep_backups = 0"))
+    made = [Path(counter.ok("ledger", "backup").split()[1]) for _ in range(3)]
+    assert sorted((counter.data_dir / "backups").iterdir()) == made

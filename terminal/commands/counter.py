@@ -20,7 +20,7 @@ import click
 from config import Settings
 from loyalty.cards import Card
 from loyalty.db import DatabaseError, Store, check_backup, restore, utc_now
-from loyalty.ledger import Balance, Ledger, LedgerRefusal, Recorded
+from loyalty.ledger import Balance, Ledger, LedgerRefusal, Recorded, backups
 from loyalty.money import AmountError, parse_amount
 from loyalty.programs import (
     MAX_COUNT,
@@ -344,8 +344,11 @@ def ledger_backup(env: CliEnv, output: Path | None, as_json: bool) -> None:
         )
     with session(env) as s:
         if output is None:
-            keep = max(s.settings.sync.keep_backups, 1)
-            made = s.ledger.backup(s.settings.backup_dir, keep)
+            folder = s.settings.backup_dir
+            # keep_backups = 0 turns the nightly backups off; a backup asked for by hand
+            # then removes none of the ones already there.
+            keep = s.settings.sync.keep_backups or len(backups(folder)) + 1
+            made = s.ledger.backup(folder, keep)
         else:
             made = s.store.backup(output)
     events = _count_events(made)
