@@ -261,8 +261,39 @@ class _GuardedBackend(httpcore.NetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         wait = self._guard.cap(timeout, httpcore.ConnectTimeout)
-        stream = self._inner.connect_tcp(host, port, wait, local_address, socket_options)
-        return _GuardedStream(stream, self._guard)
+        # A connect (name lookup included) cannot be resumed after a timeout, so it runs on a
+        # helper thread while this one watches the cancel flag: a cancel does not wait for a
+        # platform that drops packets. An abandoned connection is closed when it completes.
+        done = threading.Event()
+        handover = threading.Lock()
+        outcome: list[httpcore.NetworkStream | BaseException] = []
+        abandoned: list[bool] = []
+
+        def connect() -> None:
+            try:
+                result: httpcore.NetworkStream | BaseException = self._inner.connect_tcp(
+                    host, port, wait, local_address, socket_options
+                )
+            except BaseException as exc:  # handed over to the waiting thread
+                result = exc
+            with handover:
+                outcome.append(result)
+                if abandoned and not isinstance(result, BaseException):
+                    result.close()
+            done.set()
+
+        threading.Thread(target=connect, name="sync-connect", daemon=True).start()
+        while not done.wait(_SLICE):
+            if self._guard.cancel is not None and self._guard.cancel.is_set():
+                with handover:
+                    abandoned.append(True)
+                    if outcome and not isinstance(outcome[0], BaseException):
+                        outcome[0].close()
+                raise httpcore.ConnectTimeout("cancelled")
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        return _GuardedStream(result, self._guard)
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)

@@ -299,6 +299,40 @@ def test_cancel_stops_a_run_stuck_on_a_trickling_answer(
             pass
 
 
+def test_cancel_does_not_wait_for_a_connect_that_hangs(tmp_path: Path) -> None:
+    # A listening socket whose one-place queue is full drops further SYNs: a connect to it
+    # hangs like one to a platform behind a dead route.
+    with socket.socket() as full, socket.socket() as filler:
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)
+        filler.connect(full.getsockname())
+        url = f"http://127.0.0.1:{full.getsockname()[1]}"
+        settings = counter_for(url, tmp_path / "counter", platform="connect_timeout = 60\n")
+        cancel = threading.Event()
+        patient = RetryPolicy(initial=1, maximum=1, budget=3000, seed=1)
+        with Store.open(settings.database_path) as store:
+            thread, out = run_in_thread(
+                lambda: run_sync(settings, store, policy=patient, backup=False, cancel=cancel)
+            )
+            # The connect runs on its own thread (named sync-connect) so that a cancel need
+            # not wait for it: cancel while it is there.
+            looking = threading.Event()
+            for _ in range(int(HANG_GUARD * 100)):
+                if any(t.name == "sync-connect" for t in threading.enumerate()):
+                    break
+                assert thread.is_alive(), out
+                looking.wait(0.01)
+            else:
+                pytest.fail("the run never connected on its own thread")
+            cancel.set()
+            # 15 s, a quarter of connect_timeout: without the fix the run sits in the connect
+            # for the whole minute.
+            thread.join(HANG_GUARD / 8)
+            assert not thread.is_alive(), "the run waited for the connect"
+            assert out[0].outcome == "cancelled"
+            assert counts(store.read())["pending"] == 20
+
+
 def closed_port() -> int:
     with socket.create_server(("127.0.0.1", 0)) as sock:
         return int(sock.getsockname()[1])
