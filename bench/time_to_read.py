@@ -3,11 +3,12 @@
 Run: ``.venv/bin/python bench/time_to_read.py [--cards N] [--fps 30,60] [--exposures 50,250]``.
 
 Clips are generated here, at 1280x720: a customer's card (a real signed card code, 57
-modules at 2.6-3.2 px each, as a 720p webcam sees a card 25-30 cm away) enters from the side
-fast and blurred by its motion, slows down, settles with a little hand tremor, drifts away
-slowly going out of focus, and leaves; on a textured counter with decoys, soft lens, sensor
-noise, MJPEG compression. Motion blur is the card's speed times the exposure: 1/50 s (auto
-exposure indoors; at most the frame period), or 1/250 s (a short ``[camera] exposure``).
+modules at 2.6-3.2 px each, as a 720p webcam sees a card 25-30 cm away) enters from the left
+or the right fast and blurred by its motion, slows down (over 0.55-1.05 s), settles with a
+little hand tremor (0.5-0.9 s), drifts away slowly going out of focus, and leaves; on a
+textured counter with decoys, soft lens, sensor noise, MJPEG compression. Motion blur is
+the card's speed times the exposure: 1/50 s (auto exposure indoors; at most the frame
+period), or 1/250 s (a short ``[camera] exposure``).
 The clips of all cards are one video per frame rate and exposure, played by the real scanner
 child as a camera (``SourceSpec.video(realtime=True)``: paced at the file's frame rate,
 stale frames dropped), with the default decoders, idle and with one core kept busy.
@@ -97,24 +98,53 @@ def signed_codes(rng: np.random.Generator, count: int) -> tuple[list[str], Any]:
     return codes, trust
 
 
-def trajectory(t: float, rng_phase: float) -> tuple[float, float, float]:
+@dataclass(frozen=True)
+class Motion:
+    """How one customer moves the card (drawn per clip)."""
+
+    enter_s: float
+    """Seconds from the frame's edge to the middle, decelerating."""
+    side: float
+    """+1: comes in from the right, -1: from the left."""
+    settle_s: float
+    height: float
+    phase: float
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator) -> Motion:
+        return cls(
+            enter_s=float(rng.uniform(0.55, 1.05)),
+            side=float(rng.choice([-1.0, 1.0])),
+            settle_s=float(rng.uniform(0.5, 0.9)),
+            height=float(rng.uniform(0.4, 0.6)),
+            phase=float(rng.uniform(0, 6.28)),
+        )
+
+    @property
+    def length_s(self) -> float:
+        return self.enter_s + self.settle_s + 0.7 + 0.4
+
+
+def trajectory(t: float, m: Motion) -> tuple[float, float, float]:
     """Where the card's centre is at ``t`` s (fraction of the frame), and how defocused.
 
-    Phases: enter (0-0.45 s, fast then slower), slow (0.45-0.8 s), settle (0.8-1.5 s, a
-    little tremor), drift (1.5-2.2 s, slowly away and out of focus), leave (2.2-2.6 s).
+    Phases: enter (fast from the edge, decelerating to the middle), settle (a little
+    tremor), drift (0.7 s, slowly away and out of focus), leave (0.4 s, accelerating).
     """
-    tremor = 0.002 * np.sin(2 * np.pi * 7 * t + rng_phase)
-    if t < 0.8:  # decelerating from the right edge to the middle: x = 1.3 -> 0.5
-        u = t / 0.8
-        x = 1.3 - 0.8 * (1 - (1 - u) ** 3)
-        return x, 0.5 + 0.02 * (1 - u), 0.0
-    if t < 1.5:
-        return 0.5 + tremor, 0.5 + tremor, 0.0
-    if t < 2.2:
-        u = (t - 1.5) / 0.7
-        return 0.5 + 0.06 * u + tremor, 0.5 - 0.03 * u, 1.6 * u
-    u = (t - 2.2) / 0.4
-    return 0.56 - 1.0 * u**2, 0.47, 1.6
+    tremor = 0.002 * np.sin(2 * np.pi * 7 * t + m.phase)
+    if t < m.enter_s:
+        u = t / m.enter_s
+        x = 0.5 + m.side * (0.8 - 0.8 * (1 - (1 - u) ** 3))
+        return x, m.height + 0.02 * (1 - u), 0.0
+    t -= m.enter_s
+    if t < m.settle_s:
+        return 0.5 + tremor, m.height + tremor, 0.0
+    t -= m.settle_s
+    if t < 0.7:
+        u = t / 0.7
+        return 0.5 - m.side * 0.06 * u + tremor, m.height - 0.03 * u, 1.6 * u
+    u = min(1.0, (t - 0.7) / 0.4)
+    return 0.5 - m.side * (0.06 + 1.0 * u**2), m.height - 0.03, 1.6
 
 
 def render(
@@ -168,16 +198,16 @@ def make_video(
             background = qrimages.textured_background(width, height, rng)
             holder, side = qrimages.held_code(code, rng, float(rng.uniform(2.6, 3.2)), "card")
             top = (holder.shape[0] - side) // 2
-            phase = float(rng.uniform(0, 6.28))
+            motion = Motion.draw(rng)
             start, visible = index, -1
-            frames = int(2.9 * fps)
+            frames = int((motion.length_s + 0.15) * fps)
             for i in range(frames):
                 t = i / fps - 0.15  # a few empty frames before the card comes in
                 if t < 0:
                     x, y, sigma = 2.0, 0.5, 0.0
                 else:
-                    x, y, sigma = trajectory(t, phase)
-                x2, y2, _ = trajectory(max(0.0, t) + exposure, phase)
+                    x, y, sigma = trajectory(t, motion)
+                x2, y2, _ = trajectory(max(0.0, t) + exposure, motion)
                 speed = float(np.hypot((x2 - x) * width, (y2 - y) * height))
                 angle = float(np.degrees(np.arctan2((y2 - y) * height, (x2 - x) * width)))
                 frame, whole = render(
