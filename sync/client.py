@@ -464,7 +464,7 @@ class PlatformClient:
                 answer = Answer(response.status_code, response.headers, body)
         except httpx.TransportError as exc:
             self._check_cancel()
-            if time.monotonic() >= deadline:
+            if isinstance(exc, httpx.TimeoutException) and time.monotonic() >= deadline:
                 raise Transient(
                     f"the platform at {self.base_url} did not answer within "
                     f"{deadline - now:.1f} s; events stay on this terminal.",

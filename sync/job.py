@@ -239,6 +239,8 @@ def _run(
     except (AuthError, InsecureURL) as exc:
         _fail(report, "config", EXIT_AUTH_OR_CONFIG, exc.code, exc.message)
         return
+    # The budget is the platform's time: it starts once the client is built.
+    client.deadline = retrier.start()
     with client:
         try:
             report.push = send(

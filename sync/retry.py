@@ -67,6 +67,11 @@ class Retrier:
         self.retries = 0
         self.requests = 0
 
+    def start(self) -> float:
+        """Start the budget's clock now (after setup that is not the platform's time)."""
+        self.deadline = time.monotonic() + self.policy.budget
+        return self.deadline
+
     def remaining(self) -> float:
         """Seconds left in the budget."""
         return max(0.0, self.deadline - time.monotonic())
