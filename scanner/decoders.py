@@ -418,20 +418,23 @@ class Pipeline:
       small and defocused codes LocalAverage misses; 144 -> 146 of 180 hard frames).
     * ``half_sharpen``: zxing on a half-size, strongly unsharp-masked copy, for defocus
       (about 1%); it also locates blurred codes for the region steps.
-    * ``roi_deblur`` (about 2%), then ``zbar`` and ``opencv`` (the other configured
-      decoders), only on the regions where zxing located a code it could not decode,
-      cropped with a margin (inverted when the code is light on dark): on a whole 720p frame
-      zbar and OpenCV cost 30-60 ms (OpenCV once took 18 s) and read nothing zxing misses;
-      on a located card they cost a few ms, and the deadline leaves them out when short.
-      Without zxing configured the decoders read the whole frame.
+    * ``zbar`` and ``opencv`` (the other configured decoders), only on the regions where
+      zxing located a code it could not decode, cropped with a margin (inverted when the
+      code is light on dark): on a whole 720p frame they cost 30-60 ms (OpenCV once took
+      18 s) and read nothing zxing misses; on a located card they cost a few ms, and the
+      deadline leaves them out when it is short. Without zxing configured the decoders
+      read the whole frame.
 
-    Measured and left out of the default: ``equalize`` (CLAHE; read no hard frame first),
+    Measured and left out of the default: ``roi_deblur`` (sharpening a located region, for
+    motion blur and defocus: in bench/time_to_read.py the pipeline without it reads the
+    clips as early, and on still frames it read 0-3 of 180 after the other steps),
+    ``equalize`` (CLAHE; 0-2 of 180),
     ``sharpen`` (3% first reads at three times the cost of ``global``), ``otsu``,
     ``upscale``, ``blur``, ``half_sharpen_wide``. Which steps run is a constructor argument
     so the bench can measure each one.
     """
 
-    DEFAULT_FALLBACKS: tuple[str, ...] = ("global", "fixed", "half_sharpen", "roi_deblur")
+    DEFAULT_FALLBACKS: tuple[str, ...] = ("global", "fixed", "half_sharpen")
 
     def __init__(
         self,
