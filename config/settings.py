@@ -87,8 +87,8 @@ class ShopSettings(_Section):
     name: Annotated[str, Field(min_length=1, max_length=80)] = "Demo Coffee"
     """The shop's name as printed on receipts and shown in the status line."""
 
-    address: Annotated[str, Field(max_length=160)] = "Grote Markt 1, 8800 Roeselare"
-    """The shop's address, printed under the name on receipts."""
+    address: Annotated[str, Field(max_length=160)] = ""
+    """The shop's address, printed under the name on receipts (empty: no address line)."""
 
     language: Language = Language.NL
     """The counter's language at start-up: fr, nl, de or en (switchable in the app)."""
@@ -315,8 +315,9 @@ class ProgramSettings(_Section):
 
     reward_name: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)
-    ] = "a free coffee"
-    """What the reward is, as the customer reads it."""
+    ] = "a reward"
+    """What the reward is, as the customer reads it; empty: the usual words in the shop's
+    language ("een beloning", "une récompense", "eine Prämie", "a reward")."""
 
     max_stamps_per_day: Annotated[int, Field(ge=1, le=1000)] = 5
     """Most stamps one card may earn in a day at this shop."""
@@ -326,6 +327,15 @@ class ProgramSettings(_Section):
 
     repeat_confirm_seconds: Annotated[float, Field(ge=0, le=3600)] = 60.0
     """A second stamp for the same card within this many seconds asks for Enter first (0: never)."""
+
+
+DEFAULT_REWARD_NAMES: dict[Language, str] = {
+    Language.FR: "une récompense",
+    Language.NL: "een beloning",
+    Language.DE: "eine Prämie",
+    Language.EN: "a reward",
+}
+"""The reward's name when none is set, in the shop's language (never a demo's coffee)."""
 
 
 class LimitSettings(_Section):
@@ -400,6 +410,25 @@ class Settings(_Section):
 
     sync: SyncSettings = Field(default_factory=SyncSettings)
     """Sync with the platform."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_reward_name(cls, data: object) -> object:
+        # reward_name = "" (what init writes when none was given) means "the shop
+        # language's usual words": the key is dropped so the default below applies.
+        if isinstance(data, dict) and isinstance(data.get("program"), dict):
+            program = data["program"]
+            if program.get("reward_name") == "":
+                data = {**data, "program": {k: v for k, v in program.items() if k != "reward_name"}}
+        return data
+
+    @model_validator(mode="after")
+    def _reward_name_in_the_shop_language(self) -> Settings:
+        if "reward_name" not in self.program.model_fields_set:
+            name = DEFAULT_REWARD_NAMES[self.shop.language]
+            # Frozen: the validated object is completed once, here, before anyone sees it.
+            object.__setattr__(self, "program", self.program.model_copy(update={"reward_name": name}))
+        return self
 
     @property
     def data_dir(self) -> Path:

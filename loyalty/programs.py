@@ -1,9 +1,12 @@
 """Loyalty programs and their rules: how many stamps a visit or a purchase earns, and why.
 
 A ``Program`` comes from the config at first and from the platform (as JSON) once synced,
-so every field is validated and bounded. ``evaluate`` is a pure function of the program,
-the card's recent history, the time and the amount: the same inputs always give the same
-stamps and the same explanation lines, which the counter shows and the receipt prints.
+so every field is validated and bounded. The shop's program in force is the one the platform
+sent last (``program_in_force``); its file format is the JSON Schema
+``loyalty/program.schema.json``, generated from the model (``python -m loyalty.programs``).
+``evaluate`` is a pure function of the program, the card's recent history, the time and the
+amount: the same inputs always give the same stamps and the same explanation lines, which
+the counter shows and the receipt prints.
 
 Decisions worth knowing:
 
@@ -25,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any, Final
 from zoneinfo import ZoneInfo
 
@@ -46,7 +50,9 @@ MAX_CAMPAIGNS: Final = 20
 MAX_COUNT: Final = 100
 """Most stamps a shopkeeper may type for one stamp event."""
 
-_MODEL = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+_MODEL = ConfigDict(
+    extra="forbid", frozen=True, str_strip_whitespace=True, use_attribute_docstrings=True
+)
 
 # Anything the platform names is shown on screen and printed: no control characters.
 _TEXT = r"^[^\x00-\x1f\x7f-\x9f]*$"
@@ -160,13 +166,77 @@ class Program(BaseModel):
         try:
             return cls.model_validate_json(text)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "program"
-            raise ProgramError(f"invalid program: {where}: {first['msg']}") from exc
+            raise ProgramError(explain(exc)) from exc
 
     def to_json(self) -> str:
         """The program as JSON (what ``from_json`` reads back)."""
         return self.model_dump_json()
+
+
+IN_FORCE_KEY: Final = "program_in_force"
+"""The ``meta`` key that holds the id of the shop's program in force, as the platform sent it."""
+
+SCHEMA_PATH: Final = Path(__file__).with_name("program.schema.json")
+"""The program file format, generated from ``Program`` (a test keeps the two in step)."""
+
+
+def program_schema() -> dict[str, Any]:
+    """The JSON Schema of a program file (what ``citie-platform program`` accepts)."""
+    schema = Program.model_json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://citie.example/schemas/program.schema.json",
+        **schema,
+    }
+
+
+def schema_text() -> str:
+    """The schema file's text: stable key order, two-space indent, a final newline."""
+    return json.dumps(program_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def explain(exc: ValidationError) -> str:
+    """The first problem of a program: the field, what is wrong, and how to fix it."""
+    first = exc.errors(include_url=False)[0]
+    loc = [str(part) for part in first["loc"]]
+    where = ".".join(loc) or "program"
+    problem = str(first["msg"]).removeprefix("Value error, ")
+    model: type[BaseModel] = Program
+    name = ""
+    for part in loc:
+        if part in model.model_fields:
+            name = part
+            if part == "campaigns":
+                model = Campaign
+        elif not part.isdigit():
+            name = part
+    fields = model.model_fields
+    if first["type"] == "extra_forbidden":
+        fix = f"remove {name!r}; the fields are: {', '.join(fields)}"
+    elif name in fields:
+        prop = model.model_json_schema().get("properties", {}).get(name, {})
+        allowed = _allowed(prop)
+        about = (fields[name].description or "").strip().rstrip(".")
+        fix = f"give {name}" + (f" ({about})" if about else "")
+        fix += f" as {allowed}" if allowed else ""
+    else:
+        fix = "write a JSON object with the fields of the program format"
+    return (
+        f"invalid program: {where}: {problem}. Fix: {fix} (the format: loyalty/{SCHEMA_PATH.name})"
+    )
+
+
+def _allowed(prop: Mapping[str, Any]) -> str:
+    kind = prop.get("type")
+    low, high = prop.get("minimum"), prop.get("maximum")
+    if kind == "integer" and low is not None and high is not None:
+        return f"a whole number from {low} to {high}"
+    if kind == "string":
+        longest = prop.get("maxLength")
+        return f"text of at most {longest} characters, on one line" if longest else "text"
+    if kind == "array":
+        return "a list" + (f" of at most {prop['maxItems']}" if "maxItems" in prop else "")
+    return ""
 
 
 def program_in_force(
@@ -176,14 +246,22 @@ def program_in_force(
     program_id: str | None = None,
     on_invalid: Callable[[ProgramError], None] | None = None,
 ) -> Program:
-    """The program in force: the platform's copy of ``program_id`` (default: the configured
-    program's id) when it sent a valid one, else the program the config describes.
+    """The program in force: the platform's copy of ``program_id`` when it sent a valid one,
+    else the program the config describes.
+
+    Without ``program_id`` it is the shop's program in force: the one the platform sent last
+    (the puller records its id under ``IN_FORCE_KEY``, whatever the id), before that the
+    platform's copy of the configured id, else the config's program.
 
     The one answer for the counter app, the headless commands and the slips. A stored copy
     that is not valid never stops the counter: ``on_invalid`` hears why, and the config's
     program is used.
     """
-    wanted = settings.id if program_id is None else program_id
+    wanted = program_id
+    if wanted is None:
+        chosen = db.execute("SELECT value FROM meta WHERE key = ?", [IN_FORCE_KEY]).fetchone()
+        # Before the platform chose one (not paired, or an older pull): the configured id.
+        wanted = settings.id if chosen is None else str(chosen[0])
     row = db.execute("SELECT body FROM programs WHERE id = ?", [wanted]).fetchone()
     if row is not None:
         try:
@@ -540,3 +618,7 @@ def lines_from_json(text: str) -> list[Explanation]:
     if not isinstance(raw, list):
         return []
     return [Explanation.from_json(item) for item in raw if isinstance(item, dict)]
+
+
+if __name__ == "__main__":
+    SCHEMA_PATH.write_text(schema_text(), encoding="utf-8")

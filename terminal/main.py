@@ -15,7 +15,7 @@ from loyalty.db import DatabaseError, Store
 from loyalty.ledger import Ledger
 from terminal.cli_support import CliEnv, Refused
 from terminal.commands.setup import ensure_private_key, open_store
-from terminal.demo import CARDS_DIR, prepare
+from terminal.demo import CARDS_DIR, demo_settings, prepare
 from terminal.services import (
     CameraScanner,
     PrinterPort,
@@ -31,6 +31,7 @@ def run_app(env: CliEnv) -> None:
     settings, config_path = env.load()
     demo = not config_path.exists()
     if demo:
+        settings = demo_settings(settings)  # the demo shop's address and reward
         try:
             store = Store.open(settings.database_path)
         except DatabaseError as exc:

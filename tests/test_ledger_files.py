@@ -167,11 +167,11 @@ def test_lost_ledger_without_a_backup_says_so_in_the_shop_language(counter: Coun
 
 def test_a_brand_new_data_dir_still_initialises_and_works(tmp_path: Path) -> None:
     fresh = Counter(tmp_path / "fresh", Issuer.open(tmp_path / "issuer"))
-    assert "created: ledger" in fresh.ok("init")
-    assert "events: 0" in fresh.ok("ledger", "check")
+    assert "created: ledger" in fresh.ok("init", "--lang", "en")
+    assert "events: 0" in fresh.ok("ledger", "check", "--lang", "en")
     # A set-up terminal whose ledger is missing and that has no backup may start over.
     fresh.ledger_path.unlink()
-    assert "created: ledger" in fresh.ok("init")
+    assert "created: ledger" in fresh.ok("init", "--lang", "en")
 
 
 def test_backup_output_is_a_consistent_copy_and_never_overwrites(

@@ -35,7 +35,8 @@ def terminal(tmp_path: Path) -> tuple[Path, str, str]:
     """An initialised terminal with one recorded stamp: (data dir, card code, receipt number)."""
     data_dir = tmp_path / "terminal"
     issuer = Issuer.open(tmp_path / "issuer")
-    assert run(data_dir, "init", "--shop-language", "en").exit_code == 0
+    init = ["init", "--shop-language", "en", "--reward-name", "a free coffee"]
+    assert run(data_dir, *init).exit_code == 0
     with Store.open(data_dir / "ledger.db") as store:
         install_trust(store, issuer.trust_list())
     _, code = issuer.issue_card(expires_days=30)

@@ -21,6 +21,7 @@ import uvicorn
 from pydantic import TypeAdapter, ValidationError
 
 from loyalty.issuer import Issuer, IssuerError
+from loyalty.programs import Program, ProgramError
 from receipts.cards import render_card_pdf, render_card_png
 from sync.platform.app import create_app, quiet_drops
 from sync.platform.faults import FaultConfig, Faults
@@ -389,13 +390,19 @@ def keys_rotate(env: PlatformEnv) -> None:
 @data_dir_option
 @pass_env
 def program_set(env: PlatformEnv, shop_id: str, program_file: Path) -> None:
-    """Set a shop's program from a JSON file (sent to its terminals at their next pull)."""
+    """Set a shop's program from a JSON file (sent to its terminals at their next pull).
+
+    The file follows loyalty/program.schema.json; a file that does not is refused with the
+    field and the fix. The shop's terminals use the program set last, whatever its id.
+    """
     try:
-        body = json.loads(program_file.read_text(encoding="utf-8"))
+        text = program_file.read_text(encoding="utf-8")
+        Program.from_json(text)
+        body = json.loads(text)
+    except ProgramError as exc:
+        raise Refused("bad_program", f"{program_file}: {exc}") from exc
     except (ValueError, OSError) as exc:
         raise Refused("bad_program", f"{program_file} is not readable JSON ({exc}).") from exc
-    if not isinstance(body, dict) or not isinstance(body.get("id"), str):
-        raise Refused("bad_program", f'{program_file} must hold a JSON object with an "id".')
     with env.store() as store:
         store.set_program(shop_id, body["id"], body)
     click.echo(f"program {body['id']} set for shop {shop_id}")

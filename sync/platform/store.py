@@ -486,7 +486,9 @@ class PlatformStore:
             programs = [
                 ProgramUpdate(id=r[0], body=json.loads(r[1]))
                 for r in db.execute(
-                    "SELECT id, body FROM programs WHERE shop_id = ? AND version > ? ORDER BY id",
+                    # Oldest first: the last one a terminal applies is the shop's program in force.
+                    "SELECT id, body FROM programs WHERE shop_id = ? AND version > ? "
+                    "ORDER BY version",
                     [terminal.shop_id, cursor],
                 )
             ]

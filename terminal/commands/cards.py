@@ -53,22 +53,19 @@ def card_verify(env: CliEnv, code: str, as_json: bool) -> None:
             emit(result.to_json())
         else:
             card = result.to_json()
-            click.echo(f"card {card['card_id']}")
+            click.echo(env.say("cli.card", card_id=card["card_id"]))
             for name in ("issuer", "kid", "issued_at", "expires_at"):
-                click.echo(f"  {name}: {card[name]}")
+                click.echo("  " + env.say(f"cli.card.{name}", value=card[name]))
         return
+    language = env.language
     if as_json:
-        language = env.settings.shop.language.value
         emit({**result.to_json(), "language": language, "text": result.text(language)})
     if not trust.keys:
         # The usual reason on a fresh terminal: say how to get keys, not just "unknown key".
         raise Refused(
-            result.reason.value,
-            result.text(env.settings.shop.language.value)
-            + " This terminal has no issuer keys yet: run "
-            "`citie-terminal keys import FILE` or pair it with the platform.",
+            result.reason.value, result.text(language) + " " + env.say("cli.card.no_keys")
         )
-    raise Refused(result.reason.value, result.text(env.settings.shop.language.value))
+    raise Refused(result.reason.value, result.text(language))
 
 
 @click.group("keys")
@@ -97,8 +94,7 @@ def keys_import(env: CliEnv, file: Path, as_json: bool) -> None:
     except TrustError as exc:
         raise Refused(exc.reason, exc.message) from exc
     except DatabaseError as exc:
-        language = env.settings.shop.language.value
-        raise Refused("database_error", exc.text(language), exit_code=3) from exc
+        raise Refused("database_error", exc.text(env.language), exit_code=3) from exc
     finally:
         store.close()
     kids = sorted(trust.keys)
@@ -106,6 +102,6 @@ def keys_import(env: CliEnv, file: Path, as_json: bool) -> None:
         emit({"installed": changed, "version": trust.version, "kids": kids})
         return
     if changed:
-        click.echo(f"installed: trust list version {trust.version} ({', '.join(kids)})")
+        click.echo(env.say("cli.keys.installed", version=trust.version, kids=", ".join(kids)))
     else:
-        click.echo(f"unchanged: trust list version {trust.version} is already installed")
+        click.echo(env.say("cli.keys.unchanged", version=trust.version))
