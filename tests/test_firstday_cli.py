@@ -29,8 +29,8 @@ from loyalty.issuer import Issuer
 from loyalty.programs import SHOP_TZ
 from loyalty.trust import install_trust
 from terminal.cli import cli
-from terminal.demo import DEMO_ADDRESS, demo_settings
 
+DEMO_ADDRESS = "Grote Markt 1, 8800 Roeselare"
 DEMO_REWARD_WORDS = ("coffee", "koffie", "café", "Kaffee")
 
 
@@ -127,6 +127,8 @@ def test_the_reward_name_follows_the_shop_language(tmp_path: Path) -> None:
 
 
 def test_demo_mode_alone_shows_the_demo_address_and_reward(tmp_path: Path) -> None:
+    from terminal.demo import demo_settings
+
     settings, config_path = load_settings(data_dir=tmp_path, environ={})
     assert not config_path.exists()
     assert settings.shop.address == ""

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from loyalty.programs import SCHEMA_PATH, Program, program_schema, schema_text
 from tests.conftest_platform import PLATFORM, TERMINAL, RunningPlatform, clean_env
 
 
@@ -146,6 +145,8 @@ def test_a_program_file_that_breaks_the_format_is_refused_with_the_field_and_the
 
 def test_the_schema_file_is_the_models_schema() -> None:
     """Regenerate it with ``python -m loyalty.programs`` when the model changes."""
+    from loyalty.programs import SCHEMA_PATH, Program, program_schema, schema_text
+
     assert SCHEMA_PATH.read_text(encoding="utf-8") == schema_text()
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     assert schema == program_schema()
