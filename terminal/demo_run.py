@@ -35,7 +35,9 @@ def _say(text: str) -> None:
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> str:
-    result = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
+    result = subprocess.run(
+        args, capture_output=True, text=True, env=env, check=False, stdin=subprocess.DEVNULL
+    )
     if result.returncode != 0:
         _say(f"`{' '.join(args[:3])} ...` failed:\n{result.stderr.strip()}")
         raise SystemExit(result.returncode or 1)

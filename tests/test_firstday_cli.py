@@ -140,28 +140,37 @@ def test_demo_mode_alone_shows_the_demo_address_and_reward(tmp_path: Path) -> No
 
 
 def test_init_asks_for_the_shop_in_a_terminal(tmp_path: Path) -> None:
-    """Run in a terminal (standard input is a TTY), init asks what no option gave."""
+    """Run in a terminal (a pseudo-terminal here), init asks what no option gave."""
     data = tmp_path / "asked"
     leader, follower = pty.openpty()
+    # Typed ahead: the terminal keeps the lines until init reads them.
     answers = "Bakkerij Peeters\nOoststraat 5, 8800 Roeselare\neen gratis brood\n8\n"
     os.write(leader, answers.encode())
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITIE_")}
-    try:
-        command = [sys.executable, "-m", "terminal.cli", "init", "--data-dir", str(data)]
-        done = subprocess.run(
-            [*command, "--shop-language", "nl"],
-            stdin=follower,
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-            check=False,
-        )
-    finally:
-        os.close(follower)
-        os.close(leader)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "Naam van de zaak" in done.stdout  # asked in the shop's language
+    command = [sys.executable, "-m", "terminal.cli", "init", "--data-dir", str(data)]
+    process = subprocess.Popen(
+        [*command, "--shop-language", "nl"],
+        stdin=follower,
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert process.stderr is not None
+    asked = process.stderr.read()  # the questions (Python's input() writes them there)
+    process.stderr.close()
+    assert process.wait(timeout=60) == 0, shown + asked
+    assert b"Naam van de zaak" in asked  # asked in the shop's language
     config = (data / "config.toml").read_text(encoding="utf-8")
     assert 'name = "Bakkerij Peeters"' in config
     assert 'address = "Ooststraat 5, 8800 Roeselare"' in config

@@ -70,9 +70,11 @@ def ensure_private_key(env: CliEnv) -> Path:
     return path
 
 
-def stdin_is_terminal() -> bool:
-    """Whether a person sits at this run (standard input is a terminal): only then ask."""
-    return sys.stdin.isatty()
+def person_at_terminal() -> bool:
+    """Whether a person sits at this run: standard input is a terminal (and so is standard
+    output, where the questions appear). A script, a pipe, a test or ``make run`` that
+    captures the output is never asked anything."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 @click.command()
@@ -127,7 +129,7 @@ def init(
     }
     settings, config_path = env.load()
     writes_config = force or not config_path.exists()
-    if writes_config and stdin_is_terminal():
+    if writes_config and person_at_terminal():
         answers = _ask_shop(env, settings, shop_name, shop_address, reward_name, stamps_for_reward)
         if answers:
             for section, values in answers.items():
