@@ -491,14 +491,16 @@ def ledger_restore(env: CliEnv, file: Path, as_json: bool) -> None:
     try:
         check_backup(file)
     except DatabaseError as exc:
-        raise Refused("backup_damaged", str(exc), exit_code=3) from exc
+        raise Refused("backup_damaged", exc.text(env.language), exit_code=3) from exc
     target = settings.database_path
     try:
         with sync_lock(target):
             kept = restore(file, target)
     except SyncBusy as exc:
         raise Refused("busy", env.say("cli.restore.busy", path=target, detail=exc)) from exc
-    except (DatabaseError, OSError) as exc:
+    except DatabaseError as exc:
+        raise Refused("database_error", exc.text(env.language), exit_code=3) from exc
+    except OSError as exc:
         raise Refused("database_error", str(exc), exit_code=3) from exc
     with Store.open(target) as store:
         pending = int(

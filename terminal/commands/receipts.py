@@ -43,7 +43,7 @@ def _load(env: CliEnv, ref: str) -> tuple[Receipt, int]:
         try:
             receipt = receipt_for(ledger, ref, settings, env.language)
         except ReceiptNotFound as exc:
-            raise Refused(exc.reason, str(exc)) from exc
+            raise Refused(exc.reason, exc.text(env.language)) from exc
         except KeyFileError as exc:
             raise Refused("key_file", str(exc), exit_code=3) from exc
     finally:
