@@ -65,7 +65,16 @@ def run_app(env: CliEnv) -> None:
         runner: SyncRunner | None = (
             sync_runner_for(settings, store) if settings.platform.url else None
         )
-        app = make_app(settings, ledger, scanner, printer, runner, store=store, demo_cards=cards)
+        app = make_app(
+            settings,
+            ledger,
+            scanner,
+            printer,
+            runner,
+            store=store,
+            demo_cards=cards,
+            language=env.lang,  # --lang starts the counter in that language
+        )
         app.run()
     finally:
         with contextlib.suppress(Exception):
