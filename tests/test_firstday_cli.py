@@ -13,6 +13,7 @@ import json
 import os
 import pty
 import re
+import select
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -158,6 +159,10 @@ def test_init_asks_for_the_shop_in_a_terminal(tmp_path: Path) -> None:
     os.close(follower)
     shown = b""
     while True:
+        ready, _, _ = select.select([leader], [], [], 60)
+        if not ready:  # still waiting for an answer nobody will type: fail, do not hang
+            process.kill()
+            pytest.fail(f"init kept asking: {shown!r}")
         try:
             chunk = os.read(leader, 4096)
         except OSError:  # EIO: the child closed the terminal
