@@ -13,6 +13,7 @@ that later day as negative stamps, one reward or purchase fewer and a negative a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
@@ -255,13 +256,14 @@ def event_rows(
     last: date | None = None,
     *,
     tz: tzinfo = SHOP_TZ,
-) -> list[dict[str, Any]]:
+) -> Iterator[dict[str, Any]]:
     """Every event of the local days ``first`` to ``last`` (inclusive; open ends allowed),
     one dict per event in ledger order, with the columns of ``EXPORT_COLUMNS``.
 
     Voids are rows of their own (negative stamps and amount) that name the receipt they
     cancel; a cancelled event names the void that cancelled it. Money is decimal text with
     its currency, never a float; times are given in UTC and in the shop's local time.
+    Rows are read as they are written out, so a year of events never sits in memory.
     """
     # ISO UTC text sorts as time: "" is before every event and "~" after every one.
     start = "" if first is None else iso(_local_midnight(first, tz))
@@ -276,32 +278,28 @@ def event_rows(
         "LEFT JOIN outbox o ON o.seq = e.seq "
         "WHERE e.occurred_at >= ? AND e.occurred_at < ? ORDER BY e.seq"
     )
-    rows: list[dict[str, Any]] = []
     # sqlite-utils' query() yields each row as a dict keyed by column name.
     for row in store.read().query(sql, [start, end]):
         moment = parse_iso(row["occurred_at"])
         local = moment.astimezone(tz)
-        rows.append(
-            {
-                "receipt_no": row["receipt_no"] or "",
-                "event_id": row["event_id"],
-                "kind": row["kind"],
-                "occurred_at_utc": row["occurred_at"],
-                "occurred_at_local": local.isoformat(timespec="seconds"),
-                "local_day": local.date().isoformat(),
-                "shop_id": row["shop_id"],
-                "terminal_id": row["terminal_id"],
-                "program_id": row["program_id"],
-                "card_id": row["card_id"] or "",
-                "stamps": int(row["stamps"]),
-                "amount": decimal_text(row["amount_cents"]),
-                "currency": (row["currency"] or "") if row["amount_cents"] is not None else "",
-                "voids_receipt_no": row["voids_receipt_no"] or "",
-                "voided_by_receipt_no": row["voided_by_receipt_no"] or "",
-                "sync_state": row["sync_state"] or "",
-            }
-        )
-    return rows
+        yield {
+            "receipt_no": row["receipt_no"] or "",
+            "event_id": row["event_id"],
+            "kind": row["kind"],
+            "occurred_at_utc": row["occurred_at"],
+            "occurred_at_local": local.isoformat(timespec="seconds"),
+            "local_day": local.date().isoformat(),
+            "shop_id": row["shop_id"],
+            "terminal_id": row["terminal_id"],
+            "program_id": row["program_id"],
+            "card_id": row["card_id"] or "",
+            "stamps": int(row["stamps"]),
+            "amount": decimal_text(row["amount_cents"]),
+            "currency": (row["currency"] or "") if row["amount_cents"] is not None else "",
+            "voids_receipt_no": row["voids_receipt_no"] or "",
+            "voided_by_receipt_no": row["voided_by_receipt_no"] or "",
+            "sync_state": row["sync_state"] or "",
+        }
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -278,7 +278,7 @@ def one_format(env: CliEnv, as_csv: bool, as_json: bool) -> None:
         raise Refused("bad_options", env.say("cli.one_format"), exit_code=2)
 
 
-def write_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+def write_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
     """Rows as CSV on stdout: a header line, then one line per row (RFC 4180 quoting)."""
     writer = csv.DictWriter(sys.stdout, fieldnames=list(columns), lineterminator="\r\n")
     writer.writeheader()
@@ -557,8 +557,8 @@ def ledger_export(
         raise Refused("bad_range", env.say("cli.bad_range", start=first, end=last), exit_code=2)
     with session(env) as s:
         rows = event_rows(s.store, first, last)
-    if as_json:
-        for row in rows:
-            emit(row)
-        return
-    write_csv(rows, EXPORT_COLUMNS)
+        if as_json:
+            for row in rows:
+                emit(row)
+        else:
+            write_csv(rows, EXPORT_COLUMNS)
