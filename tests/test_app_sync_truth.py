@@ -117,3 +117,42 @@ async def test_a_record_during_a_run_leaves_the_status_online(
         assert "● online" in status, status
         assert "1 to send" in status
         assert app.last_sync is not None and app.last_sync.outcome == "ok"
+
+
+async def test_a_run_cancelled_at_quit_says_nothing_about_the_platform(
+    platform: RunningPlatform, terminal_factory: Callable[..., PairedTerminal]
+) -> None:
+    terminal = terminal_factory(platform)
+    pushed = threading.Event()
+    hold = threading.Event()
+    go_on = threading.Event()
+
+    def log(line: dict[str, Any]) -> None:
+        if line.get("event") == "push_finished" and hold.is_set():
+            pushed.set()
+            go_on.wait(60)
+
+    runner = Ended(sync_runner_for(terminal.settings, terminal.store, log=log))
+    seen = Seen()
+    app = counter_app(terminal, runner, budget=30.0)
+    async with app.run_test(size=SIZE, message_hook=seen) as pilot:
+        await settle(pilot)
+        app.run_sync()
+        await seen.until(msg.SyncFinished, 1)
+        await settle(pilot)
+        assert "● online" in text_of(app, "#status")
+        hold.set()
+        runner.ended.clear()
+        app.run_sync()
+        assert await asyncio.to_thread(pushed.wait, 60)
+        await pilot.press("ctrl+q")
+    go_on.set()
+    assert await asyncio.wait_for(asyncio.to_thread(runner.ended.wait, 60), 90)
+    assert runner.results[-1].outcome == "cancelled"
+
+    # The next start reads the status from the ledger: the cancelled run tried nothing.
+    again = counter_app(terminal, runner, budget=30.0)
+    async with again.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        status = text_of(again, "#status")
+        assert "● online" in status, status
