@@ -905,13 +905,25 @@ M: dict[str, dict[str, str]] = {
         "de": "Stand: {balance}",
         "en": "balance: {balance}",
     },
-    "cli.balance.unconfirmed": {
+    "cli.balance.unconfirmed.one": {
+        "fr": "{total} tampon (pas encore confirmé par la plateforme)",
+        "nl": "{total} stempel (nog niet bevestigd door het platform)",
+        "de": "{total} Stempel (noch nicht von der Plattform bestätigt)",
+        "en": "{total} stamp (not confirmed by the platform yet)",
+    },
+    "cli.balance.unconfirmed.other": {
         "fr": "{total} tampons (pas encore confirmés par la plateforme)",
         "nl": "{total} stempels (nog niet bevestigd door het platform)",
         "de": "{total} Stempel (noch nicht von der Plattform bestätigt)",
         "en": "{total} stamps (not confirmed by the platform yet)",
     },
-    "cli.balance.confirmed": {
+    "cli.balance.confirmed.one": {
+        "fr": "{total} tampon ({confirmed} confirmés + {pending} en attente)",
+        "nl": "{total} stempel ({confirmed} bevestigd + {pending} in afwachting)",
+        "de": "{total} Stempel ({confirmed} bestätigt + {pending} ausstehend)",
+        "en": "{total} stamp ({confirmed} confirmed + {pending} pending)",
+    },
+    "cli.balance.confirmed.other": {
         "fr": "{total} tampons ({confirmed} confirmés + {pending} en attente)",
         "nl": "{total} stempels ({confirmed} bevestigd + {pending} in afwachting)",
         "de": "{total} Stempel ({confirmed} bestätigt + {pending} ausstehend)",

@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from babel import Locale
 
 from config import Settings
 from loyalty.cards import Card
 from loyalty.db import DatabaseError, Store, check_backup, restore, utc_now
-from loyalty.i18n import date_text, money
+from loyalty.i18n import date_text, locale_for, money
 from loyalty.ledger import Balance, Ledger, LedgerRefusal, Recorded, backups
 from loyalty.money import AmountError, parse_amount
 from loyalty.programs import (
@@ -168,10 +169,16 @@ def show_recorded(s: Session, recorded: Recorded, as_json: bool) -> None:
 
 def balance_text(balance: Balance, language: str = "en") -> str:
     """A balance on one line, saying what is confirmed and what is pending."""
+    # The total picks the singular or plural sentence by the language's rules.
+    form = (
+        "one"
+        if Locale.parse(locale_for(language)).plural_form(abs(balance.total)) == "one"
+        else "other"
+    )
     if balance.confirmed is None:
-        return t("cli.balance.unconfirmed", language, total=balance.total)
+        return t(f"cli.balance.unconfirmed.{form}", language, total=balance.total)
     return t(
-        "cli.balance.confirmed",
+        f"cli.balance.confirmed.{form}",
         language,
         total=balance.total,
         confirmed=balance.confirmed,
