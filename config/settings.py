@@ -419,7 +419,8 @@ class Settings(_Section):
         if isinstance(data, dict) and isinstance(data.get("program"), dict):
             program = data["program"]
             if program.get("reward_name") == "":
-                data = {**data, "program": {k: v for k, v in program.items() if k != "reward_name"}}
+                kept = {key: value for key, value in program.items() if key != "reward_name"}
+                data = {**data, "program": kept}
         return data
 
     @model_validator(mode="after")
@@ -427,7 +428,8 @@ class Settings(_Section):
         if "reward_name" not in self.program.model_fields_set:
             name = DEFAULT_REWARD_NAMES[self.shop.language]
             # Frozen: the validated object is completed once, here, before anyone sees it.
-            object.__setattr__(self, "program", self.program.model_copy(update={"reward_name": name}))
+            program = self.program.model_copy(update={"reward_name": name})
+            object.__setattr__(self, "program", program)
         return self
 
     @property
