@@ -180,14 +180,36 @@ SCHEMA_PATH: Final = Path(__file__).with_name("program.schema.json")
 """The program file format, generated from ``Program`` (a test keeps the two in step)."""
 
 
+FILE_REQUIRED: Final = ("id", "reward_name")
+"""What a program file must name: the customer reads the reward on every slip, in the shop's
+language, so a file never falls back to the model's default words."""
+
+
 def program_schema() -> dict[str, Any]:
     """The JSON Schema of a program file (what ``citie-platform program`` accepts)."""
     schema = Program.model_json_schema()
+    schema["required"] = [name for name in Program.model_fields if name in FILE_REQUIRED]
+    schema["properties"]["reward_name"].pop("default", None)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://citie.example/schemas/program.schema.json",
         **schema,
     }
+
+
+def read_program_file(text: str | bytes) -> Program:
+    """A program file as ``citie-platform program`` takes it: valid by ``program_schema()``
+    (the model, and the fields a file must name); ProgramError names the field and the fix."""
+    program = Program.from_json(text)
+    named = program.model_fields_set
+    for name in FILE_REQUIRED:
+        if name not in named:
+            about = (Program.model_fields[name].description or "").strip().rstrip(".")
+            raise ProgramError(
+                f"invalid program: {name}: Field required. Fix: give {name} ({about}) in the "
+                f"shop's language (the format: loyalty/{SCHEMA_PATH.name})"
+            )
+    return program
 
 
 def schema_text() -> str:

@@ -140,6 +140,11 @@ def test_a_program_file_that_breaks_the_format_is_refused_with_the_field_and_the
     )
     assert refused.returncode != 0
     assert "campaigns.0.multiplier" in refused.stderr and "from 1 to 10" in refused.stderr
+    # The reward is on every slip: a file names it, in the shop's language (no default words).
+    unnamed = write(tmp_path / "unnamed.json", {"id": "brood", "reward_threshold": 8})
+    refused = run(PLATFORM, "program", "bakkerij-7", str(unnamed), "--data-dir", pdir)
+    assert refused.returncode != 0
+    assert "reward_name" in refused.stderr and "Field required" in refused.stderr
     assert platform.query("SELECT COUNT(*) FROM programs") == [(0,)]
 
 
@@ -153,4 +158,5 @@ def test_the_schema_file_is_the_models_schema() -> None:
     assert set(schema["properties"]) == set(Program.model_fields)
     assert schema["additionalProperties"] is False
     assert schema["properties"]["reward_threshold"]["minimum"] == 1
+    assert schema["required"] == ["id", "reward_name"]
     assert "description" in schema["properties"]["reward_threshold"]

@@ -21,7 +21,7 @@ import uvicorn
 from pydantic import TypeAdapter, ValidationError
 
 from loyalty.issuer import Issuer, IssuerError
-from loyalty.programs import Program, ProgramError
+from loyalty.programs import ProgramError, read_program_file
 from receipts.cards import render_card_pdf, render_card_png
 from sync.platform.app import create_app, quiet_drops
 from sync.platform.faults import FaultConfig, Faults
@@ -397,7 +397,7 @@ def program_set(env: PlatformEnv, shop_id: str, program_file: Path) -> None:
     """
     try:
         text = program_file.read_text(encoding="utf-8")
-        Program.from_json(text)
+        read_program_file(text)
         body = json.loads(text)
     except ProgramError as exc:
         raise Refused("bad_program", f"{program_file}: {exc}") from exc
