@@ -50,6 +50,7 @@ TOTAL_TIMEOUT = 60.0
 _SLICE = 0.25
 """Longest single socket wait, so a cancel or the deadline is noticed this quickly."""
 USER_AGENT = "citie-terminal-sync/1"
+_BUDGET_SPENT = "the sync's time budget is spent; events stay on this terminal and go later."
 _LOOPBACK = re.compile(r"^http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/.*)?$")
 
 M = TypeVar("M", bound=BaseModel)
@@ -74,7 +75,7 @@ class Transient(SyncError):
 
 
 class BudgetSpent(Transient):
-    """The run's time budget ended before this request could start."""
+    """The run's time budget ended before this request could reach the platform."""
 
     code = "timeout"
 
@@ -204,6 +205,10 @@ class _Guard:
         return wait
 
 
+class _NotStarted(httpcore.ConnectTimeout):
+    """The deadline passed (or a cancel came) before a connection was even tried."""
+
+
 class _GuardedStream(httpcore.NetworkStream):
     """A socket stream whose reads wait in short slices under the guard."""
 
@@ -260,7 +265,7 @@ class _GuardedBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        wait = self._guard.cap(timeout, httpcore.ConnectTimeout)
+        wait = self._guard.cap(timeout, _NotStarted)
         # A connect (name lookup included) cannot be resumed after a timeout, so it runs on a
         # helper thread while this one watches the cancel flag: a cancel does not wait for a
         # platform that drops packets. An abandoned connection is closed when it completes.
@@ -452,9 +457,7 @@ class PlatformClient:
         if self.deadline is not None:
             deadline = min(deadline, self.deadline)
         if deadline <= now:
-            raise BudgetSpent(
-                "the sync's time budget is spent; events stay on this terminal and go later."
-            )
+            raise BudgetSpent(_BUDGET_SPENT)
         self._guard.deadline = deadline
         try:
             with self._http.stream(
@@ -464,6 +467,10 @@ class PlatformClient:
                 answer = Answer(response.status_code, response.headers, body)
         except httpx.TransportError as exc:
             self._check_cancel()
+            if isinstance(exc.__cause__, _NotStarted) and deadline == self.deadline:
+                # The run's budget ended between the check above and the connect: this
+                # request never reached the platform, like one refused by that check.
+                raise BudgetSpent(_BUDGET_SPENT) from None
             if isinstance(exc, httpx.TimeoutException) and time.monotonic() >= deadline:
                 raise Transient(
                     f"the platform at {self.base_url} did not answer within "

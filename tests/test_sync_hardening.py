@@ -18,14 +18,16 @@ from typing import Any
 import httpx
 import pytest
 
+import sync.client
 from config import Settings, load_settings
 from loyalty import schema as _schema  # noqa: F401  (registers the ledger migrations)
 from loyalty.db import Store
 from loyalty.keys import write_secret
-from sync.client import PlatformClient, ProtocolError
+from sync.client import BudgetSpent, PlatformClient, ProtocolError, Transient
 from sync.job import run_sync
 from sync.lock import sync_lock
 from sync.outbox import RetryPolicy, counts
+from sync.retry import Retrier
 from tests.conftest_platform import (
     FAST,
     TERMINAL,
@@ -263,6 +265,44 @@ def test_trickling_platform_cannot_hold_the_sync_past_its_budget(
     assert outbox(settings) == {"pending": 20}
     with Store.open(settings.database_path) as store, sync_lock(store.path):
         pass  # the lock is free for the next run
+
+
+class SteppingClock:
+    """A monotonic clock that moves one second each time it is read: the budget's end falls
+    between two reads, as it does by chance on a loaded machine."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+def test_a_budget_that_ends_before_the_connect_is_a_spent_budget_not_a_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = SteppingClock()
+    monkeypatch.setattr(sync.client, "time", clock)
+    # The request starts at 1001, before the run's deadline (1001.5); the connect at 1002.
+    client = PlatformClient(f"http://127.0.0.1:{closed_port()}", deadline=clock.now + 1.5)
+    with client, pytest.raises(BudgetSpent) as caught:
+        client.health()
+    assert "budget is spent" in caught.value.message
+
+
+def test_a_budget_spent_after_a_failure_reports_the_platforms_failure() -> None:
+    refused = Transient("cannot connect to the platform at http://127.0.0.1:9")
+    outcomes: list[Transient] = [refused, BudgetSpent("the sync's time budget is spent")]
+
+    def request() -> None:
+        raise outcomes.pop(0)
+
+    retrier = Retrier(RetryPolicy(initial=0.001, maximum=0.001, budget=3000, seed=1))
+    with pytest.raises(Transient) as caught:
+        retrier.call(request)
+    assert caught.value is refused
+    assert not outcomes
 
 
 # --- C13 support: cancel, and offline as soon as a request fails -------------------------
