@@ -181,7 +181,10 @@ def test_unreachable_platform_keeps_events_and_exits_2(
     terminal = terminal_factory(platform)
     add_events(terminal.store, 5, shop_id="shop-a", terminal_id="t1")
     platform.stop()
-    policy = RetryPolicy(initial=0.01, maximum=0.02, budget=0.3)
+    # The first backoff (484 s with this seed) would end after the budget: the run stops at
+    # the refused connection, never at a budget the ledger's own writes used up on a slow
+    # machine (that would be a "timeout").
+    policy = RetryPolicy(initial=3600, maximum=3600, budget=60, seed=1)
 
     report = run_sync(terminal.settings, terminal.store, policy=policy, backup=False)
 
