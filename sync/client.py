@@ -267,8 +267,9 @@ class _GuardedBackend(httpcore.NetworkBackend):
     ) -> httpcore.NetworkStream:
         wait = self._guard.cap(timeout, _NotStarted)
         # A connect (name lookup included) cannot be resumed after a timeout, so it runs on a
-        # helper thread while this one watches the cancel flag: a cancel does not wait for a
-        # platform that drops packets. An abandoned connection is closed when it completes.
+        # helper thread while this one watches the cancel flag and the deadline: neither waits
+        # for a platform that drops packets or a name lookup that hangs. An abandoned
+        # connection is closed when it completes.
         done = threading.Event()
         handover = threading.Lock()
         outcome: list[httpcore.NetworkStream | BaseException] = []
@@ -289,12 +290,16 @@ class _GuardedBackend(httpcore.NetworkBackend):
 
         threading.Thread(target=connect, name="sync-connect", daemon=True).start()
         while not done.wait(_SLICE):
-            if self._guard.cancel is not None and self._guard.cancel.is_set():
+            try:
+                # The socket's timeout does not cover the name lookup: the deadline is
+                # watched here too.
+                self._guard.check(httpcore.ConnectTimeout)
+            except httpcore.ConnectTimeout:
                 with handover:
                     abandoned.append(True)
                     if outcome and not isinstance(outcome[0], BaseException):
                         outcome[0].close()
-                raise httpcore.ConnectTimeout("cancelled")
+                raise
         result = outcome[0]
         if isinstance(result, BaseException):
             raise result

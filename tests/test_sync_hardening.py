@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpcore
 import httpx
 import pytest
 
@@ -23,7 +24,7 @@ from config import Settings, load_settings
 from loyalty import schema as _schema  # noqa: F401  (registers the ledger migrations)
 from loyalty.db import Store
 from loyalty.keys import write_secret
-from sync.client import BudgetSpent, PlatformClient, ProtocolError, Transient
+from sync.client import BudgetSpent, PlatformClient, ProtocolError, SyncError, Transient
 from sync.job import run_sync
 from sync.lock import sync_lock
 from sync.outbox import RetryPolicy, counts
@@ -371,6 +372,36 @@ def test_cancel_does_not_wait_for_a_connect_that_hangs(tmp_path: Path) -> None:
             assert not thread.is_alive(), "the run waited for the connect"
             assert out[0].outcome == "cancelled"
             assert counts(store.read())["pending"] == 20
+
+
+def test_a_name_lookup_that_hangs_ends_at_the_request_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    release = threading.Event()
+
+    def lookup_that_hangs(*_args: Any, **_kwargs: Any) -> httpcore.NetworkStream:
+        # getaddrinfo takes no timeout: a dead resolver holds the connect for as long as it
+        # likes (a fault no real part here produces on demand).
+        release.wait(HANG_GUARD)
+        raise httpcore.ConnectError("the resolver gave up")
+
+    monkeypatch.setattr(httpcore.SyncBackend, "connect_tcp", lookup_that_hangs)
+    errors: list[SyncError] = []
+
+    def request() -> None:
+        with PlatformClient("http://localhost:9", total_timeout=0.5) as client:
+            try:
+                client.health()
+            except SyncError as exc:
+                errors.append(exc)
+
+    thread, _ = run_in_thread(request)
+    thread.join(HANG_GUARD / 2)
+    stuck = thread.is_alive()
+    release.set()
+    thread.join(HANG_GUARD)
+    assert not stuck, "the request waited for the name lookup past its deadline"
+    assert [(type(e), e.code) for e in errors] == [(Transient, "timeout")], errors
 
 
 def closed_port() -> int:
