@@ -1221,6 +1221,133 @@ M: dict[str, dict[str, str]] = {
         "de": "unverändert: Vertrauensliste Version {version} ist schon installiert",
         "en": "unchanged: trust list version {version} is already installed",
     },
+    # Issue 15 (screens): a counter that fits, what the screen says is true, card numbers
+    "camera.short.missing": {"fr": "absente", "nl": "ontbreekt", "de": "fehlt", "en": "missing"},
+    "camera.short.crashed": {
+        "fr": "redémarre",
+        "nl": "herstart",
+        "de": "Neustart",
+        "en": "restarting",
+    },
+    "error.unexpected": {
+        "fr": "erreur inattendue (détails dans le journal)",
+        "nl": "onverwachte fout (details in het logboek)",
+        "de": "unerwarteter Fehler (Details im Protokoll)",
+        "en": "unexpected error (details in the log)",
+    },
+    "counter.what_purchase_anon": {
+        "fr": "achat {amount} sans carte ; avec le ticket, le client réclame {count} tampon(s) "
+        "dans l'application de la ville",
+        "nl": "aankoop {amount} zonder kaart; met het bonnetje claimt de klant {count} "
+        "stempel(s) in de app van de stad",
+        "de": "Einkauf {amount} ohne Karte; mit dem Beleg holt sich der Kunde {count} Stempel "
+        "in der App der Stadt",
+        "en": "purchase {amount} without a card; with the slip the customer claims {count} "
+        "stamp(s) in the city app",
+    },
+    "key.day_before": {
+        "fr": "Jour précédent",
+        "nl": "Vorige dag",
+        "de": "Vorheriger Tag",
+        "en": "Previous day",
+    },
+    "key.day_after": {
+        "fr": "Jour suivant",
+        "nl": "Volgende dag",
+        "de": "Nächster Tag",
+        "en": "Next day",
+    },
+    "report.no_future": {
+        "fr": "Pas de rapport pour un jour à venir.",
+        "nl": "Geen rapport voor een dag in de toekomst.",
+        "de": "Kein Bericht für einen künftigen Tag.",
+        "en": "No report for a day still to come.",
+    },
+    "sync.started": {
+        "fr": "Synchronisation en cours…",
+        "nl": "Synchronisatie bezig…",
+        "de": "Abgleich läuft…",
+        "en": "Sync running…",
+    },
+    "sync.finished": {
+        "fr": "Synchronisation terminée : {outcome}. {sent} envoyé(s), {pending} en attente.",
+        "nl": "Synchronisatie klaar: {outcome}. {sent} verstuurd, {pending} wachtend.",
+        "de": "Abgleich beendet: {outcome}. {sent} gesendet, {pending} wartend.",
+        "en": "Sync finished: {outcome}. {sent} sent, {pending} waiting.",
+    },
+    "sync.hint.unreachable": {
+        "fr": "La plateforme est injoignable : vérifiez la connexion internet. Les événements "
+        "restent ici et partiront plus tard.",
+        "nl": "Het platform is onbereikbaar: controleer de internetverbinding. De gebeurtenissen "
+        "blijven hier en worden later verstuurd.",
+        "de": "Die Plattform ist nicht erreichbar: prüfen Sie die Internetverbindung. Die "
+        "Ereignisse bleiben hier und werden später gesendet.",
+        "en": "The platform cannot be reached: check the internet connection. The events stay "
+        "here and are sent later.",
+    },
+    "sync.hint.auth": {
+        "fr": "La plateforme refuse l'accès de ce terminal : appairez-le à nouveau "
+        "(citie-terminal pair).",
+        "nl": "Het platform weigert deze terminal: koppel hem opnieuw (citie-terminal pair).",
+        "de": "Die Plattform weist dieses Terminal ab: koppeln Sie es erneut "
+        "(citie-terminal pair).",
+        "en": "The platform refuses this terminal: pair it again (citie-terminal pair).",
+    },
+    "sync.hint.other": {
+        "fr": "La synchronisation n'a pas abouti ; les événements restent ici. Les détails sont "
+        "dans le journal.",
+        "nl": "De synchronisatie is niet gelukt; de gebeurtenissen blijven hier. De details "
+        "staan in het logboek.",
+        "de": "Der Abgleich ist nicht gelungen; die Ereignisse bleiben hier. Die Details stehen "
+        "im Protokoll.",
+        "en": "The sync did not succeed; the events stay here. The details are in the log.",
+    },
+    "sync.reason.refused": {
+        "fr": "refusé par la plateforme",
+        "nl": "geweigerd door het platform",
+        "de": "von der Plattform abgelehnt",
+        "en": "refused by the platform",
+    },
+    "printer.test_title": {
+        "fr": "Test de l'imprimante",
+        "nl": "Printertest",
+        "de": "Druckertest",
+        "en": "Printer test",
+    },
+    "printer.test_footer": {
+        "fr": "Si vous lisez ceci, l'imprimante fonctionne.",
+        "nl": "Kunt u dit lezen, dan werkt de printer.",
+        "de": "Wenn Sie dies lesen können, funktioniert der Drucker.",
+        "en": "If you can read this, the printer works.",
+    },
+    "printer.test_terminal": {"fr": "Terminal", "nl": "Toestel", "de": "Gerät", "en": "Terminal"},
+    "printer.test_no": {"fr": "Essai", "nl": "Proef", "de": "Probe", "en": "Test"},
+    "notice.no_camera": {
+        "fr": "Pas de caméra, donc pas d'aperçu ; le lecteur et la saisie fonctionnent.",
+        "nl": "Geen camera, dus geen voorbeeld; scanner en typen werken wel.",
+        "de": "Keine Kamera, also keine Vorschau; Scanner und Eingabe funktionieren.",
+        "en": "No camera, so nothing to preview; the scanner and typing still work.",
+    },
+    "card.number_unknown": {
+        "fr": "Le numéro de carte {card_id} n'est pas encore connu de ce terminal : scannez le "
+        "code QR de la carte, ou synchronisez puis retapez-le.",
+        "nl": "Kaartnummer {card_id} is nog niet bekend op deze terminal: scan de QR-code van "
+        "de kaart, of synchroniseer en typ het daarna opnieuw.",
+        "de": "Die Kartennummer {card_id} ist diesem Terminal noch nicht bekannt: scannen Sie "
+        "den QR-Code der Karte, oder gleichen Sie ab und tippen Sie sie dann erneut.",
+        "en": "Card number {card_id} is not known on this terminal yet: scan the card's QR "
+        "code, or sync and type it again.",
+    },
+    "card.number_typo": {
+        "fr": "Ce numéro de carte contient une faute de frappe (le dernier caractère ne "
+        "correspond pas) : vérifiez chaque caractère sur la carte et retapez-le.",
+        "nl": "Dit kaartnummer bevat een tikfout (het laatste teken klopt niet): controleer "
+        "elk teken op de kaart en typ het opnieuw.",
+        "de": "Diese Kartennummer enthält einen Tippfehler (das letzte Zeichen passt nicht): "
+        "prüfen Sie jedes Zeichen auf der Karte und tippen Sie sie erneut.",
+        "en": "This card number has a typing mistake (its last character does not match): "
+        "check each character on the card and type it again.",
+    },
 }
 
 UI = Catalog("terminal", M)
