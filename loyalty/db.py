@@ -260,16 +260,8 @@ def ledger_file_problem(path: Path) -> str | None:
         return "empty"
     if header != SQLITE_HEADER:
         return "not_sqlite"
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
-        try:
-            names = {
-                row[0]
-                for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            }
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError:
+    names = _table_names(path)
+    if names is None:
         # Busy, or damaged past the header: opening it says which, with what to do.
         return None
     if not {"_migrations", "events", "outbox"} <= names:
@@ -277,20 +269,25 @@ def ledger_file_problem(path: Path) -> str | None:
     return None
 
 
-def _foreign(path: Path) -> bool:
-    """A SQLite file with tables but no ledger bookkeeping: someone else's, leave it alone."""
+def _table_names(path: Path) -> set[str] | None:
+    """The tables of the SQLite file at ``path`` (read-only); None when it cannot be read."""
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
         try:
-            names = {
-                row[0]
-                for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            }
+            rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
         finally:
             conn.close()
     except sqlite3.DatabaseError:
-        return False  # not SQLite at all: opening says so
-    return bool(names) and "_migrations" not in names
+        return None
+    return {str(row[0]) for row in rows}
+
+
+def _foreign(path: Path) -> bool:
+    """A SQLite file with tables but no ledger bookkeeping: someone else's, leave it alone."""
+    names = _table_names(path)
+    if not names:
+        return False  # not SQLite at all (opening says so), or a new file without tables
+    return "_migrations" not in names
 
 
 class Store:
