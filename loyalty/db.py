@@ -300,6 +300,7 @@ class Store:
         self.db = sqlite_utils.Database(self._write_conn)
         self._lock = threading.RLock()
         self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
         # How deep the calling thread is in write() blocks: the nesting is ours to know,
         # never guessed from ``in_transaction`` (a failed COMMIT leaves that True).
         self._depth = threading.local()
@@ -488,14 +489,6 @@ class Store:
             with self._lock:
                 self._readers.append(conn)
         return db
-
-    @property
-    def _readers(self) -> list[sqlite3.Connection]:
-        readers: list[sqlite3.Connection] | None = self.__dict__.get("_reader_list")
-        if readers is None:
-            readers = []
-            self.__dict__["_reader_list"] = readers
-        return readers
 
     def pragma(self, name: str) -> Any:
         """Read one pragma on the write connection (tests check the settings with it)."""
