@@ -12,11 +12,9 @@ import sqlite3
 import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
 from loyalty.db import LedgerLost, Store, restore
 from loyalty.issuer import Issuer
@@ -26,49 +24,17 @@ from loyalty.trust import install_trust
 from sync.job import run_sync
 from sync.platform.store import PlatformStore
 from sync.retry import RetryPolicy
-from terminal.cli import cli
 from terminal.cli_support import CliEnv, Refused
 from terminal.main import run_app
 from tests.conftest_platform import PairedTerminal, RunningPlatform
+from tests.counter_kit import Counter
 
 PROGRAM = Program(id="coffee", reward_threshold=3, max_stamps_per_day=1000)
 
 
-@dataclass
-class Counter:
-    """A terminal made with `citie-terminal init`, trusting a test issuer."""
-
-    data_dir: Path
-    issuer: Issuer
-
-    @property
-    def ledger_path(self) -> Path:
-        return self.data_dir / "ledger.db"
-
-    def run(self, *args: str) -> Result:
-        env = {name: None for name in os.environ if name.startswith("CITIE_")}
-        return CliRunner().invoke(cli, [*args, "--data-dir", str(self.data_dir)], env=env)
-
-    def ok(self, *args: str) -> str:
-        result = self.run(*args)
-        assert result.exit_code == 0, result.output
-        return result.stdout
-
-    def events(self, path: Path | None = None) -> int:
-        conn = sqlite3.connect(path or self.ledger_path)
-        try:
-            return int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
-        finally:
-            conn.close()
-
-
 @pytest.fixture
 def counter(tmp_path: Path) -> Counter:
-    made = Counter(tmp_path / "terminal", Issuer.open(tmp_path / "issuer"))
-    made.ok("init", "--terminal-id", "till-2", "--shop-language", "en")
-    with Store.open(made.ledger_path) as opened:
-        install_trust(opened, made.issuer.trust_list())
-    return made
+    return Counter.made(tmp_path)
 
 
 def stamp_some(counter: Counter, n: int) -> None:

@@ -7,65 +7,26 @@ Everything runs on real SQLite files; a full disk is a real SQLite ``max_page_co
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
 import loyalty.db
 import loyalty.schema  # registers the migrations
 from loyalty.db import DatabaseWriteFailed, Store
-from loyalty.issuer import Issuer
 from loyalty.ledger import Ledger
 from loyalty.programs import Program
-from loyalty.trust import install_trust
-from terminal.cli import cli
+from tests.counter_kit import Counter
 
 PROGRAM = Program(id="coffee", reward_threshold=3, max_stamps_per_day=1000)
 
 
-@dataclass
-class Counter:
-    """A terminal made with `citie-terminal init`, trusting a test issuer."""
-
-    data_dir: Path
-    issuer: Issuer
-
-    @property
-    def ledger_path(self) -> Path:
-        return self.data_dir / "ledger.db"
-
-    def run(self, *args: str, stdin: str | None = None) -> Result:
-        env = {name: None for name in os.environ if name.startswith("CITIE_")}
-        return CliRunner().invoke(
-            cli, [*args, "--data-dir", str(self.data_dir)], env=env, input=stdin
-        )
-
-    def card(self) -> tuple[str, str]:
-        return self.issuer.issue_card(expires_days=30)
-
-    def events(self) -> int:
-        conn = sqlite3.connect(self.ledger_path)
-        try:
-            return int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
-        finally:
-            conn.close()
-
-
 @pytest.fixture
 def counter(tmp_path: Path) -> Counter:
-    data_dir = tmp_path / "terminal"
-    made = Counter(data_dir, Issuer.open(tmp_path / "issuer"))
-    done = made.run("init", "--terminal-id", "till-2", "--shop-language", "en")
-    assert done.exit_code == 0, done.output
-    with Store.open(data_dir / "ledger.db") as opened:
-        install_trust(opened, made.issuer.trust_list())
-    return made
+    return Counter.made(tmp_path)
 
 
 def fill_to_the_brim(store: Store) -> None:
