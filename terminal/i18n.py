@@ -1320,7 +1320,7 @@ M: dict[str, dict[str, str]] = {
         "de": "Wenn Sie dies lesen können, funktioniert der Drucker.",
         "en": "If you can read this, the printer works.",
     },
-    "printer.test_terminal": {"fr": "Terminal", "nl": "Toestel", "de": "Gerät", "en": "Terminal"},
+    "printer.test_terminal": {"fr": "Appareil", "nl": "Toestel", "de": "Gerät", "en": "Terminal"},
     "printer.test_no": {"fr": "Essai", "nl": "Proef", "de": "Probe", "en": "Test"},
     "notice.no_camera": {
         "fr": "Pas de caméra, donc pas d'aperçu ; le lecteur et la saisie fonctionnent.",
