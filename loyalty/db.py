@@ -33,66 +33,7 @@ PRIVATE_DIR: Final = 0o700
 Migration = Callable[[sqlite_utils.Database], None]
 MIGRATIONS: list[tuple[str, Migration]] = []
 
-CATALOG = Catalog(
-    "db",
-    {
-        "db.write_failed": {
-            "fr": "Rien n'a été enregistré : le registre {path} n'a pas pu garder cette "
-            "opération ({cause}). Libérez de l'espace disque ou vérifiez le disque, "
-            "puis recommencez",
-            "nl": "Er is niets geregistreerd: het register {path} kon deze handeling niet "
-            "bewaren ({cause}). Maak schijfruimte vrij of controleer de schijf en "
-            "probeer opnieuw",
-            "de": "Nichts wurde erfasst: das Register {path} konnte diesen Vorgang nicht "
-            "speichern ({cause}). Speicherplatz freigeben oder die Festplatte prüfen, "
-            "dann erneut versuchen",
-            "en": "Nothing was recorded: the ledger {path} could not keep this ({cause}). "
-            "Free disk space or check the disk, then try again",
-        },
-        "db.lost_missing": {
-            "fr": "Le registre {path} a disparu alors que ce terminal est configuré "
-            "(configuration et clé présentes) : ses événements ne sont plus là. {backup}",
-            "nl": "Het register {path} ontbreekt terwijl deze terminal ingesteld is "
-            "(configuratie en sleutel aanwezig): zijn gebeurtenissen zijn weg. {backup}",
-            "de": "Das Register {path} fehlt, obwohl dieses Terminal eingerichtet ist "
-            "(Konfiguration und Schlüssel vorhanden): seine Ereignisse sind weg. {backup}",
-            "en": "The ledger {path} is missing although this terminal is set up "
-            "(config and key are there): its events are gone. {backup}",
-        },
-        "db.lost_empty": {
-            "fr": "Le registre {path} est vide (0 octet) alors que ce terminal est configuré : "
-            "ses événements ne sont plus là. {backup}",
-            "nl": "Het register {path} is leeg (0 bytes) terwijl deze terminal ingesteld is: "
-            "zijn gebeurtenissen zijn weg. {backup}",
-            "de": "Das Register {path} ist leer (0 Byte), obwohl dieses Terminal eingerichtet "
-            "ist: seine Ereignisse sind weg. {backup}",
-            "en": "The ledger {path} is empty (0 bytes) although this terminal is set up: "
-            "its events are gone. {backup}",
-        },
-        "db.lost_not_ledger": {
-            "fr": "Le fichier {path} n'est pas un registre de ce terminal ({cause}). {backup}",
-            "nl": "Het bestand {path} is geen register van deze terminal ({cause}). {backup}",
-            "de": "Die Datei {path} ist kein Register dieses Terminals ({cause}). {backup}",
-            "en": "The file {path} is not a ledger of this terminal ({cause}). {backup}",
-        },
-        "db.restore_from": {
-            "fr": "Restaurez la sauvegarde la plus récente : "
-            "citie-terminal ledger restore {backup}",
-            "nl": "Zet de nieuwste back-up terug: citie-terminal ledger restore {backup}",
-            "de": "Die neueste Sicherung zurückspielen: citie-terminal ledger restore {backup}",
-            "en": "Restore the newest backup: citie-terminal ledger restore {backup}",
-        },
-        "db.no_backup": {
-            "fr": "Aucune sauvegarde dans {folder} : ne lancez pas `init`, "
-            "appelez le support de la plateforme",
-            "nl": "Geen back-up in {folder}: voer geen `init` uit, "
-            "neem contact op met de support van het platform",
-            "de": "Keine Sicherung in {folder}: nicht `init` ausführen, "
-            "den Support der Plattform anrufen",
-            "en": "No backup in {folder}: do not run `init`, call the platform's support",
-        },
-    },
-)
+CATALOG = Catalog("db", "loyalty", "db")
 
 
 class DatabaseError(Exception):
