@@ -26,7 +26,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from config import Settings
 from config.settings import PrinterKind
-from loyalty.db import DatabaseError
+from loyalty.db import DatabaseError, DatabaseWriteFailed
 from loyalty.i18n import LANGUAGES
 from loyalty.ledger import LedgerRefusal
 from receipts.text import columns_for_paper, render_text
@@ -38,6 +38,7 @@ from terminal.dialogs.receipt import ReceiptDialog
 from terminal.i18n import next_language, t
 from terminal.safe import clean, plain
 from terminal.screens.counter import CounterScreen
+from terminal.screens.sync import outcome_text
 from terminal.services import (
     SYNC_SOON_SECONDS,
     CardView,
@@ -62,7 +63,8 @@ class CounterApp(App[None]):
     TITLE = "citie-terminal"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar[list[BindingType]] = [
-        key("f1", "help", "key.help"),
+        # Priority: quit and help work in every dialog too (the key bar always shows them).
+        key("f1", "help", "key.help", priority=True),
         key("f9", "cycle_language", "key.language"),
         key("ctrl+q", "quit", "key.quit", priority=True),
     ]
@@ -119,6 +121,8 @@ class CounterApp(App[None]):
         self.ledger_problem = ""
         """What the background integrity check found wrong with the ledger ("" when sound)."""
         self.preview_on = False
+        self.sync_requested = False
+        """The shopkeeper asked for the running sync (F7): its outcome gets a notice."""
 
     # Start and stop ------------------------------------------------------------------------
 
@@ -247,6 +251,17 @@ class CounterApp(App[None]):
             return
         self.post_message(msg.CardShown(self.desk.view(verdict.card_id)))
 
+    @work(thread=True, exit_on_error=False, group="status")
+    def reload_card(self, card_id: str) -> None:
+        """Read the card's balance and events again (after a sync)."""
+        self.post_message(msg.CardRefreshed(self.desk.view(card_id)))
+
+    def on_card_refreshed(self, message: msg.CardRefreshed) -> None:
+        """Fresh figures for the card at the counter (if it is still the one there)."""
+        if self.card is not None and self.card.card_id == message.view.card_id:
+            self.card = message.view
+            self._counter_call("refresh_card", message.view)
+
     def on_card_shown(self, message: msg.CardShown) -> None:
         """A verified card is now the customer at the counter."""
         self.card = message.view
@@ -333,6 +348,11 @@ class CounterApp(App[None]):
             except LedgerRefusal as refusal:
                 self.post_message(msg.ActionRefused(refusal.reason, refusal.text(self.lang)))
                 return
+            except DatabaseWriteFailed as failure:
+                # Disk full, locked too long, read-only: nothing was kept; say so in words.
+                self.log.error("ledger write failed", error=repr(failure))
+                self.post_message(msg.ActionRefused("write_failed", failure.text(self.lang)))
+                return
             view = self.desk.view(card_id) if card_id else None
             self.post_message(fact(recorded, view))
         finally:
@@ -382,9 +402,14 @@ class CounterApp(App[None]):
             self.print_receipt(message.recorded.event.id)
 
     def on_action_refused(self, message: msg.ActionRefused) -> None:
-        """Show the core's refusal, in its own words, in the counter's language."""
+        """Show the core's refusal, in its own words, in the counter's language.
+
+        On the counter the result line and the banner say it; elsewhere (a void in the
+        history) a notice does.
+        """
         self._counter_call("show_refusal", message.sentence)
-        self.notify(message.sentence, severity="warning", markup=False, timeout=6)
+        if not isinstance(self.screen, CounterScreen):
+            self.notify(message.sentence, severity="warning", markup=False, timeout=6)
 
     def _counter_call(self, method: str, *args: Any) -> None:
         for screen in self.screen_stack:
@@ -477,6 +502,15 @@ class CounterApp(App[None]):
 
     def action_sync_now(self) -> None:
         """Run a sync now."""
+        self.request_sync()
+
+    def request_sync(self) -> None:
+        """F7 on the sync screen: run now, say it runs, and say how it ended."""
+        if self.sync_runner is None:
+            self.notify(self.t("sync.not_paired"), severity="warning", timeout=6)
+            return
+        self.sync_requested = True
+        self.notify(self.t("sync.started"), timeout=3)
         self.run_sync()
 
     def run_sync(self) -> None:
@@ -545,6 +579,23 @@ class CounterApp(App[None]):
         self.syncing = False
         self.last_sync = SyncResult(message.outcome, message.detail, message.counts)
         self.refresh_status()
+        if self.card is not None:
+            # The platform may have confirmed the card's stamps: the panel says so now.
+            self.reload_card(self.card.card_id)
+        if self.sync_requested:
+            self.sync_requested = False
+            counts = message.counts
+            self.notify(
+                self.t(
+                    "sync.finished",
+                    outcome=outcome_text(message.outcome, self.lang),
+                    sent=counts.get("synced", 0),
+                    pending=counts.get("pending", 0),
+                ),
+                severity="information" if message.outcome == "ok" else "warning",
+                markup=False,
+                timeout=6,
+            )
         for screen in self.screen_stack:
             reload = getattr(screen, "reload", None)
             if callable(reload):
@@ -616,7 +667,14 @@ class CounterApp(App[None]):
         self._counter_call("show_preview", message)
 
     def toggle_preview(self) -> bool:
-        """Ask the camera for preview frames, or stop them; the new state."""
+        """Ask the camera for preview frames, or stop them; the new state.
+
+        With no camera (none found, or turned off) there is nothing to aim with: say so.
+        """
+        if self.scanner is None or not self.camera_wanted or self.camera_state == "missing":
+            self.preview_on = False
+            self.notify(self.t("notice.no_camera"), severity="warning", timeout=6)
+            return False
         self.preview_on = not self.preview_on
         if self.scanner is not None:
             self._set_preview(self.preview_on)
@@ -656,7 +714,7 @@ class CounterApp(App[None]):
             return
         group = worker.group if worker.group in WORK_GROUPS else "other"
         error = worker.error
-        detail = clean(f"{type(error).__name__}: {error}", 160)
+        detail = failure_text(error, self.lang)
         self.log.error("worker failed", group=group, error=repr(error))
         self.notify(
             self.t("notice.failed", what=self.t(f"work.{group}"), detail=detail),
@@ -672,6 +730,13 @@ class CounterApp(App[None]):
             self._redraw_status()
         elif group == "ledger":
             self._counter_call("show_refusal", detail)
+
+
+def failure_text(error: BaseException | None, lang: str) -> str:
+    """A failure in the shopkeeper's words: the core's own sentence, never a Python name."""
+    if isinstance(error, DatabaseError):
+        return clean(error.text(lang), 300)
+    return t("error.unexpected", lang)
 
 
 def seconds_since_stamp(card: CardView, now: datetime) -> float | None:

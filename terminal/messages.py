@@ -28,6 +28,13 @@ class CardShown(Message):
 
 
 @dataclass
+class CardRefreshed(Message):
+    """The card at the counter was read again (after a sync): its fresh balance and events."""
+
+    view: Any
+
+
+@dataclass
 class CodeRefused(Message):
     """A code was read but is not a usable card; the reason code and its sentence."""
 

@@ -66,6 +66,12 @@ class CounterScreen(Screen[None]):
         """The app, typed."""
         return cast("CounterApp", self.app)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The demo card key exists only in demo mode (hidden and inert otherwise)."""
+        if action == "demo_card":
+            return bool(self.counter.demo_cards)
+        return True
+
     def compose(self) -> ComposeResult:
         """Status line, scan area and customer panel side by side, banner, footer."""
         yield StatusLine(id="status")
@@ -106,11 +112,17 @@ class CounterScreen(Screen[None]):
         """The customer at the counter changed (or left)."""
         app = self.counter
         self.query_one(CustomerPanel).show(view, app.lang, app.desk.tz)
+        # A new customer (or none): the previous one's refusal or confirmation goes.
+        self._banner(Content(""), "")
         if view is None:
             self._result(Content(""), "")
-            self._banner(Content(""), "")
         else:
             self._result(plain(t("counter.card", app.lang, card_id=clean(view.card_id, 40))), "ok")
+
+    def refresh_card(self, view: CardView) -> None:
+        """The same card's fresh figures (after a sync); the result line stays."""
+        app = self.counter
+        self.query_one(CustomerPanel).show(view, app.lang, app.desk.tz)
 
     def show_refusal(self, sentence: str) -> None:
         """Why a code or an action was refused, in red."""
@@ -251,7 +263,7 @@ class CounterScreen(Screen[None]):
         self.counter.present_demo_card()
 
     def action_preview(self) -> None:
-        """Show or hide the camera picture for aiming."""
+        """Show or hide the camera picture for aiming (or say there is no camera)."""
         on = self.counter.toggle_preview()
         self.query_one(CameraPreview).set_class(on, "-on")
 
