@@ -17,10 +17,12 @@ from __future__ import annotations
 import json
 import math
 import re
+import socket
 import ssl
 import threading
 import time
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from types import TracebackType
@@ -229,8 +231,35 @@ class _GuardedStream(httpcore.NetworkStream):
                     raise
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        # A send cut short cannot resume safely, so writes are capped, not sliced.
-        self._inner.write(buffer, self._guard.cap(timeout, httpcore.WriteTimeout))
+        # A send cut short cannot resume safely, so writes are capped, not sliced; a cancel
+        # shuts the socket down instead, which ends a send to a platform that stopped reading
+        # (a batch is larger than the socket buffers) at once rather than at the timeout.
+        wait = self._guard.cap(timeout, httpcore.WriteTimeout)
+        cancel = self._guard.cancel
+        if cancel is None:
+            self._inner.write(buffer, wait)
+            return
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.wait(_SLICE):
+                if cancel.is_set():
+                    self._shut_down()
+                    return
+
+        threading.Thread(target=watch, name="sync-write-watch", daemon=True).start()
+        try:
+            self._inner.write(buffer, wait)
+        finally:
+            done.set()
+
+    def _shut_down(self) -> None:
+        sock = self._inner.get_extra_info("socket")
+        if isinstance(sock, socket.socket):
+            # socket.socket's own shutdown: a TLS socket's would drop its SSL object under
+            # the sending thread's feet.
+            with suppress(OSError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
     def close(self) -> None:
         self._inner.close()

@@ -7,9 +7,12 @@ the nightly command runs as a real subprocess, as cron runs it.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import socket
+import struct
 import subprocess
+import termios
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -372,6 +375,51 @@ def test_cancel_does_not_wait_for_a_connect_that_hangs(tmp_path: Path) -> None:
             assert not thread.is_alive(), "the run waited for the connect"
             assert out[0].outcome == "cancelled"
             assert counts(store.read())["pending"] == 20
+
+
+def unread_bytes(conn: socket.socket) -> int:
+    """Bytes the peer sent that this side has not read yet."""
+    return int(struct.unpack("i", fcntl.ioctl(conn.fileno(), termios.FIONREAD, b"\0" * 4))[0])
+
+
+def test_cancel_ends_an_upload_the_platform_stopped_reading() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(HANG_GUARD)
+        cancel = threading.Event()
+        # A body far larger than both sides' socket buffers: the send blocks once they fill.
+        client = PlatformClient(
+            f"http://127.0.0.1:{listener.getsockname()[1]}",
+            CREDENTIAL,
+            read_timeout=300,
+            cancel=cancel,
+        )
+        errors: list[SyncError] = []
+
+        def upload() -> None:
+            try:
+                client._request("POST", "/v1/events:batch", content=b"x" * 20_000_000)
+            except SyncError as exc:
+                errors.append(exc)
+
+        thread, _ = run_in_thread(upload)
+        conn, _ = listener.accept()  # and never reads
+        with conn:
+            looking = threading.Event()
+            for _ in range(int(HANG_GUARD * 100)):
+                if unread_bytes(conn) > 100_000:  # the body is on its way: the send is stuck
+                    break
+                looking.wait(0.01)
+            else:
+                pytest.fail("the upload never started")
+            cancel.set()
+            # Half a minute: a cancel ends it within a quarter second; without the fix the
+            # send waits out its 300 s write timeout.
+            thread.join(HANG_GUARD / 4)
+            stuck = thread.is_alive()
+        thread.join(HANG_GUARD)
+        client.close()
+    assert not stuck, "the cancel waited for the stuck upload"
+    assert [e.code for e in errors] == ["cancelled"], errors
 
 
 def test_a_name_lookup_that_hangs_ends_at_the_request_deadline(
