@@ -9,8 +9,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PACKAGES := terminal scanner sync receipts config loyalty
+# Two workers, each test file on one of them (module fixtures such as a shared platform stay
+# in one process): about half the wall time on CI's 2 cores. PYTEST_WORKERS= runs serially.
+PYTEST_WORKERS ?= -n 2 --dist loadfile
 
-.PHONY: run test test-lowest setup system-libs lint typecheck pytest bench clean
+.PHONY: run test test-lowest setup system-libs lint typecheck bench clean
 
 run: setup
 	@$(BIN)/python -m terminal.demo_run
@@ -21,7 +24,7 @@ test: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy --strict $(addprefix -p ,$(PACKAGES))
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(PYTEST_WORKERS)
 
 # The lower bounds in pyproject.toml are promises: install the lowest version of every direct
 # dependency (uv's lowest-direct resolution) into a venv of its own and run the tests on it.
@@ -34,7 +37,7 @@ test-lowest: setup
 	$(BIN)/python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'], sep='\n')" > $(LOWEST)/build-requires.txt
 	VIRTUAL_ENV=$(LOWEST) $(BIN)/uv pip install --quiet --resolution lowest-direct -r $(LOWEST)/build-requires.txt
 	VIRTUAL_ENV=$(LOWEST) $(BIN)/uv pip install --quiet --resolution lowest-direct --no-build-isolation -e '.[platform,dev]'
-	$(LOWEST)/bin/pytest -q -n 2 --dist loadfile
+	$(LOWEST)/bin/pytest -q $(PYTEST_WORKERS)
 
 setup: $(STAMP) system-libs
 
