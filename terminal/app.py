@@ -49,6 +49,7 @@ from terminal.services import (
     StatusFacts,
     SyncResult,
     SyncRunner,
+    test_page,
 )
 from terminal.widgets.keys import key, localize_bindings
 from terminal.widgets.status import StatusLine
@@ -354,7 +355,11 @@ class CounterApp(App[None]):
                 self.post_message(msg.ActionRefused("write_failed", failure.text(self.lang)))
                 return
             view = self.desk.view(card_id) if card_id else None
-            self.post_message(fact(recorded, view))
+            if fact is msg.PurchaseRecorded and card_id is None:
+                claimable = self.desk.claimable(recorded.event)
+                self.post_message(msg.PurchaseRecorded(recorded, None, claimable=claimable))
+            else:
+                self.post_message(fact(recorded, view))
         finally:
             # After the fact above, so the card's keys work again on its fresh view.
             self.post_message(msg.WriteFinished(card_id))
@@ -434,16 +439,12 @@ class CounterApp(App[None]):
         self.post_message(msg.PrinterChecked(True))
 
     def printer_test(self) -> None:
-        """Print the last event's receipt (or show it when there is no printer)."""
+        """Print a test page (or show it when there is no printer); never a customer's slip."""
         self._printer_test()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="printer")
     def _printer_test(self) -> None:
-        recent = self.desk.ledger.recent(limit=1)
-        if not recent or self.receipt_builder is None:
-            self.post_message(msg.PrinterChecked(False, self.t("history.empty")))
-            return
-        receipt = self.receipt_builder(recent[0].id, self.lang)
+        receipt = test_page(self.settings, self.lang, self.desk.clock(), self.desk.tz)
         if self.printer is None:
             self.post_message(
                 msg.PrinterChecked(

@@ -59,6 +59,9 @@ class StampRecorded(EventRecorded):
 class PurchaseRecorded(EventRecorded):
     """A purchase (and the stamps its amount gives) was committed."""
 
+    claimable: int = 0
+    """For an anonymous purchase: the stamps its slip lets the customer claim."""
+
 
 @dataclass
 class RewardRedeemed(EventRecorded):

@@ -20,16 +20,19 @@ from typing import TYPE_CHECKING, Any, Protocol
 from config import Settings
 from loyalty.cards import Card
 from loyalty.db import Store, parse_iso, utc_now
-from loyalty.programs import SHOP_TZ, OfflineLimits, program_in_force
+from loyalty.i18n import datetime_text
+from loyalty.programs import SHOP_TZ, OfflineLimits, evaluate, program_in_force
 from loyalty.reports import report
 from loyalty.trust import CardVerifier
 from receipts.build import receipt_for
 from receipts.escpos import render_escpos
+from receipts.model import Receipt
 from receipts.printers import printer_for
 from receipts.text import columns_for_paper
 from scanner.process import ScannerProcess
 from scanner.sources import CameraControls, SourceSpec
 from sync.job import run_sync
+from terminal.i18n import t
 
 if TYPE_CHECKING:
     from loyalty.cards import Card
@@ -365,6 +368,15 @@ class Desk:
         """Record a purchase (anonymous without a card) and the stamps its amount gives."""
         return self.ledger.purchase(card_id, cents, self.program(), now=self.clock())
 
+    def claimable(self, event: Event) -> int:
+        """The stamps an anonymous purchase's slip lets a customer claim (as its slip says)."""
+        if event.card_id is not None or event.amount_cents is None:
+            return 0
+        decision = evaluate(
+            self.program(), [], now=event.occurred_at, amount_cents=event.amount_cents, tz=self.tz
+        )
+        return max(decision.stamps, 0)
+
     def redeem(self, card_id: str) -> Recorded:
         """Record a reward redemption within the offline limits."""
         return self.ledger.redeem(card_id, self.program(), self.limits(), now=self.clock())
@@ -522,6 +534,25 @@ def sync_runner_for(
         )
 
     return run
+
+
+def test_page(settings: Settings, lang: str, now: datetime, tz: tzinfo = SHOP_TZ) -> Receipt:
+    """A printer test page: the shop's header, the terminal and the time, "it works"."""
+
+    return Receipt(
+        language=lang,
+        kind="test",
+        title=t("printer.test_title", lang),
+        shop_name=settings.shop.name,
+        shop_address=settings.shop.address,
+        terminal_id=settings.terminal.id,
+        terminal_label=t("printer.test_terminal", lang),
+        receipt_no="1",
+        receipt_label=t("printer.test_no", lang),
+        occurred_at=now,
+        time_text=datetime_text(now, lang, tz),
+        footer=t("printer.test_footer", lang),
+    )
 
 
 def receipt_builder_for(

@@ -68,6 +68,11 @@ def test_screen_snapshot(tmp_path: Path, snap_compare: Any, screen: str, lang: s
     """Every screen at the smallest counter display, 80x24, in every language."""
     counter = make_counter(tmp_path)
     code = counter.card(CARD)
+    if screen == "redeem":
+        # A regular with enough stamps: with too few, F4 refuses without a dialog.
+        program = Program.from_settings(counter.settings.program)
+        for days in range(20, 14, -1):
+            counter.ledger.stamp(CARD, program, now=START - timedelta(days=days))
     _day_at_the_counter(counter)
     app = counter.app(lang=lang)
     assert snap_compare(app, terminal_size=SMALL, run_before=_run_before(code, screen))

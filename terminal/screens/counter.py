@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from loyalty.i18n import money
+from loyalty.ledger import LedgerRefusal, RefusalReason
 from terminal import messages as msg
 from terminal.dialogs.purchase import PurchaseDialog
 from terminal.dialogs.redeem import RedeemDialog
@@ -138,12 +139,12 @@ class CounterScreen(Screen[None]):
         event = recorded.event
         balance = recorded.balance.total if recorded.balance is not None else 0
         if isinstance(message, msg.PurchaseRecorded):
-            what = t(
-                "counter.what_purchase",
-                lang,
-                amount=money(event.amount_cents or 0, lang, event.currency or "EUR"),
-                count=event.stamps,
-            )
+            amount = money(event.amount_cents or 0, lang, event.currency or "EUR")
+            if event.card_id is None:
+                # No card: the stamps are on the slip's claim code, not on any balance.
+                what = t("counter.what_purchase_anon", lang, amount=amount, count=message.claimable)
+            else:
+                what = t("counter.what_purchase", lang, amount=amount, count=event.stamps)
         elif isinstance(message, msg.RewardRedeemed):
             what = t("counter.what_redeem", lang, reward=clean(app.desk.program().reward_name, 60))
         elif isinstance(message, msg.EventVoided):
@@ -234,6 +235,17 @@ class CounterScreen(Screen[None]):
         """Confirm, then redeem a reward (the core refuses beyond the offline limits)."""
         card = self._card_or_say()
         if card is None:
+            return
+        if card.total < card.threshold:
+            # The ledger would refuse it: say so now, not after a confirmation.
+            refusal = LedgerRefusal.of(
+                RefusalReason.BELOW_THRESHOLD,
+                "ledger.below_threshold",
+                reward=card.reward_name,
+                balance=card.total,
+                threshold=card.threshold,
+            )
+            self.show_refusal(refusal.text(self.counter.lang))
             return
 
         def done(confirmed: bool | None) -> None:
