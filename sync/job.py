@@ -119,7 +119,6 @@ def make_client(
     settings: Settings,
     *,
     transport: httpx.BaseTransport | None = None,
-    deadline: float | None = None,
     cancel: threading.Event | None = None,
 ) -> PlatformClient:
     """A client for the configured platform with this terminal's credential."""
@@ -135,7 +134,6 @@ def make_client(
         transport=transport,
         connect_timeout=settings.platform.connect_timeout,
         read_timeout=settings.platform.read_timeout,
-        deadline=deadline,
         cancel=cancel,
     )
 
@@ -233,9 +231,7 @@ def _run(
     backup: bool,
 ) -> None:
     try:
-        client = make_client(
-            settings, transport=transport, deadline=retrier.deadline, cancel=retrier.cancel
-        )
+        client = make_client(settings, transport=transport, cancel=retrier.cancel)
     except (AuthError, InsecureURL) as exc:
         _fail(report, "config", EXIT_AUTH_OR_CONFIG, exc.code, exc.message)
         return
