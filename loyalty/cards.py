@@ -37,6 +37,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from loyalty.i18n import Catalog, date_text
 
 PREFIX: Final = "CT1:"
+CLAIM_PREFIX: Final = "CC1:"
+"""The prefix of a slip's claim code (``loyalty.claims.PREFIX``; that module imports this one)."""
 MAX_LENGTH: Final = 512
 """Anything longer is refused without being read; legitimate codes are about 200 characters."""
 
@@ -294,6 +296,31 @@ def card_id_is_valid(card_id: str) -> bool:
     return _check_value(chars[:-1]) == CARD_ID_ALPHABET.index(chars[-1])
 
 
+_TYPED_NUMBER = re.compile(r"CT[\s\-]*((?:[0-9A-Z][\s\-]*){12})")
+
+
+def card_number(text: str) -> str | None:
+    """A typed card number in its printed form (``CT-7KQ2-M9XD-4HTW``), else None.
+
+    Case, spaces and dashes as people type them are forgiven (``ct 7kq2m9xd 4htw``); the
+    check character is not checked here (``card_id_is_valid`` does: a typo is then named as
+    one, not as "not a card").
+    """
+    if not isinstance(text, str) or len(text) > 40:
+        return None
+    match = _TYPED_NUMBER.fullmatch(text.strip().upper())
+    if match is None:
+        return None
+    chars = re.sub(r"[\s\-]", "", match.group(1))
+    groups = [chars[i : i + _CARD_ID_GROUP] for i in range(0, len(chars), _CARD_ID_GROUP)]
+    return "CT-" + "-".join(groups)
+
+
+def card_number_refusal(reason: RefusalReason) -> Refusal:
+    """The card refusal for a typed number (the printed card was revoked, say)."""
+    return _refuse(reason)
+
+
 def _check_value(body: str) -> int:
     """Position-weighted sum mod 37 (a prime above the alphabet size).
 
@@ -514,6 +541,10 @@ def _not_ours(text: str) -> Refusal:
     upper_head = text[:8].upper()
     if upper_head.startswith(PREFIX):
         return _refuse(RefusalReason.MALFORMED, "malformed.case")
+    if upper_head.startswith(CLAIM_PREFIX):
+        # A slip's claim code (loyalty.claims) held up at the counter: it is claimed in the
+        # city app, not stamped here.
+        return _refuse(RefusalReason.NOT_A_CARD, "not_a_card.claim")
     if _OWN_FAMILY.match(upper_head):
         return _refuse(RefusalReason.MALFORMED, "malformed.version")
     first_line = text.split("\n", 1)[0].strip()

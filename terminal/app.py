@@ -29,12 +29,12 @@ from config.settings import PrinterKind
 from loyalty.db import DatabaseError, DatabaseWriteFailed
 from loyalty.i18n import LANGUAGES
 from loyalty.ledger import LedgerRefusal
-from receipts.text import columns_for_paper, render_text
+from receipts.text import Qr, columns_for_paper, layout, text_lines
 from scanner import events as ev
 from terminal import messages as msg
 from terminal.dialogs.confirm import ConfirmDialog
 from terminal.dialogs.help import HelpDialog
-from terminal.dialogs.receipt import ReceiptDialog
+from terminal.dialogs.receipt import QR_MARK, ReceiptDialog
 from terminal.i18n import next_language, t
 from terminal.safe import clean, plain
 from terminal.screens.counter import CounterScreen
@@ -245,12 +245,12 @@ class CounterApp(App[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="ledger")
     def check_code(self, candidates: Sequence[str]) -> None:
-        """Verify the code and load the card's balance and events."""
-        verdict = self.desk.verify(candidates, self.lang)
+        """Verify the code (or look up the typed card number), then load the card."""
+        verdict = self.desk.identify(candidates, self.lang)
         if isinstance(verdict, Refused):
             self.post_message(msg.CodeRefused(verdict.reason, verdict.sentence))
             return
-        self.post_message(msg.CardShown(self.desk.view(verdict.card_id)))
+        self.post_message(msg.CardShown(self.desk.view(verdict)))
 
     @work(thread=True, exit_on_error=False, group="status")
     def reload_card(self, card_id: str) -> None:
@@ -478,8 +478,18 @@ class CounterApp(App[None]):
         self.push_screen(ReceiptDialog(message.text))
 
     def receipt_text(self, receipt: Any) -> str:
-        """The receipt as text for the screen, at the configured paper width."""
-        return render_text(receipt, columns_for_paper(self.settings.printer.paper_width_mm))
+        """The receipt as text for the screen, at the configured paper width.
+
+        The claim code is one line marked for ``ReceiptDialog``, which draws it as a QR.
+        """
+        width = columns_for_paper(self.settings.printer.paper_width_mm)
+        lines: list[str] = []
+        for block in layout(receipt, width):
+            if isinstance(block, Qr):
+                lines.append(QR_MARK + block.data)
+            else:
+                lines += text_lines([block], width)
+        return "\n".join(lines) + "\n"
 
     def on_printer_checked(self, message: msg.PrinterChecked) -> None:
         """Say the print went, or show the receipt on the screen."""
