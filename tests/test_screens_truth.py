@@ -347,3 +347,23 @@ async def test_a_full_disk_refuses_the_stamp_in_the_shop_language(tmp_path: Path
         assert "Nichts wurde erfasst" in banner, banner
         assert "DatabaseWriteFailed" not in banner
         assert not app.writing  # the card's keys work again
+
+
+async def test_notices_never_cover_the_result_or_the_banner(tmp_path: Path) -> None:
+    from textual.widgets._toast import Toast
+
+    counter = make_counter(tmp_path)
+    app = counter.app()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        await type_code(pilot, counter.card(CARD))
+        await pilot.press("f2")
+        await settle(pilot)
+        for n in range(3):
+            app.notify(f"notice {n}: a sentence long enough to take a few lines of the screen")
+        await settle(pilot)
+        toasts = [toast.region for toast in app.screen.query(Toast)]
+        assert toasts
+        for selector in ("#banner", "#scan-result"):
+            region = app.screen.query_one(selector).region
+            assert all(not toast.overlaps(region) for toast in toasts), selector
