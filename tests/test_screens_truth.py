@@ -367,3 +367,17 @@ async def test_notices_never_cover_the_result_or_the_banner(tmp_path: Path) -> N
         for selector in ("#banner", "#scan-result"):
             region = app.screen.query_one(selector).region
             assert all(not toast.overlaps(region) for toast in toasts), selector
+
+
+async def test_a_void_names_the_cancelled_slip_by_its_number(tmp_path: Path) -> None:
+    counter = make_counter(tmp_path)
+    program = Program.from_settings(counter.settings.program)
+    stamp = counter.ledger.stamp(CARD, program, now=counter.clock())
+    app = counter.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.record_void(stamp.event.id, CARD)
+        await settle(pilot)
+        banner = text_of(app, "#banner")
+        assert f"void of {stamp.event.receipt_no}" in banner, banner
+        assert stamp.event.id not in banner

@@ -148,7 +148,12 @@ class CounterScreen(Screen[None]):
         elif isinstance(message, msg.RewardRedeemed):
             what = t("counter.what_redeem", lang, reward=clean(app.desk.program().reward_name, 60))
         elif isinstance(message, msg.EventVoided):
-            what = t("counter.what_void", lang, receipt=clean(event.voids or "", 40))
+            # The cancelled slip's number, as printed on it (not the event's internal id).
+            cancelled = next(
+                (str(line.params.get("receipt_no", "")) for line in recorded.lines),
+                event.voids or "",
+            )
+            what = t("counter.what_void", lang, receipt=clean(cancelled or event.voids or "", 40))
         else:
             what = t("counter.what_stamp", lang, count=event.stamps, balance=balance)
         receipt = clean(event.receipt_no or "", 40)
