@@ -653,7 +653,8 @@ class CounterApp(App[None]):
         elif isinstance(event, ev.ScannerRestarted):
             self.post_message(msg.CameraChanged("restarted"))
         elif isinstance(event, ev.FileScanned) and (event.error or not event.codes):
-            self.post_message(msg.CodeRefused("unreadable", event.error or ""))
+            # The child's error is an English technical detail; the shopkeeper gets a sentence.
+            self.post_message(msg.CodeRefused("unreadable", self.t("refused.unreadable_image")))
 
     def on_camera_changed(self, message: msg.CameraChanged) -> None:
         """Show the camera's state; say it when it stops or comes back."""

@@ -631,6 +631,13 @@ M: dict[str, dict[str, str]] = {
         "de": "Die Kamera ist ausgefallen; Neustart. Scanner und Eingabe funktionieren weiter.",
         "en": "The camera stopped; restarting it. Scanner and typed codes keep working.",
     },
+    "refused.unreadable_image": {
+        "fr": "Aucun code lisible sur cette image : présentez la carte à nouveau "
+        "ou tapez son numéro.",
+        "nl": "Geen leesbare code op dit beeld: toon de kaart opnieuw of typ het kaartnummer.",
+        "de": "Kein lesbarer Code auf diesem Bild: Karte erneut zeigen oder Kartennummer eingeben.",
+        "en": "No readable code in this picture: show the card again or type its number.",
+    },
     "notice.camera_missing": {
         "fr": "Pas de caméra : utilisez le lecteur ou tapez le code.",
         "nl": "Geen camera: gebruik de scanner of typ de code.",
