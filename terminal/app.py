@@ -29,6 +29,7 @@ from config.settings import PrinterKind
 from loyalty.db import DatabaseError, DatabaseWriteFailed
 from loyalty.i18n import LANGUAGES
 from loyalty.ledger import LedgerRefusal
+from receipts.printers import PrinterError
 from receipts.text import Qr, columns_for_paper, layout, text_lines
 from scanner import events as ev
 from terminal import messages as msg
@@ -434,7 +435,9 @@ class CounterApp(App[None]):
         try:
             self.printer.print_receipt(receipt)
         except Exception as exc:
-            self.post_message(msg.PrinterChecked(False, clean(exc), self.receipt_text(receipt)))
+            self.post_message(
+                msg.PrinterChecked(False, failure_text(exc, self.lang), self.receipt_text(receipt))
+            )
             return
         self.post_message(msg.PrinterChecked(True))
 
@@ -455,7 +458,9 @@ class CounterApp(App[None]):
         try:
             self.printer.print_receipt(receipt)
         except Exception as exc:
-            self.post_message(msg.PrinterChecked(False, clean(exc), self.receipt_text(receipt)))
+            self.post_message(
+                msg.PrinterChecked(False, failure_text(exc, self.lang), self.receipt_text(receipt))
+            )
             return
         self.post_message(msg.PrinterChecked(True))
 
@@ -497,7 +502,7 @@ class CounterApp(App[None]):
             self.notify(self.t("printer.ok"), timeout=2)
             return
         self.notify(
-            self.t("printer.failed", detail=clean(message.detail, 80)),
+            self.t("printer.failed", detail=clean(message.detail, 300)),
             severity="warning",
             markup=False,
         )
@@ -746,7 +751,7 @@ class CounterApp(App[None]):
 
 def failure_text(error: BaseException | None, lang: str) -> str:
     """A failure in the shopkeeper's words: the core's own sentence, never a Python name."""
-    if isinstance(error, DatabaseError):
+    if isinstance(error, DatabaseError | PrinterError):
         return clean(error.text(lang), 300)
     return t("error.unexpected", lang)
 

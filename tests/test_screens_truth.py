@@ -381,3 +381,23 @@ async def test_a_void_names_the_cancelled_slip_by_its_number(tmp_path: Path) -> 
         banner = text_of(app, "#banner")
         assert f"void of {stamp.event.receipt_no}" in banner, banner
         assert stamp.event.id not in banner
+
+
+async def test_a_printer_fault_is_said_in_the_shop_language(tmp_path: Path) -> None:
+    # A file printer whose folder does not exist: the real FilePrinter fails to open it.
+    target = tmp_path / "no-such-folder" / "printer.bin"
+    counter = make_counter(tmp_path, overrides={"printer": {"kind": "file", "target": str(target)}})
+    counter.ledger.stamp(CARD, Program.from_settings(counter.settings.program), now=counter.clock())
+    app = counter.app(lang="nl", printer=SlipPrinter(counter.settings))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f8", "f3")
+        await settle(pilot)
+        said = " ".join(notices(app))
+        assert "Errno" not in said and "Could not" not in said, said
+        from receipts.printers import MESSAGES
+
+        dutch = [
+            MESSAGES.text(f"printer_{r}", "nl", target=str(target)) for r in ("absent", "failed")
+        ]
+        assert any(sentence[:30] in said for sentence in dutch), said
