@@ -86,4 +86,6 @@ async def test_dutch_counter_keeps_quit_help_and_actions(tmp_path: Path, width: 
         assert "f3 Aankoop" in footer
         assert "f4 Beloning" in footer
         if width >= 160:
-            assert "f9 Taal" in footer or "f8 Instellingen" in footer
+            # Every counter key fits at 160 columns (F12 exists only in demo mode).
+            for label in ("f8 Instellingen", "esc Wissen", "f9 Taal"):
+                assert label in footer, footer
