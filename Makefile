@@ -1,6 +1,7 @@
 # citie-terminal: two commands from a fresh clone.
 #   make run   set everything up, start the demo platform, run the counter app
-#   make test  set everything up, then lint, type-check and run the tests
+#   make test  set everything up, then lint, check the import contracts, type-check and test
+#   make test-lowest  the tests again on the lowest version of every direct dependency (CI)
 # Setup is idempotent: .venv is (re)installed only when pyproject.toml changed.
 
 PYTHON ?= python3
@@ -8,8 +9,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PACKAGES := terminal scanner sync receipts config loyalty city
+# Two workers, each test file on one of them (module fixtures such as a shared platform stay
+# in one process): about half the wall time on CI's 2 cores. PYTEST_WORKERS= runs serially.
+PYTEST_WORKERS ?= -n 2 --dist loadfile
 
-.PHONY: run test setup system-libs postgresql lint typecheck pytest bench clean
+.PHONY: run test test-lowest setup system-libs postgresql lint typecheck bench clean
 
 run: setup
 	@$(BIN)/python -m terminal.demo_run
@@ -18,8 +22,22 @@ test: setup
 	@$(MAKE) --no-print-directory system-libs postgresql STRICT=1
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy --strict $(addprefix -p ,$(PACKAGES))
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(PYTEST_WORKERS)
+
+# The lower bounds in pyproject.toml are promises: install the lowest version of every direct
+# dependency (uv's lowest-direct resolution) into a venv of its own and run the tests on it.
+# The build backend too: the project is built there with the lowest allowed setuptools.
+LOWEST := $(VENV)/lowest
+test-lowest: setup
+	$(BIN)/python -m pip install --quiet 'uv>=0.5'
+	rm -rf $(LOWEST)
+	$(BIN)/uv venv --quiet --python $(BIN)/python $(LOWEST)
+	$(BIN)/python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'], sep='\n')" > $(LOWEST)/build-requires.txt
+	VIRTUAL_ENV=$(LOWEST) $(BIN)/uv pip install --quiet --resolution lowest-direct -r $(LOWEST)/build-requires.txt
+	VIRTUAL_ENV=$(LOWEST) $(BIN)/uv pip install --quiet --resolution lowest-direct --no-build-isolation -e '.[platform,dev]'
+	$(LOWEST)/bin/pytest -q $(PYTEST_WORKERS)
 
 setup: $(STAMP) system-libs postgresql
 
@@ -62,6 +80,7 @@ postgresql:
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: setup
 	$(BIN)/mypy --strict $(addprefix -p ,$(PACKAGES))

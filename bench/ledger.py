@@ -3,6 +3,7 @@
 Run: ``.venv/bin/python bench/ledger.py [--events 1000000] [--stamps 400] [--dir PATH]``.
 Prints one table (median, p95, and ratios against the best alternative measured in the same
 run). Aims on the 2-core counter box: durable stamp < 1 ms median, balance lookup < 1 ms,
+open + balance on the 1,000,000-event ledger < 50 ms (what every headless command pays),
 card verification within 1.5x of a bare Ed25519 verify.
 """
 
@@ -133,6 +134,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--stamps", type=int, default=400)
+    parser.add_argument("--open-runs", type=int, default=10, help="Rounds of open + balance.")
     parser.add_argument("--dir", type=Path, default=None, help="Where to put the databases.")
     args = parser.parse_args()
     directory = args.dir or Path(tempfile.mkdtemp(prefix="bench-ledger-"))
@@ -169,6 +171,7 @@ def main() -> None:
         (f"balance lookup, card with {args.events:,} events", lookups, "lookup"),
         ("  (for scale: fold of the card's events)", fold, "lookup"),
     ]
+    rows += open_rows(big, args.events, args.open_runs)
 
     now = datetime(2025, 3, 8, 11, tzinfo=UTC)
     program = Program(
@@ -201,8 +204,30 @@ def main() -> None:
         print(f"{name:<46} {med:>10.1f} {p95(values):>10.1f} {1e6 / med:>11,.0f} {ratio:>6.2f}x")
     print(
         "\nratio: against the fastest row of the same kind in this run "
-        "(stamp commits vs NORMAL, lookups vs the indexed lookup, cards vs bare Ed25519)."
+        "(stamp commits vs NORMAL, lookups vs the indexed lookup, opens vs the open without "
+        "the full check, cards vs bare Ed25519)."
     )
+
+
+def open_and_balance(path: Path, *, check: bool) -> None:
+    """What every headless command pays: a cold ``Store.open`` and one balance, then close."""
+    with Store.open(path, check=check) as store:
+        Ledger(store, shop_id="s", terminal_id="t1").balance("CT-BIG")
+
+
+def open_rows(path: Path, events: int, runs: int) -> list[tuple[str, list[float], str]]:
+    """Open + balance as it is (header and schema only) against a full integrity check at
+    every open (as before issue 10), interleaved so both see the same machine load."""
+    quick: list[float] = []
+    full: list[float] = []
+    for n in range(runs):
+        quick += timed(lambda: open_and_balance(path, check=False), 5)
+        if n < max(1, runs // 5):  # the full check takes seconds: fewer runs of it
+            full += timed(lambda: open_and_balance(path, check=True), 1)
+    return [
+        (f"open + balance, {events:,} events", quick, "open"),
+        ("  open + full integrity_check + balance", full, "open"),
+    ]
 
 
 def card_bench(directory: Path) -> list[tuple[str, list[float], str]]:

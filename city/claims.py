@@ -38,6 +38,7 @@ from loyalty.claims import (
     claim_terminal,
     verify_claim,
 )
+from loyalty.db import iso
 from loyalty.keys import public_from_hex
 from loyalty.programs import local_day
 from sync.protocol import Event
@@ -107,7 +108,7 @@ def redeem_claim(
         return _refuse(reason, f"slip {verdict.receipt_no}")
     ensure_claim_table(db)
     digest = hashlib.sha256(code.strip().encode("ascii")).hexdigest()
-    stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    stamp = iso(now)
     db.execute("SAVEPOINT claim")
     try:
         for event_id in verdict.event_ids:

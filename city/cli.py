@@ -31,9 +31,9 @@ from city.serve import ENV_DB, ServeOptions, serving_lock
 from city.serve import run as run_server
 from city.sheets import write_sheet_pdf
 from city.store import LIST_PAGE, PlatformError, PlatformStore, is_postgres, open_store, redact
-from loyalty.programs import Program
+from loyalty.programs import ProgramError, read_program_file
 from receipts.cards import render_card_pdf, render_card_png
-from sync.protocol import Id, describe
+from sync.protocol import Id
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -720,17 +720,13 @@ def program() -> None:
 def program_set(env: PlatformEnv, shop_id: str, program_file: Path) -> None:
     """Set a shop's program from a JSON file (sent to its terminals at their next pull)."""
     try:
-        body = json.loads(program_file.read_text(encoding="utf-8"))
+        text = program_file.read_text(encoding="utf-8")
+        read_program_file(text)  # loyalty/program.schema.json: names the field and the fix
+        body = json.loads(text)
+    except ProgramError as exc:
+        raise Refused("bad_program", f"{program_file}: {exc}") from exc
     except (ValueError, OSError) as exc:
         raise Refused("bad_program", f"{program_file} is not readable JSON ({exc}).") from exc
-    if not isinstance(body, dict) or not isinstance(body.get("id"), str):
-        raise Refused("bad_program", f'{program_file} must hold a JSON object with an "id".')
-    try:
-        Program.model_validate(body)
-    except ValidationError as exc:
-        raise Refused(
-            "bad_program", f"{program_file} is not a valid program: {describe(exc)}."
-        ) from exc
     with env.store() as store:
         if not store.shop_exists(shop_id):
             raise Refused(

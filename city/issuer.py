@@ -30,7 +30,7 @@ from loyalty.cards import (
     new_card_id,
     public_key_from_raw,
 )
-from loyalty.db import iso, utc_now
+from loyalty.db import iso, private_dir, private_file, utc_now
 from loyalty.keys import KeyFileError, load_private_key, public_hex, write_secret
 
 STATE_FORMAT: Final = "citie-issuer/1"
@@ -79,7 +79,7 @@ class Issuer:
             raise ValueError(
                 f"issuer name {issuer!r} must be 1 to 64 letters, digits, '.', '_' or '-'"
             )
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)
         with _locked(directory):
             state = _read_state(directory)
             if state is None:
@@ -240,6 +240,8 @@ def _read_state(directory: Path) -> _State | None:
 def _write_state(directory: Path, state: _State) -> None:
     path = directory / STATE_FILE
     tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    private_file(tmp)  # 0600 whatever the umask: the state names the issuer's keys
     with tmp.open("w", encoding="utf-8") as handle:
         json.dump(state.to_json(), handle, indent=2)
         handle.write("\n")

@@ -21,6 +21,7 @@ from typing import Any
 
 from city.migrations import SQLITE, statements
 from city.store import PlatformStore, Rows, Tx
+from loyalty.db import private_file
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -47,7 +48,9 @@ class SqliteStore(PlatformStore):
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Customer data: the file 0600 (SQLite gives its WAL and SHM the same mode), the
+        # folder 0700, whatever the umask.
+        private_file(path)
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._registry = threading.Lock()  # guards the list of connections only

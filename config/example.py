@@ -57,7 +57,9 @@ def render_toml(settings: Settings, *, blank: frozenset[tuple[str, str]] = froze
 
 def example_toml() -> str:
     """The text of config/example.toml."""
-    return render_toml(Settings(), blank=frozenset({("storage", "data_dir")}))
+    return render_toml(
+        Settings(), blank=frozenset({("storage", "data_dir"), ("program", "reward_name")})
+    )
 
 
 EXAMPLE_PATH = Path(__file__).with_name("example.toml")
@@ -75,6 +77,8 @@ def reference_table() -> str:
             kind = describe_field(model, key, with_default=False)
             value = getattr(getattr(defaults, section), key)
             default = "user data folder" if (section, key) == ("storage", "data_dir") else None
+            if (section, key) == ("program", "reward_name"):
+                default = '""'  # the shop language's words, filled in by Settings
             if default is None:
                 default = _toml_value(value)
             meaning = (field.description or "").replace("|", "/").replace("<", "&lt;")

@@ -94,6 +94,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
         ) from exc
 
 
+RENAMED: dict[tuple[str, str], str] = {("sync", "backup_retention"): "keep_backups"}
+"""Keys read under their old name, so an older config file keeps working."""
+
+
 def _check_shape(data: Mapping[str, Any], path: Path) -> None:
     sections = list(SECTIONS)
     for section, body in data.items():
@@ -108,7 +112,7 @@ def _check_shape(data: Mapping[str, Any], path: Path) -> None:
             )
         keys = list(SECTIONS[section].model_fields)
         for key in body:
-            if key not in keys:
+            if key not in keys and (section, key) not in RENAMED:
                 raise ConfigError(
                     f"config error in {path}: unknown key [{section}] {key}.{_nearest(key, keys)}"
                 )
@@ -196,7 +200,10 @@ def load_settings(
         file_data = _read_toml(path)
         _check_shape(file_data, path)
         for section, body in file_data.items():
-            for key, value in body.items():
+            for old_key, value in body.items():
+                key = RENAMED.get((section, old_key), old_key)
+                if key != old_key and key in body:
+                    continue  # the new name wins over the old one
                 merged.setdefault(section, {})[key] = value
                 origin[(section, key)] = Source("file", str(path))
 

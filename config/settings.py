@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 APP_NAME = "citie-terminal"
 
@@ -21,6 +29,37 @@ _SECTION = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True
 
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 """An id as the platform spells it: letters, digits, dot, dash, underscore."""
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+"""Control characters: what the program, the screen and the slip refuse (loyalty.programs)."""
+
+
+def control_character(value: str) -> str | None:
+    """The first control character in ``value`` as ``U+0009``, or None if there is none."""
+    found = _CONTROL.search(value)
+    return None if found is None else f"U+{ord(found.group()):04X}"
+
+
+class _Section(BaseModel):
+    """A config section: no string value (text, path, address) may hold a control character.
+
+    Settings is the one place that validates: everything built from it (the Program, the
+    slip, the screen) refuses control characters, so a tab here would otherwise pass
+    ``config check`` and crash the first command that builds a Program.
+    """
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_control_characters(cls, value: object) -> object:
+        texts = value if isinstance(value, list) else [value]
+        for text in texts:
+            code = control_character(text) if isinstance(text, str) else None
+            if code is not None:
+                raise ValueError(
+                    f"it holds a control character ({code}, e.g. a tab or a line break); "
+                    "write the text on one line with plain spaces"
+                )
+        return value
 
 
 def default_data_dir() -> Path:
@@ -37,7 +76,7 @@ class Language(StrEnum):
     EN = "en"
 
 
-class ShopSettings(BaseModel):
+class ShopSettings(_Section):
     """Who this shop is."""
 
     model_config = _SECTION
@@ -48,14 +87,14 @@ class ShopSettings(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=80)] = "Demo Coffee"
     """The shop's name as printed on receipts and shown in the status line."""
 
-    address: Annotated[str, Field(max_length=160)] = "Grote Markt 1, 8800 Roeselare"
-    """The shop's address, printed under the name on receipts."""
+    address: Annotated[str, Field(max_length=160)] = ""
+    """The shop's address, printed under the name on receipts (empty: no address line)."""
 
     language: Language = Language.NL
     """The counter's language at start-up: fr, nl, de or en (switchable in the app)."""
 
 
-class TerminalSettings(BaseModel):
+class TerminalSettings(_Section):
     """This device."""
 
     model_config = _SECTION
@@ -67,7 +106,7 @@ class TerminalSettings(BaseModel):
     """Ring the terminal bell when an event is recorded."""
 
 
-class StorageSettings(BaseModel):
+class StorageSettings(_Section):
     """Where things are kept on disk."""
 
     model_config = _SECTION
@@ -95,7 +134,7 @@ class StorageSettings(BaseModel):
         return self.database if self.database.is_absolute() else self.data_dir / self.database
 
 
-class PlatformSettings(BaseModel):
+class PlatformSettings(_Section):
     """The city platform this terminal syncs with."""
 
     model_config = _SECTION
@@ -137,7 +176,7 @@ def _all_decoders() -> list[DecoderName]:
     return ["zxing", "zbar", "opencv"]
 
 
-class CameraSettings(BaseModel):
+class CameraSettings(_Section):
     """The webcam that reads customers' codes."""
 
     model_config = _SECTION
@@ -162,6 +201,20 @@ class CameraSettings(BaseModel):
     debounce_seconds: Annotated[float, Field(ge=0, le=60)] = 3.0
     """The same code read again within this many seconds is reported once."""
 
+    exposure: Annotated[str, Field(pattern=r"^(auto|\d{1,6}(\.\d{1,3})?)$")] = "auto"
+    """auto, or a fixed exposure in driver units (V4L2: 100 us each); short stops motion blur."""
+
+    focus: Annotated[str, Field(pattern=r"^(auto|\d{1,4})$")] = "auto"
+    """auto, or a fixed focus position in the driver's units (V4L2 0-255: higher is nearer)."""
+
+    @field_validator("exposure", "focus", mode="before")
+    @classmethod
+    def _number_as_text(cls, value: object) -> object:
+        # ``exposure = 100`` in TOML is an integer; the setting keeps "auto" or a number.
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return f"{value:g}"
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("decoders", mode="before")
     @classmethod
     def _split_decoders(cls, value: object) -> object:
@@ -179,7 +232,39 @@ class PrinterKind(StrEnum):
     NETWORK = "network"
 
 
-class PrinterSettings(BaseModel):
+NETWORK_PRINTER_PORT = 9100
+"""The raw printing port of network receipt printers."""
+
+
+def network_address(target: str) -> tuple[str, int]:
+    """Host and port of a network printer target: ``host``, ``host:port``, ``[v6]``,
+    ``[v6]:port`` or a bare IPv6 address; port 9100 when none is given.
+
+    The one parser for the printer, ``doctor`` and the config check; a ValueError says what
+    is wrong and how to write it.
+    """
+    text = target.strip()
+    port_text: str | None = None
+    if text.startswith("["):
+        host, closed, rest = text[1:].partition("]")
+        if not closed or (rest and not rest.startswith(":")):
+            raise ValueError("write an IPv6 printer as [address] or [address]:port")
+        port_text = rest[1:] if rest else None
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    else:
+        host = text  # a host name, an IPv4 address or a bare IPv6 address
+    if port_text is not None and not (port_text.isdigit() and 1 <= int(port_text) <= 65535):
+        raise ValueError(
+            f"the printer port {port_text!r} is not a number from 1 to 65535 "
+            "(receipt printers listen on 9100); write host:port, e.g. 192.168.1.50:9100"
+        )
+    if not host.strip():
+        raise ValueError("name the printer's host, e.g. 192.168.1.50:9100")
+    return host.strip(), NETWORK_PRINTER_PORT if port_text is None else int(port_text)
+
+
+class PrinterSettings(_Section):
     """The receipt printer."""
 
     model_config = _SECTION
@@ -193,6 +278,17 @@ class PrinterSettings(BaseModel):
     paper_width_mm: Literal[58, 80] = 80
     """Paper width in millimetres: 58 (32 columns) or 80 (48 columns)."""
 
+    @field_validator("target")
+    @classmethod
+    def _network_target(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("kind") is PrinterKind.NETWORK and value.strip():
+            network_address(value)  # a ValueError says what is wrong with it
+        return value
+
+    def network_address(self) -> tuple[str, int]:
+        """Host and port of a network printer (see ``network_address``)."""
+        return network_address(self.target)
+
     @model_validator(mode="after")
     def _target_needed(self) -> PrinterSettings:
         if self.kind is not PrinterKind.NONE and not self.target.strip():
@@ -200,7 +296,7 @@ class PrinterSettings(BaseModel):
         return self
 
 
-class ProgramSettings(BaseModel):
+class ProgramSettings(_Section):
     """The shop's loyalty program until the platform sends one."""
 
     model_config = _SECTION
@@ -217,8 +313,11 @@ class ProgramSettings(BaseModel):
     reward_threshold: Annotated[int, Field(ge=1, le=1000)] = 10
     """Stamps needed for one reward."""
 
-    reward_name: Annotated[str, Field(min_length=1, max_length=60)] = "a free coffee"
-    """What the reward is, as the customer reads it."""
+    reward_name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)
+    ] = "a reward"
+    """What the reward is, as the customer reads it; empty: the usual words in the shop's
+    language ("een beloning", "une récompense", "eine Prämie", "a reward")."""
 
     max_stamps_per_day: Annotated[int, Field(ge=1, le=1000)] = 5
     """Most stamps one card may earn in a day at this shop."""
@@ -226,8 +325,20 @@ class ProgramSettings(BaseModel):
     min_minutes_between_stamps: Annotated[int, Field(ge=0, le=1440)] = 0
     """Minimum minutes between two stamp events for one card (0: no gap needed)."""
 
+    repeat_confirm_seconds: Annotated[float, Field(ge=0, le=3600)] = 60.0
+    """A second stamp for the same card within this many seconds asks for Enter first (0: never)."""
 
-class LimitSettings(BaseModel):
+
+DEFAULT_REWARD_NAMES: dict[Language, str] = {
+    Language.FR: "une récompense",
+    Language.NL: "een beloning",
+    Language.DE: "eine Prämie",
+    Language.EN: "a reward",
+}
+"""The reward's name when none is set, in the shop's language (never a demo's coffee)."""
+
+
+class LimitSettings(_Section):
     """What the counter allows while the platform cannot confirm."""
 
     model_config = _SECTION
@@ -245,7 +356,7 @@ class LimitSettings(BaseModel):
     """Largest purchase the counter accepts, in cents (1000000 = 10 000.00 EUR)."""
 
 
-class SyncSettings(BaseModel):
+class SyncSettings(_Section):
     """How events travel to the platform."""
 
     model_config = _SECTION
@@ -259,11 +370,16 @@ class SyncSettings(BaseModel):
     time_budget_seconds: Annotated[float, Field(gt=0, le=3600)] = 120.0
     """Longest one sync run keeps retrying before it gives up and keeps the events."""
 
-    backup_retention: Annotated[int, Field(ge=0, le=365)] = 7
-    """Nightly database backups to keep (0: no backups)."""
+    keep_backups: Annotated[int, Field(ge=0, le=365)] = 7
+    """Ledger backups to keep in the backups folder, newest first (0: no nightly backups)."""
+
+    @property
+    def backup_retention(self) -> int:
+        """The old name of ``keep_backups`` (a config file may still say ``backup_retention``)."""
+        return self.keep_backups
 
 
-class Settings(BaseModel):
+class Settings(_Section):
     """Everything the terminal is told, in one validated object."""
 
     model_config = _SECTION
@@ -294,6 +410,27 @@ class Settings(BaseModel):
 
     sync: SyncSettings = Field(default_factory=SyncSettings)
     """Sync with the platform."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_reward_name(cls, data: object) -> object:
+        # reward_name = "" (what init writes when none was given) means "the shop
+        # language's usual words": the key is dropped so the default below applies.
+        if isinstance(data, dict) and isinstance(data.get("program"), dict):
+            program = data["program"]
+            if program.get("reward_name") == "":
+                kept = {key: value for key, value in program.items() if key != "reward_name"}
+                data = {**data, "program": kept}
+        return data
+
+    @model_validator(mode="after")
+    def _reward_name_in_the_shop_language(self) -> Settings:
+        if "reward_name" not in self.program.model_fields_set:
+            name = DEFAULT_REWARD_NAMES[self.shop.language]
+            # Frozen: the validated object is completed once, here, before anyone sees it.
+            program = self.program.model_copy(update={"reward_name": name})
+            object.__setattr__(self, "program", program)
+        return self
 
     @property
     def data_dir(self) -> Path:

@@ -37,6 +37,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from loyalty.i18n import Catalog, date_text
 
 PREFIX: Final = "CT1:"
+CLAIM_PREFIX: Final = "CC1:"
+"""The prefix of a slip's claim code (``loyalty.claims.PREFIX``; that module imports this one)."""
 MAX_LENGTH: Final = 512
 """Anything longer is refused without being read; legitimate codes are about 200 characters."""
 
@@ -85,154 +87,7 @@ class RefusalReason(StrEnum):
     REVOKED = "revoked"
 
 
-MESSAGES = Catalog(
-    "loyalty.cards",
-    {
-        "not_a_card": {
-            "en": "This is not a loyalty card; ask the customer for their loyalty card.",
-            "fr": "Ceci n'est pas une carte de fidélité ; demandez au client sa carte de fidélité.",
-            "nl": "Dit is geen klantenkaart; vraag de klant naar de klantenkaart.",
-            "de": "Das ist keine Kundenkarte; bitten Sie den Kunden um seine Kundenkarte.",
-        },
-        "not_a_card.payment": {
-            "en": "This is a payment code, not a loyalty card; ask the customer for their "
-            "loyalty card.",
-            "fr": "Ceci est un code de paiement, pas une carte de fidélité ; demandez au client "
-            "sa carte de fidélité.",
-            "nl": "Dit is een betaalcode, geen klantenkaart; vraag de klant naar de klantenkaart.",
-            "de": "Das ist ein Zahlungscode, keine Kundenkarte; bitten Sie den Kunden um seine "
-            "Kundenkarte.",
-        },
-        "not_a_card.link": {
-            "en": "This is a web link, not a loyalty card; ask the customer for their loyalty "
-            "card.",
-            "fr": "Ceci est un lien web, pas une carte de fidélité ; demandez au client sa carte "
-            "de fidélité.",
-            "nl": "Dit is een weblink, geen klantenkaart; vraag de klant naar de klantenkaart.",
-            "de": "Das ist ein Weblink, keine Kundenkarte; bitten Sie den Kunden um seine "
-            "Kundenkarte.",
-        },
-        "not_a_card.other_app": {
-            "en": "This code belongs to another app, not to the loyalty card; ask the customer "
-            "for their loyalty card.",
-            "fr": "Ce code appartient à une autre application, ce n'est pas une carte de "
-            "fidélité ; demandez au client sa carte de fidélité.",
-            "nl": "Deze code hoort bij een andere app, het is geen klantenkaart; vraag de klant "
-            "naar de klantenkaart.",
-            "de": "Dieser Code gehört zu einer anderen App, er ist keine Kundenkarte; bitten Sie "
-            "den Kunden um seine Kundenkarte.",
-        },
-        "not_a_card.text": {
-            "en": "This is plain text or a number, not a loyalty card; ask the customer for "
-            "their loyalty card.",
-            "fr": "Ceci est du texte ou un numéro, pas une carte de fidélité ; demandez au "
-            "client sa carte de fidélité.",
-            "nl": "Dit is gewone tekst of een nummer, geen klantenkaart; vraag de klant naar "
-            "de klantenkaart.",
-            "de": "Das ist nur Text oder eine Nummer, keine Kundenkarte; bitten Sie den Kunden "
-            "um seine Kundenkarte.",
-        },
-        "not_a_card.empty": {
-            "en": "Nothing was read; scan the customer's loyalty card again.",
-            "fr": "Rien n'a été lu ; scannez à nouveau la carte de fidélité du client.",
-            "nl": "Er werd niets gelezen; scan de klantenkaart opnieuw.",
-            "de": "Es wurde nichts gelesen; scannen Sie die Kundenkarte noch einmal.",
-        },
-        "too_long": {
-            "en": "This code is far too long to be a loyalty card, so it was not read; ask "
-            "the customer for their loyalty card.",
-            "fr": "Ce code est bien trop long pour une carte de fidélité, il n'a donc pas été "
-            "lu ; demandez au client sa carte de fidélité.",
-            "nl": "Deze code is veel te lang voor een klantenkaart en werd dus niet gelezen; "
-            "vraag de klant naar de klantenkaart.",
-            "de": "Dieser Code ist viel zu lang für eine Kundenkarte und wurde daher nicht "
-            "gelesen; bitten Sie den Kunden um seine Kundenkarte.",
-        },
-        "malformed": {
-            "en": "This loyalty card code is damaged or incomplete; scan it again, and if it "
-            "keeps failing the customer needs a new card.",
-            "fr": "Ce code de carte de fidélité est abîmé ou incomplet ; scannez-le à nouveau. "
-            "Si l'erreur persiste, le client a besoin d'une nouvelle carte.",
-            "nl": "Deze klantenkaartcode is beschadigd of onvolledig; scan opnieuw. Lukt het "
-            "nog altijd niet, dan heeft de klant een nieuwe kaart nodig.",
-            "de": "Dieser Kundenkarten-Code ist beschädigt oder unvollständig; scannen Sie ihn "
-            "noch einmal. Klappt es weiterhin nicht, braucht der Kunde eine neue Karte.",
-        },
-        "malformed.case": {
-            "en": "The letters of this card code changed case (Caps Lock on the scanner?); "
-            "turn Caps Lock off and scan again.",
-            "fr": "Les lettres de ce code ont changé de casse (touche Verr. Maj. du "
-            "scanner ?) ; désactivez-la et scannez à nouveau.",
-            "nl": "De letters van deze kaartcode zijn van hoofd- naar kleine letters gewisseld "
-            "(Caps Lock op de scanner?); zet Caps Lock uit en scan opnieuw.",
-            "de": "Bei diesem Kartencode sind Groß- und Kleinbuchstaben vertauscht "
-            "(Feststelltaste am Scanner?); lösen Sie die Feststelltaste und scannen Sie erneut.",
-        },
-        "malformed.version": {
-            "en": "This card code comes from a newer version of the system; update the "
-            "terminal, then scan again.",
-            "fr": "Ce code de carte provient d'une version plus récente du système ; mettez le "
-            "terminal à jour, puis scannez à nouveau.",
-            "nl": "Deze kaartcode komt van een nieuwere versie van het systeem; werk de "
-            "terminal bij en scan daarna opnieuw.",
-            "de": "Dieser Kartencode stammt aus einer neueren Version des Systems; "
-            "aktualisieren Sie das Terminal und scannen Sie dann erneut.",
-        },
-        "unknown_key": {
-            "en": "This card was signed with a key this terminal does not know yet; run a "
-            "sync (or import the latest keys), then scan again.",
-            "fr": "Cette carte a été signée avec une clé que ce terminal ne connaît pas "
-            "encore ; lancez une synchronisation (ou importez les dernières clés), puis "
-            "scannez à nouveau.",
-            "nl": "Deze kaart werd ondertekend met een sleutel die deze terminal nog niet kent; "
-            "synchroniseer (of importeer de nieuwste sleutels) en scan daarna opnieuw.",
-            "de": "Diese Karte wurde mit einem Schlüssel signiert, den dieses Terminal noch "
-            "nicht kennt; synchronisieren Sie (oder importieren Sie die neuesten Schlüssel) "
-            "und scannen Sie dann erneut.",
-        },
-        "bad_signature": {
-            "en": "This card's signature does not match: the code was altered or forged. Do "
-            "not accept it; the customer can ask the city for a new card.",
-            "fr": "La signature de cette carte ne correspond pas : le code a été modifié ou "
-            "falsifié. Ne l'acceptez pas ; le client peut demander une nouvelle carte à la "
-            "ville.",
-            "nl": "De handtekening van deze kaart klopt niet: de code werd gewijzigd of "
-            "vervalst. Aanvaard hem niet; de klant kan bij de stad een nieuwe kaart vragen.",
-            "de": "Die Signatur dieser Karte stimmt nicht: Der Code wurde verändert oder "
-            "gefälscht. Nehmen Sie ihn nicht an; der Kunde kann bei der Stadt eine neue Karte "
-            "beantragen.",
-        },
-        "expired": {
-            "en": "This card expired on {date}; the customer can get a new card in the city app.",
-            "fr": "Cette carte a expiré le {date} ; le client peut obtenir une nouvelle carte "
-            "dans l'application de la ville.",
-            "nl": "Deze kaart is vervallen op {date}; de klant kan een nieuwe kaart krijgen in "
-            "de app van de stad.",
-            "de": "Diese Karte ist am {date} abgelaufen; der Kunde kann in der App der Stadt "
-            "eine neue Karte erhalten.",
-        },
-        "not_yet_valid": {
-            "en": "This card is only valid from {date}; check this terminal's date and time, "
-            "then scan again.",
-            "fr": "Cette carte n'est valable qu'à partir du {date} ; vérifiez la date et "
-            "l'heure de ce terminal, puis scannez à nouveau.",
-            "nl": "Deze kaart is pas geldig vanaf {date}; controleer de datum en het uur van "
-            "deze terminal en scan daarna opnieuw.",
-            "de": "Diese Karte ist erst ab {date} gültig; prüfen Sie Datum und Uhrzeit dieses "
-            "Terminals und scannen Sie dann erneut.",
-        },
-        "revoked": {
-            "en": "This card has been blocked by the city (reported lost or replaced); do not "
-            "accept it, the customer can ask for a new card.",
-            "fr": "Cette carte a été bloquée par la ville (déclarée perdue ou remplacée) ; ne "
-            "l'acceptez pas, le client peut demander une nouvelle carte.",
-            "nl": "Deze kaart werd door de stad geblokkeerd (verloren gemeld of vervangen); "
-            "aanvaard ze niet, de klant kan een nieuwe kaart aanvragen.",
-            "de": "Diese Karte wurde von der Stadt gesperrt (als verloren gemeldet oder "
-            "ersetzt); nehmen Sie sie nicht an, der Kunde kann eine neue Karte beantragen.",
-        },
-    },
-)
+MESSAGES = Catalog("loyalty.cards", "loyalty", "cards")
 
 
 @dataclass(frozen=True)
@@ -439,6 +294,31 @@ def card_id_is_valid(card_id: str) -> bool:
     if any(c not in CARD_ID_ALPHABET for c in chars):
         return False
     return _check_value(chars[:-1]) == CARD_ID_ALPHABET.index(chars[-1])
+
+
+_TYPED_NUMBER = re.compile(r"CT[\s\-]*((?:[0-9A-Z][\s\-]*){12})")
+
+
+def card_number(text: str) -> str | None:
+    """A typed card number in its printed form (``CT-7KQ2-M9XD-4HTW``), else None.
+
+    Case, spaces and dashes as people type them are forgiven (``ct 7kq2m9xd 4htw``); the
+    check character is not checked here (``card_id_is_valid`` does: a typo is then named as
+    one, not as "not a card").
+    """
+    if not isinstance(text, str) or len(text) > 40:
+        return None
+    match = _TYPED_NUMBER.fullmatch(text.strip().upper())
+    if match is None:
+        return None
+    chars = re.sub(r"[\s\-]", "", match.group(1))
+    groups = [chars[i : i + _CARD_ID_GROUP] for i in range(0, len(chars), _CARD_ID_GROUP)]
+    return "CT-" + "-".join(groups)
+
+
+def card_number_refusal(reason: RefusalReason) -> Refusal:
+    """The card refusal for a typed number (the printed card was revoked, say)."""
+    return _refuse(reason)
 
 
 def _check_value(body: str) -> int:
@@ -661,6 +541,10 @@ def _not_ours(text: str) -> Refusal:
     upper_head = text[:8].upper()
     if upper_head.startswith(PREFIX):
         return _refuse(RefusalReason.MALFORMED, "malformed.case")
+    if upper_head.startswith(CLAIM_PREFIX):
+        # A slip's claim code (loyalty.claims) held up at the counter: it is claimed in the
+        # city app, not stamped here.
+        return _refuse(RefusalReason.NOT_A_CARD, "not_a_card.claim")
     if _OWN_FAMILY.match(upper_head):
         return _refuse(RefusalReason.MALFORMED, "malformed.version")
     first_line = text.split("\n", 1)[0].strip()

@@ -64,77 +64,7 @@ class ClaimReason(StrEnum):
     REVOKED = "revoked"
 
 
-MESSAGES = Catalog(
-    "loyalty.claims",
-    {
-        ClaimReason.NOT_A_CLAIM: {
-            "fr": "Ce n’est pas un code de bon Citie. Scannez le QR imprimé sur le bon.",
-            "nl": "Dit is geen Citie-boncode. Scan de QR-code die op de bon staat.",
-            "de": "Das ist kein Citie-Belegcode. Scannen Sie den QR-Code auf dem Beleg.",
-            "en": "This is not a Citie slip code. Scan the QR code printed on the slip.",
-        },
-        ClaimReason.TOO_LONG: {
-            "fr": "Ce code est trop long pour être un code de bon.",
-            "nl": "Deze code is te lang voor een boncode.",
-            "de": "Dieser Code ist zu lang für einen Belegcode.",
-            "en": "This code is too long to be a slip code.",
-        },
-        ClaimReason.MALFORMED: {
-            "fr": "Ce code de bon est abîmé ou incomplet. Scannez-le à nouveau.",
-            "nl": "Deze boncode is beschadigd of onvolledig. Scan hem opnieuw.",
-            "de": "Dieser Belegcode ist beschädigt oder unvollständig. Scannen Sie ihn erneut.",
-            "en": "This slip code is damaged or incomplete. Scan it again.",
-        },
-        ClaimReason.UNKNOWN_TERMINAL: {
-            "fr": "Ce bon vient d’un appareil inconnu de la plateforme.",
-            "nl": "Deze bon komt van een toestel dat het platform niet kent.",
-            "de": "Dieser Beleg stammt von einem Gerät, das die Plattform nicht kennt.",
-            "en": "This slip comes from a terminal the platform does not know.",
-        },
-        ClaimReason.BAD_SIGNATURE: {
-            "fr": "La signature de ce bon n’est pas valable : il a été modifié ou contrefait.",
-            "nl": "De handtekening van deze bon klopt niet: hij is gewijzigd of nagemaakt.",
-            "de": "Die Signatur dieses Belegs ist ungültig: er wurde verändert oder gefälscht.",
-            "en": "This slip's signature is not valid: it was changed or forged.",
-        },
-        ClaimReason.EXPIRED: {
-            "fr": "Ce bon est trop ancien pour être encore réclamé.",
-            "nl": "Deze bon is te oud om nog te innen.",
-            "de": "Dieser Beleg ist zu alt, um ihn noch einzulösen.",
-            "en": "This slip is too old to be claimed.",
-        },
-        ClaimReason.ALREADY_CLAIMED: {
-            "fr": "Les tampons de ce bon ont déjà été reçus.",
-            "nl": "De stempels van deze bon zijn al geïnd.",
-            "de": "Die Stempel dieses Belegs wurden bereits gutgeschrieben.",
-            "en": "The stamps on this slip have already been claimed.",
-        },
-        ClaimReason.BAD_REQUEST: {
-            "fr": "La demande doit contenir « code » et « card_id ».",
-            "nl": "De aanvraag moet 'code' en 'card_id' bevatten.",
-            "de": "Die Anfrage muss „code“ und „card_id“ enthalten.",
-            "en": "The request needs 'code' and 'card_id'.",
-        },
-        ClaimReason.UNKNOWN_CARD: {
-            "fr": "Cette carte est inconnue de la plateforme.",
-            "nl": "Deze kaart is niet bekend bij het platform.",
-            "de": "Diese Karte ist der Plattform nicht bekannt.",
-            "en": "The platform does not know this card.",
-        },
-        ClaimReason.VOIDED: {
-            "fr": "Cet achat a été annulé au comptoir : ce bon ne donne plus de tampons.",
-            "nl": "Deze aankoop werd aan de toonbank geannuleerd: de bon geeft geen stempels meer.",
-            "de": "Dieser Kauf wurde an der Theke storniert: der Beleg gibt keine Stempel mehr.",
-            "en": "This purchase was cancelled at the counter: the slip no longer gives stamps.",
-        },
-        ClaimReason.REVOKED: {
-            "fr": "Cette carte est bloquée : elle ne reçoit plus de tampons.",
-            "nl": "Deze kaart is geblokkeerd: ze krijgt geen stempels meer.",
-            "de": "Diese Karte ist gesperrt: sie bekommt keine Stempel mehr.",
-            "en": "This card is revoked: it gets no more stamps.",
-        },
-    },
-)
+MESSAGES = Catalog("loyalty.claims", "loyalty", "claims")
 
 
 @dataclass(frozen=True)

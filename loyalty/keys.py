@@ -9,6 +9,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from loyalty.db import private_dir
+
 
 class KeyFileError(Exception):
     """A key file is missing, unreadable or too open; the message says how to fix it."""
@@ -16,7 +18,7 @@ class KeyFileError(Exception):
 
 def write_secret(path: Path, data: bytes) -> None:
     """Write a secret file that only its owner can read (created 0600, never widened)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:

@@ -10,14 +10,18 @@ Decisions worth knowing:
 
 * Balance: ``local`` is this terminal's fold of the card's events; ``confirmed`` is what the
   platform last confirmed; ``pending`` is the stamp delta of this card's events the platform
-  had not accepted at that confirmation (outbox not ``synced``, or synced after
-  ``confirmed_at``). ``total`` is ``confirmed + pending`` when a confirmation exists, else
-  ``local``. Redemptions are checked against ``total`` (a card may have earned stamps at other
-  terminals), so ``local`` alone may go below zero; ``total`` never does through a redeem.
+  had not accepted at that confirmation (outbox not ``synced``, or synced after it by the
+  local sync sequence: ``outbox.synced_mark`` > ``confirmed_balances.mark``). ``total``
+  is ``confirmed + pending`` when a confirmation exists, else ``local``. Redemptions are
+  checked against ``total`` (a card may have earned stamps at other terminals), so
+  ``local`` alone may go below zero; ``total`` never does through a redeem.
 * Offline redemption limits count this local day's redemptions that were not voided and are
   not ``synced`` yet. The age of the last good sync only applies when a platform is
   configured (``platform_configured=True``): then a terminal that never synced is refused
   unless the limit is 0 (no limit). A terminal without a platform has nothing to sync with.
+* Time only goes forward: every write is evaluated and recorded at the later of the clock
+  and the newest event in the ledger, so a clock set back a day cannot reset the daily
+  limit or the offline redemption allowance; ``clock_behind`` says by how much.
 * A void may take a card below zero (the stamp was a mistake but the reward was given);
   the balance shows it honestly rather than refusing the correction.
 """
@@ -55,6 +59,20 @@ from loyalty.programs import (
 BACKUP_PATTERN: Final = re.compile(r"^ledger-\d{8}T\d{12}Z\.db$")
 
 
+def backups(folder: Path) -> list[Path]:
+    """The backups ``Ledger.backup`` made in ``folder``, oldest first (names sort by time)."""
+    try:
+        return sorted(p for p in folder.iterdir() if BACKUP_PATTERN.match(p.name))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def newest_backup(folder: Path) -> Path | None:
+    """The newest backup in ``folder``, if there is one."""
+    found = backups(folder)
+    return found[-1] if found else None
+
+
 class EventKind(StrEnum):
     """What happened at the counter."""
 
@@ -81,105 +99,7 @@ class RefusalReason(StrEnum):
     NOTHING_TO_STAMP = "nothing_to_stamp"
 
 
-CATALOG = Catalog(
-    "ledger",
-    {
-        "ledger.below_threshold": {
-            "fr": "Pas assez de tampons pour {reward} : {balance} sur {threshold}",
-            "nl": "Niet genoeg stempels voor {reward}: {balance} van {threshold}",
-            "de": "Nicht genug Stempel für {reward}: {balance} von {threshold}",
-            "en": "Not enough stamps for {reward}: {balance} of {threshold}",
-        },
-        "ledger.offline_card_limit": {
-            "fr": "Cette carte a déjà {count} récompense(s) non confirmée(s) aujourd'hui "
-            "(limite {limit}) : synchronisez d'abord ou réessayez demain",
-            "nl": "Deze kaart heeft vandaag al {count} niet-bevestigde beloning(en) "
-            "(limiet {limit}): synchroniseer eerst of probeer morgen opnieuw",
-            "de": "Diese Karte hat heute schon {count} unbestätigte Prämie(n) "
-            "(Limit {limit}): erst synchronisieren oder morgen erneut versuchen",
-            "en": "This card already has {count} unconfirmed reward(s) today "
-            "(limit {limit}): sync first or try again tomorrow",
-        },
-        "ledger.offline_terminal_limit": {
-            "fr": "Ce terminal a déjà donné {count} récompenses non confirmées aujourd'hui "
-            "(limite {limit}) : synchronisez avec la plateforme d'abord",
-            "nl": "Deze terminal gaf vandaag al {count} niet-bevestigde beloningen "
-            "(limiet {limit}): synchroniseer eerst met het platform",
-            "de": "Dieses Terminal hat heute schon {count} unbestätigte Prämien ausgegeben "
-            "(Limit {limit}): erst mit der Plattform synchronisieren",
-            "en": "This terminal already gave {count} unconfirmed rewards today "
-            "(limit {limit}): sync with the platform first",
-        },
-        "ledger.sync_too_old": {
-            "fr": "Dernière synchronisation réussie il y a {hours} h (limite {limit} h) : "
-            "synchronisez avant de donner une récompense",
-            "nl": "Laatste geslaagde synchronisatie {hours} uur geleden (limiet {limit} uur): "
-            "synchroniseer voor u een beloning geeft",
-            "de": "Letzte erfolgreiche Synchronisierung vor {hours} Std. (Limit {limit} Std.): "
-            "vor einer Prämie synchronisieren",
-            "en": "Last good sync {hours} h ago (limit {limit} h): sync before giving a reward",
-        },
-        "ledger.never_synced": {
-            "fr": "Ce terminal ne s'est encore jamais synchronisé avec la plateforme : "
-            "synchronisez avant de donner une récompense",
-            "nl": "Deze terminal heeft nog nooit met het platform gesynchroniseerd: "
-            "synchroniseer voor u een beloning geeft",
-            "de": "Dieses Terminal hat sich noch nie mit der Plattform synchronisiert: "
-            "vor einer Prämie synchronisieren",
-            "en": "This terminal has never synced with the platform: sync before giving a reward",
-        },
-        "ledger.unknown_event": {
-            "fr": "Aucun événement {ref} dans ce registre : vérifiez l'identifiant ou le "
-            "numéro de ticket",
-            "nl": "Geen gebeurtenis {ref} in dit register: controleer de id of het bonnummer",
-            "de": "Kein Ereignis {ref} in diesem Register: ID oder Belegnummer prüfen",
-            "en": "No event {ref} in this ledger: check the id or receipt number",
-        },
-        "ledger.already_voided": {
-            "fr": "L'événement {ref} est déjà annulé par {by}",
-            "nl": "Gebeurtenis {ref} is al geannuleerd door {by}",
-            "de": "Ereignis {ref} wurde schon durch {by} storniert",
-            "en": "Event {ref} was already voided by {by}",
-        },
-        "ledger.cannot_void_void": {
-            "fr": "{ref} est une annulation et ne peut pas être annulé : "
-            "enregistrez plutôt l'opération à nouveau",
-            "nl": "{ref} is een annulering en kan niet geannuleerd worden: "
-            "registreer de handeling opnieuw",
-            "de": "{ref} ist eine Stornierung und kann nicht storniert werden: "
-            "den Vorgang stattdessen neu erfassen",
-            "en": "{ref} is a void and cannot be voided: record the action again instead",
-        },
-        "ledger.revoked": {
-            "fr": "La carte {card_id} est révoquée : ni tampons ni récompenses; "
-            "le client peut demander une nouvelle carte",
-            "nl": "Kaart {card_id} is ingetrokken: geen stempels of beloningen; "
-            "de klant kan een nieuwe kaart aanvragen",
-            "de": "Karte {card_id} ist gesperrt: keine Stempel oder Prämien; "
-            "der Kunde kann eine neue Karte beantragen",
-            "en": "Card {card_id} is revoked: no stamps or rewards; "
-            "the customer can ask for a new card",
-        },
-        "ledger.redeemed": {
-            "fr": "Récompense : {reward} (-{threshold} tampons)",
-            "nl": "Beloning: {reward} (-{threshold} stempels)",
-            "de": "Prämie: {reward} (-{threshold} Stempel)",
-            "en": "Reward: {reward} (-{threshold} stamps)",
-        },
-        "ledger.voided": {
-            "fr": "Annulation de {receipt_no} ({kind}) : {stamps} tampon(s)",
-            "nl": "Annulering van {receipt_no} ({kind}): {stamps} stempel(s)",
-            "de": "Stornierung von {receipt_no} ({kind}): {stamps} Stempel",
-            "en": "Void of {receipt_no} ({kind}): {stamps} stamp(s)",
-        },
-        "ledger.anonymous": {
-            "fr": "Achat anonyme : pas de tampons (le ticket porte un code à réclamer)",
-            "nl": "Anonieme aankoop: geen stempels (het ticket heeft een claimcode)",
-            "de": "Anonymer Einkauf: keine Stempel (der Beleg trägt einen Abholcode)",
-            "en": "Anonymous purchase: no stamps (the receipt carries a claim code)",
-        },
-    },
-)
+CATALOG = Catalog("ledger", "loyalty", "ledger")
 
 
 class LedgerRefusal(Exception):
@@ -394,8 +314,8 @@ class Ledger:
         now: datetime | None = None,
     ) -> Recorded:
         """Record the stamps the rules give for a visit (or ``count`` typed by hand)."""
-        moment = _moment(now)
         with self.store.write() as db:
+            moment = self._not_before_newest(db, _moment(now))
             self._refuse_revoked(db, card_id)
             history = self._history(db, card_id, program, moment)
             decision = evaluate(program, history, now=moment, count=count, tz=self.tz)
@@ -430,8 +350,8 @@ class Ledger:
         the money was spent; the explanation lines say why there are no stamps.
         """
         _check_amount(amount_cents)
-        moment = _moment(now)
         with self.store.write() as db:
+            moment = self._not_before_newest(db, _moment(now))
             if card_id is None:
                 lines = [Explanation("ledger.anonymous")]
                 stamps = 0
@@ -461,8 +381,8 @@ class Ledger:
         now: datetime | None = None,
     ) -> Recorded:
         """Redeem one reward: ``reward_threshold`` stamps off, within the offline limits."""
-        moment = _moment(now)
         with self.store.write() as db:
+            moment = self._not_before_newest(db, _moment(now))
             self._refuse_revoked(db, card_id)
             before = self._balance(db, card_id)
             if before.total < program.reward_threshold:
@@ -509,8 +429,8 @@ class Ledger:
 
     def void(self, event_id: str, *, now: datetime | None = None) -> Recorded:
         """Cancel an event (by id or receipt number) with a compensating event."""
-        moment = _moment(now)
         with self.store.write() as db:
+            moment = self._not_before_newest(db, _moment(now))
             original = self._find(db, event_id)
             if original is None:
                 raise LedgerRefusal.of(
@@ -586,8 +506,9 @@ class Ledger:
         ``purchase`` refuses it.
         """
         _check_amount(amount_cents)
-        moment = _moment(now)
-        return self._purchase_decision(self.store.read(), card_id, amount_cents, program, moment)
+        db = self.store.read()
+        moment = self._not_before_newest(db, _moment(now))
+        return self._purchase_decision(db, card_id, amount_cents, program, moment)
 
     def balance(self, card_id: str) -> Balance:
         """The card's balance (index lookups only: constant time in the card's history)."""
@@ -624,6 +545,20 @@ class Ledger:
             .fetchone()
         )
         return None if row is None else _event(row)
+
+    def newest_event_at(self) -> datetime | None:
+        """When the newest event in the ledger happened (an index lookup)."""
+        return _newest(self.store.read())
+
+    def clock_behind(self, now: datetime | None = None) -> timedelta:
+        """How far the clock (``now``) is behind the newest event; zero when it is not.
+
+        While it is behind, every write is evaluated and recorded at the newest event's
+        time instead, so setting the clock back cannot reset a daily limit.
+        """
+        newest = self.newest_event_at()
+        moment = _moment(now)
+        return max(newest - moment, timedelta(0)) if newest is not None else timedelta(0)
 
     def pending_count(self) -> int:
         """Events waiting to be sent (pending or in flight), counted from the database."""
@@ -695,17 +630,26 @@ class Ledger:
             return int(db.execute("SELECT COUNT(*) FROM balances").fetchone()[0])
 
     def backup(self, dest_dir: Path, retention: int) -> Path:
-        """An online backup ``ledger-<UTC time>.db`` in ``dest_dir``; keep the newest ones."""
+        """An online backup ``ledger-<UTC time>.db`` (0600) in ``dest_dir``; keep the newest.
+
+        The one backup routine: ``ledger backup`` and the nightly sync job both call it.
+        ``retention`` is how many backups to keep, this one included.
+        """
         if retention < 1:
             raise ValueError("retention must be at least 1 to keep the backup just made")
         name = f"ledger-{utc_now().strftime('%Y%m%dT%H%M%S%f')}Z.db"
         dest = self.store.backup(dest_dir / name)
-        backups = sorted(p for p in dest_dir.iterdir() if BACKUP_PATTERN.match(p.name))
-        for old in backups[:-retention]:
+        for old in backups(dest_dir)[:-retention]:
             old.unlink(missing_ok=True)
         return dest
 
     # --- inside a transaction -------------------------------------------------------------
+
+    @staticmethod
+    def _not_before_newest(db: sqlite_utils.Database, moment: datetime) -> datetime:
+        """The later of the clock and the newest event: limits see time only go forward."""
+        newest = _newest(db)
+        return moment if newest is None or moment >= newest else newest
 
     def _append(
         self,
@@ -790,16 +734,19 @@ class Ledger:
         ).fetchone()
         local, unsynced = (0, 0) if row is None else (int(row[0]), int(row[1]))
         confirmed_row = db.execute(
-            "SELECT stamps, confirmed_at FROM confirmed_balances WHERE card_id = ?", [card_id]
+            "SELECT stamps, confirmed_at, COALESCE(mark, 0) FROM confirmed_balances "
+            "WHERE card_id = ?",
+            [card_id],
         ).fetchone()
         if confirmed_row is None:
             return Balance(card_id, local, None, unsynced, None)
         confirmed_at_text = str(confirmed_row[1])
-        # Events the platform accepted after this confirmation are not in it yet.
+        # Events the platform accepted after this confirmation are not in it yet. "After" is
+        # the local sync sequence (schema 0004), never a comparison of two clock readings.
         late = db.execute(
             "SELECT COALESCE(SUM(e.stamps), 0) FROM outbox o JOIN events e ON e.seq = o.seq "
-            "WHERE o.card_id = ? AND o.state = 'synced' AND o.updated_at > ?",
-            [card_id, confirmed_at_text],
+            "WHERE o.card_id = ? AND o.state = 'synced' AND o.synced_mark > ?",
+            [card_id, int(confirmed_row[2])],
         ).fetchone()
         try:
             confirmed_at: datetime | None = parse_iso(confirmed_at_text)
@@ -888,6 +835,16 @@ class Ledger:
             [ref, ref],
         ).fetchone()
         return None if row is None else _event(row)
+
+
+def _newest(db: sqlite_utils.Database) -> datetime | None:
+    row = db.execute("SELECT MAX(occurred_at) FROM events").fetchone()
+    if row is None or row[0] is None:
+        return None
+    try:
+        return parse_iso(str(row[0]))
+    except ValueError:
+        return None
 
 
 def _moment(now: datetime | None) -> datetime:

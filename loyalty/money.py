@@ -42,61 +42,7 @@ class AmountReason(StrEnum):
     AMBIGUOUS = "ambiguous"
 
 
-MESSAGES = Catalog(
-    "loyalty.money",
-    {
-        "empty": {
-            "en": "Type an amount, for example 12,50.",
-            "fr": "Tapez un montant, par exemple 12,50.",
-            "nl": "Typ een bedrag, bijvoorbeeld 12,50.",
-            "de": "Geben Sie einen Betrag ein, zum Beispiel 12,50.",
-        },
-        "not_a_number": {
-            "en": "This is not an amount; type it like 12,50 or 12.50.",
-            "fr": "Ce n'est pas un montant ; tapez-le comme 12,50 ou 12.50.",
-            "nl": "Dit is geen bedrag; typ het zoals 12,50 of 12.50.",
-            "de": "Das ist kein Betrag; geben Sie ihn wie 12,50 oder 12.50 ein.",
-        },
-        "negative": {
-            "en": "An amount cannot be negative; to take back a purchase, void it instead.",
-            "fr": "Un montant ne peut pas être négatif ; pour annuler un achat, utilisez "
-            "l'annulation.",
-            "nl": "Een bedrag kan niet negatief zijn; om een aankoop terug te draaien, annuleer "
-            "je ze.",
-            "de": "Ein Betrag kann nicht negativ sein; um einen Kauf rückgängig zu machen, "
-            "stornieren Sie ihn.",
-        },
-        "zero": {
-            "en": "The amount must be more than zero.",
-            "fr": "Le montant doit être supérieur à zéro.",
-            "nl": "Het bedrag moet groter zijn dan nul.",
-            "de": "Der Betrag muss größer als null sein.",
-        },
-        "too_many_decimals": {
-            "en": "An amount has at most two decimals (the cents), for example 12,50.",
-            "fr": "Un montant a au plus deux décimales (les centimes), par exemple 12,50.",
-            "nl": "Een bedrag heeft hoogstens twee cijfers na de komma (de centen), "
-            "bijvoorbeeld 12,50.",
-            "de": "Ein Betrag hat höchstens zwei Nachkommastellen (die Cent), zum Beispiel 12,50.",
-        },
-        "too_large": {
-            "en": "This amount is over the maximum of {maximum}; check the amount.",
-            "fr": "Ce montant dépasse le maximum de {maximum} ; vérifiez le montant.",
-            "nl": "Dit bedrag is hoger dan het maximum van {maximum}; controleer het bedrag.",
-            "de": "Dieser Betrag liegt über dem Höchstbetrag von {maximum}; prüfen Sie den Betrag.",
-        },
-        "ambiguous": {
-            "en": "This amount can be read two ways (thousands or cents?); type it without a "
-            "thousands separator, for example 1234 or 1,23.",
-            "fr": "Ce montant peut se lire de deux façons (milliers ou centimes ?) ; tapez-le "
-            "sans séparateur de milliers, par exemple 1234 ou 1,23.",
-            "nl": "Dit bedrag kan op twee manieren gelezen worden (duizendtallen of centen?); "
-            "typ het zonder scheidingsteken voor duizendtallen, bijvoorbeeld 1234 of 1,23.",
-            "de": "Dieser Betrag ist mehrdeutig (Tausender oder Cent?); geben Sie ihn ohne "
-            "Tausendertrennzeichen ein, zum Beispiel 1234 oder 1,23.",
-        },
-    },
-)
+MESSAGES = Catalog("loyalty.money", "loyalty", "money")
 
 
 class AmountError(ValueError):

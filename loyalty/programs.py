@@ -1,9 +1,12 @@
 """Loyalty programs and their rules: how many stamps a visit or a purchase earns, and why.
 
 A ``Program`` comes from the config at first and from the platform (as JSON) once synced,
-so every field is validated and bounded. ``evaluate`` is a pure function of the program,
-the card's recent history, the time and the amount: the same inputs always give the same
-stamps and the same explanation lines, which the counter shows and the receipt prints.
+so every field is validated and bounded. The shop's program in force is the one the platform
+sent last (``program_in_force``); its file format is the JSON Schema
+``loyalty/program.schema.json``, generated from the model (``python -m loyalty.programs``).
+``evaluate`` is a pure function of the program, the card's recent history, the time and the
+amount: the same inputs always give the same stamps and the same explanation lines, which
+the counter shows and the receipt prints.
 
 Decisions worth knowing:
 
@@ -21,17 +24,20 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any, Final
 from zoneinfo import ZoneInfo
 
+import sqlite_utils
 from babel import Locale
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from config.settings import LimitSettings, ProgramSettings
+from loyalty.db import iso, parse_iso
 from loyalty.i18n import CATALOGS, Catalog, datetime_text, locale_for, money
 
 SHOP_TZ: Final = ZoneInfo("Europe/Brussels")
@@ -44,7 +50,9 @@ MAX_CAMPAIGNS: Final = 20
 MAX_COUNT: Final = 100
 """Most stamps a shopkeeper may type for one stamp event."""
 
-_MODEL = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+_MODEL = ConfigDict(
+    extra="forbid", frozen=True, str_strip_whitespace=True, use_attribute_docstrings=True
+)
 
 # Anything the platform names is shown on screen and printed: no control characters.
 _TEXT = r"^[^\x00-\x1f\x7f-\x9f]*$"
@@ -158,13 +166,132 @@ class Program(BaseModel):
         try:
             return cls.model_validate_json(text)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "program"
-            raise ProgramError(f"invalid program: {where}: {first['msg']}") from exc
+            raise ProgramError(explain(exc)) from exc
 
     def to_json(self) -> str:
         """The program as JSON (what ``from_json`` reads back)."""
         return self.model_dump_json()
+
+
+IN_FORCE_KEY: Final = "program_in_force"
+"""The ``meta`` key that holds the id of the shop's program in force, as the platform sent it."""
+
+SCHEMA_PATH: Final = Path(__file__).with_name("program.schema.json")
+"""The program file format, generated from ``Program`` (a test keeps the two in step)."""
+
+
+FILE_REQUIRED: Final = ("id", "reward_name")
+"""What a program file must name: the customer reads the reward on every slip, in the shop's
+language, so a file never falls back to the model's default words."""
+
+
+def program_schema() -> dict[str, Any]:
+    """The JSON Schema of a program file (what ``citie-platform program`` accepts)."""
+    schema = Program.model_json_schema()
+    schema["required"] = [name for name in Program.model_fields if name in FILE_REQUIRED]
+    schema["properties"]["reward_name"].pop("default", None)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://citie.example/schemas/program.schema.json",
+        **schema,
+    }
+
+
+def read_program_file(text: str | bytes) -> Program:
+    """A program file as ``citie-platform program`` takes it: valid by ``program_schema()``
+    (the model, and the fields a file must name); ProgramError names the field and the fix."""
+    program = Program.from_json(text)
+    named = program.model_fields_set
+    for name in FILE_REQUIRED:
+        if name not in named:
+            about = (Program.model_fields[name].description or "").strip().rstrip(".")
+            raise ProgramError(
+                f"invalid program: {name}: Field required. Fix: give {name} ({about}) in the "
+                f"shop's language (the format: loyalty/{SCHEMA_PATH.name})"
+            )
+    return program
+
+
+def schema_text() -> str:
+    """The schema file's text: stable key order, two-space indent, a final newline."""
+    return json.dumps(program_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def explain(exc: ValidationError) -> str:
+    """The first problem of a program: the field, what is wrong, and how to fix it."""
+    first = exc.errors(include_url=False)[0]
+    loc = [str(part) for part in first["loc"]]
+    where = ".".join(loc) or "program"
+    problem = str(first["msg"]).removeprefix("Value error, ")
+    model: type[BaseModel] = Program
+    name = ""
+    for part in loc:
+        if part in model.model_fields:
+            name = part
+            if part == "campaigns":
+                model = Campaign
+        elif not part.isdigit():
+            name = part
+    fields = model.model_fields
+    if first["type"] == "extra_forbidden":
+        fix = f"remove {name!r}; the fields are: {', '.join(fields)}"
+    elif name in fields:
+        prop = model.model_json_schema().get("properties", {}).get(name, {})
+        allowed = _allowed(prop)
+        about = (fields[name].description or "").strip().rstrip(".")
+        fix = f"give {name}" + (f" ({about})" if about else "")
+        fix += f" as {allowed}" if allowed else ""
+    else:
+        fix = "write a JSON object with the fields of the program format"
+    return (
+        f"invalid program: {where}: {problem}. Fix: {fix} (the format: loyalty/{SCHEMA_PATH.name})"
+    )
+
+
+def _allowed(prop: Mapping[str, Any]) -> str:
+    kind = prop.get("type")
+    low, high = prop.get("minimum"), prop.get("maximum")
+    if kind == "integer" and low is not None and high is not None:
+        return f"a whole number from {low} to {high}"
+    if kind == "string":
+        longest = prop.get("maxLength")
+        return f"text of at most {longest} characters, on one line" if longest else "text"
+    if kind == "array":
+        return "a list" + (f" of at most {prop['maxItems']}" if "maxItems" in prop else "")
+    return ""
+
+
+def program_in_force(
+    db: sqlite_utils.Database,
+    settings: ProgramSettings,
+    *,
+    program_id: str | None = None,
+    on_invalid: Callable[[ProgramError], None] | None = None,
+) -> Program:
+    """The program in force: the platform's copy of ``program_id`` when it sent a valid one,
+    else the program the config describes.
+
+    Without ``program_id`` it is the shop's program in force: the one the platform sent last
+    (the puller records its id under ``IN_FORCE_KEY``, whatever the id), before that the
+    platform's copy of the configured id, else the config's program.
+
+    The one answer for the counter app, the headless commands and the slips. A stored copy
+    that is not valid never stops the counter: ``on_invalid`` hears why, and the config's
+    program is used.
+    """
+    wanted = program_id
+    if wanted is None:
+        chosen = db.execute("SELECT value FROM meta WHERE key = ?", [IN_FORCE_KEY]).fetchone()
+        # Before the platform chose one (not paired, or an older pull): the configured id.
+        wanted = settings.id if chosen is None else str(chosen[0])
+    row = db.execute("SELECT body FROM programs WHERE id = ?", [wanted]).fetchone()
+    if row is not None:
+        try:
+            return Program.from_json(row[0])
+        except ProgramError as exc:
+            if on_invalid is not None:
+                on_invalid(exc)
+    return Program.from_settings(settings)
 
 
 class OfflineLimits(BaseModel):
@@ -193,109 +320,7 @@ class OfflineLimits(BaseModel):
 
 # --- explanations -----------------------------------------------------------------------
 
-CATALOG = Catalog(
-    "programs",
-    {
-        "programs.per_visit.one": {
-            "fr": "Visite : {stamps} tampon",
-            "nl": "Bezoek: {stamps} stempel",
-            "de": "Besuch: {stamps} Stempel",
-            "en": "Visit: {stamps} stamp",
-        },
-        "programs.per_visit.other": {
-            "fr": "Visite : {stamps} tampons",
-            "nl": "Bezoek: {stamps} stempels",
-            "de": "Besuch: {stamps} Stempel",
-            "en": "Visit: {stamps} stamps",
-        },
-        "programs.per_amount.one": {
-            "fr": "1 tampon par {per_cents} : {stamps} tampon",
-            "nl": "1 stempel per {per_cents}: {stamps} stempel",
-            "de": "1 Stempel pro {per_cents}: {stamps} Stempel",
-            "en": "1 stamp per {per_cents}: {stamps} stamp",
-        },
-        "programs.per_amount.other": {
-            "fr": "1 tampon par {per_cents} : {stamps} tampons",
-            "nl": "1 stempel per {per_cents}: {stamps} stempels",
-            "de": "1 Stempel pro {per_cents}: {stamps} Stempel",
-            "en": "1 stamp per {per_cents}: {stamps} stamps",
-        },
-        "programs.by_hand.one": {
-            "fr": "Saisi à la main : {stamps} tampon",
-            "nl": "Met de hand ingegeven: {stamps} stempel",
-            "de": "Von Hand eingegeben: {stamps} Stempel",
-            "en": "Entered by hand: {stamps} stamp",
-        },
-        "programs.by_hand.other": {
-            "fr": "Saisi à la main : {stamps} tampons",
-            "nl": "Met de hand ingegeven: {stamps} stempels",
-            "de": "Von Hand eingegeben: {stamps} Stempel",
-            "en": "Entered by hand: {stamps} stamps",
-        },
-        "programs.campaign.double": {
-            "fr": "Tampons doublés ({name}) : x2",
-            "nl": "Dubbele stempels ({name}): x2",
-            "de": "Doppelte Stempel ({name}): x2",
-            "en": "Double stamps ({name}): x2",
-        },
-        "programs.campaign.other": {
-            "fr": "Tampons multipliés ({name}) : x{multiplier}",
-            "nl": "Stempels vermenigvuldigd ({name}): x{multiplier}",
-            "de": "Stempel vervielfacht ({name}): x{multiplier}",
-            "en": "Stamps multiplied ({name}): x{multiplier}",
-        },
-        "programs.daily_clipped.one": {
-            "fr": "Limite journalière de {limit} atteinte : {stamps} tampon au lieu de {wanted}",
-            "nl": "Daglimiet van {limit} bereikt: {stamps} stempel in plaats van {wanted}",
-            "de": "Tageslimit von {limit} erreicht: {stamps} Stempel statt {wanted}",
-            "en": "Daily limit of {limit} reached: {stamps} stamp instead of {wanted}",
-        },
-        "programs.daily_clipped.other": {
-            "fr": "Limite journalière de {limit} atteinte : {stamps} tampons au lieu de {wanted}",
-            "nl": "Daglimiet van {limit} bereikt: {stamps} stempels in plaats van {wanted}",
-            "de": "Tageslimit von {limit} erreicht: {stamps} Stempel statt {wanted}",
-            "en": "Daily limit of {limit} reached: {stamps} stamps instead of {wanted}",
-        },
-        "programs.daily_limit": {
-            "fr": "Limite de {limit} tampons par jour déjà atteinte pour cette carte : "
-            "plus de tampon aujourd'hui",
-            "nl": "Daglimiet van {limit} stempels al bereikt voor deze kaart: "
-            "vandaag geen stempels meer",
-            "de": "Tageslimit von {limit} Stempeln für diese Karte schon erreicht: "
-            "heute keine Stempel mehr",
-            "en": "Daily limit of {limit} stamps already reached for this card: "
-            "no more stamps today",
-        },
-        "programs.too_soon": {
-            "fr": "Trop tôt après le dernier tampon (au moins {minutes} min entre deux) : "
-            "prochain tampon à partir de {next_at}",
-            "nl": "Te snel na de vorige stempel (minstens {minutes} min ertussen): "
-            "volgende stempel vanaf {next_at}",
-            "de": "Zu früh nach dem letzten Stempel (mindestens {minutes} Min. dazwischen): "
-            "nächster Stempel ab {next_at}",
-            "en": "Too soon after the last stamp (at least {minutes} min between stamps): "
-            "next stamp from {next_at}",
-        },
-        "programs.nothing": {
-            "fr": "Ce programme ne donne pas de tampon pour ceci",
-            "nl": "Dit programma geeft hiervoor geen stempels",
-            "de": "Dieses Programm gibt dafür keine Stempel",
-            "en": "This program gives no stamps for this",
-        },
-        "programs.total.one": {
-            "fr": "Total : {stamps} tampon",
-            "nl": "Totaal: {stamps} stempel",
-            "de": "Gesamt: {stamps} Stempel",
-            "en": "Total: {stamps} stamp",
-        },
-        "programs.total.other": {
-            "fr": "Total : {stamps} tampons",
-            "nl": "Totaal: {stamps} stempels",
-            "de": "Gesamt: {stamps} Stempel",
-            "en": "Total: {stamps} stamps",
-        },
-    },
-)
+CATALOG = Catalog("programs", "loyalty", "programs")
 
 ParamValue = int | str
 
@@ -362,15 +387,10 @@ def _catalog_for(key: str) -> Catalog | None:
 
 def _moment_text(value: str, language: str, tz: tzinfo) -> str:
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = parse_iso(value)
     except ValueError:
         return value
     return datetime_text(moment, language, tz)
-
-
-def iso_utc(moment: datetime) -> str:
-    """UTC ISO text as the ledger stores it (the same format as ``loyalty.db.iso``)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 # --- evaluation -------------------------------------------------------------------------
@@ -450,7 +470,7 @@ def evaluate(
     if gap and earning:
         next_at = max(past.at for past in earning) + timedelta(minutes=gap)
         if now < next_at:
-            line = Explanation("programs.too_soon", {"minutes": gap, "next_at": iso_utc(next_at)})
+            line = Explanation("programs.too_soon", {"minutes": gap, "next_at": iso(next_at)})
             return StampDecision(0, [line], RuleRefusal(RuleReason.TOO_SOON, line, next_at))
 
     today = local_day(now, tz)
@@ -518,3 +538,7 @@ def lines_from_json(text: str) -> list[Explanation]:
     if not isinstance(raw, list):
         return []
     return [Explanation.from_json(item) for item in raw if isinstance(item, dict)]
+
+
+if __name__ == "__main__":
+    SCHEMA_PATH.write_text(schema_text(), encoding="utf-8")

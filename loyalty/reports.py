@@ -13,6 +13,7 @@ that later day as negative stamps, one reward or purchase fewer and a negative a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
@@ -216,3 +217,144 @@ def report(
         hours=hourly(store, day, tz=tz),
         series=stamps_series(store, day, days=days, tz=tz),
     )
+
+
+# --- exports for the accountant ---------------------------------------------------------
+
+EXPORT_COLUMNS: tuple[str, ...] = (
+    "receipt_no",
+    "event_id",
+    "kind",
+    "occurred_at_utc",
+    "occurred_at_local",
+    "local_day",
+    "shop_id",
+    "terminal_id",
+    "program_id",
+    "card_id",
+    "stamps",
+    "amount",
+    "currency",
+    "voids_receipt_no",
+    "voided_by_receipt_no",
+    "sync_state",
+)
+"""The columns of an export, in order: one row per ledger event."""
+
+
+def decimal_text(cents: int | None) -> str:
+    """Integer cents as decimal text with two places ("12.50", "-3.05"); "" for none."""
+    if cents is None:
+        return ""
+    sign = "-" if cents < 0 else ""
+    return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
+
+
+def event_rows(
+    store: Store,
+    first: date | None = None,
+    last: date | None = None,
+    *,
+    tz: tzinfo = SHOP_TZ,
+) -> Iterator[dict[str, Any]]:
+    """Every event of the local days ``first`` to ``last`` (inclusive; open ends allowed),
+    one dict per event in ledger order, with the columns of ``EXPORT_COLUMNS``.
+
+    Voids are rows of their own (negative stamps and amount) that name the receipt they
+    cancel; a cancelled event names the void that cancelled it. Money is decimal text with
+    its currency, never a float; times are given in UTC and in the shop's local time.
+    Rows are read as they are written out, so a year of events never sits in memory.
+    """
+    # ISO UTC text sorts as time: "" is before every event and "~" after every one.
+    start = "" if first is None else iso(_local_midnight(first, tz))
+    end = "~" if last is None else iso(_local_midnight(last + timedelta(days=1), tz))
+    sql = (
+        "SELECT e.receipt_no, e.id AS event_id, e.kind, e.occurred_at, e.shop_id, "
+        "e.terminal_id, e.program_id, e.card_id, e.stamps, e.amount_cents, e.currency, "
+        "v.receipt_no AS voids_receipt_no, c.receipt_no AS voided_by_receipt_no, "
+        "o.state AS sync_state FROM events e "
+        "LEFT JOIN events v ON v.id = e.voids "
+        "LEFT JOIN events c ON c.voids = e.id "
+        "LEFT JOIN outbox o ON o.seq = e.seq "
+        "WHERE e.occurred_at >= ? AND e.occurred_at < ? ORDER BY e.seq"
+    )
+    # sqlite-utils' query() yields each row as a dict keyed by column name.
+    for row in store.read().query(sql, [start, end]):
+        moment = parse_iso(row["occurred_at"])
+        local = moment.astimezone(tz)
+        yield {
+            "receipt_no": row["receipt_no"] or "",
+            "event_id": row["event_id"],
+            "kind": row["kind"],
+            "occurred_at_utc": row["occurred_at"],
+            "occurred_at_local": local.isoformat(timespec="seconds"),
+            "local_day": local.date().isoformat(),
+            "shop_id": row["shop_id"],
+            "terminal_id": row["terminal_id"],
+            "program_id": row["program_id"],
+            "card_id": row["card_id"] or "",
+            "stamps": int(row["stamps"]),
+            "amount": decimal_text(row["amount_cents"]),
+            "currency": (row["currency"] or "") if row["amount_cents"] is not None else "",
+            "voids_receipt_no": row["voids_receipt_no"] or "",
+            "voided_by_receipt_no": row["voided_by_receipt_no"] or "",
+            "sync_state": row["sync_state"] or "",
+        }
+
+
+@dataclass(frozen=True)
+class MonthReport:
+    """One local month: each day's figures (voids booked as in a day's report) and totals."""
+
+    year: int
+    month: int
+    days: list[DayReport]
+
+    @property
+    def total(self) -> DayReport:
+        """The month's figures summed; distinct cards counted over the whole month."""
+        first = self.days[0]
+        return DayReport(
+            day=first.day,
+            stamps_issued=sum(d.stamps_issued for d in self.days),
+            rewards_redeemed=sum(d.rewards_redeemed for d in self.days),
+            purchases=sum(d.purchases for d in self.days),
+            purchase_total_cents=sum(d.purchase_total_cents for d in self.days),
+            currency=first.currency,
+            distinct_cards=self.distinct_cards,
+            voids=sum(d.voids for d in self.days),
+            pending_sync=sum(d.pending_sync for d in self.days),
+            quarantined=sum(d.quarantined for d in self.days),
+        )
+
+    distinct_cards: int = 0
+    """Cards seen in the month (a card seen on several days counts once)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The month as a JSON-ready dict: its days and the totals."""
+        total = self.total.to_json()
+        total.pop("day")
+        return {
+            "month": f"{self.year:04d}-{self.month:02d}",
+            "days": [day.to_json() for day in self.days],
+            "total": total,
+        }
+
+
+def month_report(
+    store: Store, year: int, month: int, *, tz: tzinfo = SHOP_TZ, currency: str = "EUR"
+) -> MonthReport:
+    """The figures of every local day of a month, and the month's totals."""
+    first = date(year, month, 1)
+    following = date(year + (month == 12), month % 12 + 1, 1)
+    last = following - timedelta(days=1)
+    rows = _rows(store, first, last, tz)
+    by_day: dict[date, list[_Row]] = {}
+    for row in rows:
+        by_day.setdefault(row.local.date(), []).append(row)
+    days = [
+        _day_figures(first + timedelta(days=n), by_day.get(first + timedelta(days=n), []), currency)
+        for n in range((last - first).days + 1)
+    ]
+    whole = _day_figures(first, rows, currency)
+    return MonthReport(year, month, days, whole.distinct_cards)

@@ -174,3 +174,60 @@ def _sync_confirmed_programs(db: sqlite_utils.Database) -> None:
         );
         """,
     )
+
+
+@migration("0004_ledger_sync_sequence")
+def _ledger_sync_sequence(db: sqlite_utils.Database) -> None:
+    run_script(
+        db,
+        """
+        -- "Synced after the last confirmation" by a local sequence, not by comparing two
+        -- wall-clock readings (outbox.updated_at, confirmed_balances.confirmed_at): a clock
+        -- set back or forward between a push and a pull would count a card's stamps twice
+        -- or not at all. Each outbox row turning synced and each stored confirmation takes
+        -- the next number, whoever writes them (triggers).
+        CREATE TABLE sync_sequence (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            n INTEGER NOT NULL
+        );
+        INSERT INTO sync_sequence (id, n) VALUES (1, 2);
+        ALTER TABLE outbox ADD COLUMN synced_mark INTEGER;
+        ALTER TABLE confirmed_balances ADD COLUMN mark INTEGER;
+        -- Rows from before: the old clock comparison, once, decides which side they are on.
+        UPDATE confirmed_balances SET mark = 1;
+        UPDATE outbox SET synced_mark = CASE WHEN updated_at > (
+                SELECT c.confirmed_at FROM confirmed_balances c WHERE c.card_id = outbox.card_id)
+            THEN 2 ELSE 0 END
+        WHERE state = 'synced';
+        CREATE INDEX outbox_card_synced_mark ON outbox(card_id, synced_mark)
+            WHERE state = 'synced';
+
+        CREATE TRIGGER outbox_synced_mark_update AFTER UPDATE OF state ON outbox
+        WHEN NEW.state = 'synced' AND OLD.state != 'synced'
+        BEGIN
+            UPDATE sync_sequence SET n = n + 1 WHERE id = 1;
+            UPDATE outbox SET synced_mark = (SELECT n FROM sync_sequence WHERE id = 1)
+            WHERE seq = NEW.seq;
+        END;
+        CREATE TRIGGER outbox_synced_mark_insert AFTER INSERT ON outbox
+        WHEN NEW.state = 'synced'
+        BEGIN
+            UPDATE sync_sequence SET n = n + 1 WHERE id = 1;
+            UPDATE outbox SET synced_mark = (SELECT n FROM sync_sequence WHERE id = 1)
+            WHERE seq = NEW.seq;
+        END;
+        CREATE TRIGGER confirmed_mark_insert AFTER INSERT ON confirmed_balances
+        BEGIN
+            UPDATE sync_sequence SET n = n + 1 WHERE id = 1;
+            UPDATE confirmed_balances SET mark = (SELECT n FROM sync_sequence WHERE id = 1)
+            WHERE card_id = NEW.card_id;
+        END;
+        CREATE TRIGGER confirmed_mark_update
+        AFTER UPDATE OF stamps, confirmed_at, platform_seq ON confirmed_balances
+        BEGIN
+            UPDATE sync_sequence SET n = n + 1 WHERE id = 1;
+            UPDATE confirmed_balances SET mark = (SELECT n FROM sync_sequence WHERE id = 1)
+            WHERE card_id = NEW.card_id;
+        END;
+        """,
+    )

@@ -15,13 +15,15 @@ pinned, an unsigned list is refused.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
 import sqlite_utils
 
-from loyalty.cards import IssuerKey, TrustList, public_key_from_raw
+from loyalty.cards import Card, IssuerKey, Refusal, TrustList, public_key_from_raw, verify
 from loyalty.db import Store, iso, utc_now
 from loyalty.i18n import Catalog
 from loyalty.signed_trust import SignedTrustError, fingerprint, is_signed, parse_signed
@@ -31,6 +33,7 @@ TRUST_ROOT_KEY: Final = "trust_root"
 MAX_TRUST_FILE_BYTES: Final = 64 * 1024
 
 __all__ = [
+    "CardVerifier",
     "Installed",
     "TrustError",
     "TrustList",
@@ -274,6 +277,38 @@ def install_document(store: Store, data: object) -> Installed:
 def revoked_cards(db: sqlite_utils.Database) -> set[str]:
     """The card ids the platform has revoked."""
     return {row[0] for row in db.execute("SELECT card_id FROM revoked_cards")}
+
+
+@dataclass(frozen=True)
+class CardVerifier:
+    """Card codes checked against the ledger's issuer keys and revocations, read once.
+
+    The one way the counter app, the headless commands and ``scan`` verify a card.
+    """
+
+    trust: TrustList
+    revoked: frozenset[str]
+
+    @classmethod
+    def from_db(cls, db: sqlite_utils.Database) -> CardVerifier:
+        """The verifier for the ledger's trust list and revocations as they are now."""
+        return cls(load_trust(db), frozenset(revoked_cards(db)))
+
+    def verify(self, code: str, *, now: datetime | None = None) -> Card | Refusal:
+        """The card the code holds, or why not (``verify`` ignores a scanner's stray whitespace)."""
+        return verify(code, self.trust, revoked=self.revoked, now=now)
+
+    def first(
+        self, candidates: Sequence[str], *, now: datetime | None = None
+    ) -> Card | Refusal | None:
+        """The first candidate that verifies, else the first refusal (None: no candidate)."""
+        refusal: Refusal | None = None
+        for code in candidates:
+            verdict = self.verify(code, now=now)
+            if isinstance(verdict, Card):
+                return verdict
+            refusal = refusal or verdict
+        return refusal
 
 
 def read_trust_file(path: Path) -> TrustList:

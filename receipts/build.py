@@ -19,7 +19,7 @@ from loyalty.claims import sign_claim
 from loyalty.i18n import datetime_text, money
 from loyalty.keys import load_private_key
 from loyalty.ledger import Event, EventKind, Ledger
-from loyalty.programs import SHOP_TZ, Program, ProgramError, evaluate
+from loyalty.programs import SHOP_TZ, Program, evaluate, program_in_force
 from receipts.messages import MESSAGES
 from receipts.model import Receipt, ReceiptLine
 from receipts.text import clean
@@ -53,21 +53,6 @@ class ReceiptNotFound(LookupError):
         return MESSAGES.text("unknown_receipt", language, ref=self.ref)
 
 
-def program_for(ledger: Ledger, program_id: str, settings: Settings) -> Program:
-    """The program an event was recorded under: the platform's copy, else the config's."""
-    row = (
-        ledger.store.read()
-        .execute("SELECT body FROM programs WHERE id = ?", [program_id])
-        .fetchone()
-    )
-    if row is not None:
-        try:
-            return Program.from_json(row[0])
-        except ProgramError:
-            pass  # a bad stored copy must not stop a slip; the config's program is the fallback
-    return Program.from_settings(settings.program)
-
-
 def latest_receipt_no(ledger: Ledger) -> str | None:
     """The newest event's receipt number, or None on an empty ledger."""
     recent = ledger.recent(limit=1)
@@ -93,7 +78,8 @@ def receipt_for(
     if event is None:
         raise ReceiptNotFound(event_id_or_no)
     lang = language if language in ("fr", "nl", "de", "en") else "en"
-    program = program_for(ledger, event.program_id, settings)
+    # The program the event was recorded under: the platform's copy, else the config's.
+    program = program_in_force(ledger.store.read(), settings.program, program_id=event.program_id)
 
     def say(key: str, **params: object) -> str:
         return clean(MESSAGES.text(key, lang, **params))

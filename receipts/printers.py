@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
 
-from config.settings import PrinterKind, PrinterSettings
+from config.settings import NETWORK_PRINTER_PORT, PrinterKind, PrinterSettings, network_address
 from receipts.messages import MESSAGES
 
-NETWORK_PORT: Final = 9100
+NETWORK_PORT: Final = NETWORK_PRINTER_PORT
 TIMEOUT_SECONDS: Final = 5.0
 # DLE EOT 4: "paper roll sensor status"; bits 5 and 6 set mean the paper has run out.
 PAPER_STATUS_QUERY: Final = b"\x10\x04\x04"
@@ -145,15 +145,15 @@ class NetworkPrinter:
     check_paper: bool = True
 
     def address(self) -> tuple[str, int]:
-        """Host and port from the target."""
-        host, sep, port = self.target.strip().rpartition(":")
-        if not sep or not port.isdigit() or "]" in port:
-            return self.target.strip().strip("[]"), NETWORK_PORT
-        return host.strip("[]"), int(port)
+        """Host and port from the target (ValueError if it is not host[:port])."""
+        return network_address(self.target)
 
     def send(self, data: bytes) -> None:
         """Connect, check the paper sensor if the printer answers, send, close."""
-        host, port = self.address()
+        try:
+            host, port = self.address()
+        except ValueError as exc:
+            raise PrinterError("unreachable", self.target) from exc
         try:
             with socket.create_connection((host, port), timeout=self.timeout) as conn:
                 if self.check_paper and self._paper_out(conn):

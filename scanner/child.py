@@ -5,16 +5,21 @@ camera driver) stay here. Messages to the parent are small tuples on a ``Connect
 
 * ``("hello", pid, decoder_names, unavailable)`` once at start;
 * ``("beat", monotonic)`` at least every ``BEAT_S`` seconds while the loop runs;
-* ``("code", text, decoder, decode_ms, frame_ts, origin)`` for each code read;
+* ``("code", text, decoder, decode_ms, frame_ts, origin, frame_index)`` for each code read;
 * ``("ready", width, height)`` / ``("unavailable", message)`` / ``("ended",)`` for the source;
 * ``("file", path, codes, error)`` after a ``("feed", path)`` command;
 * ``("preview", width, height, pixels)`` at most ``PREVIEW_PER_S`` times a second when asked.
+
+A live source (camera, video played as one) is read on its own thread and only its newest
+frame is decoded (``LatestFrames``). Each frame's decoding fits ``deadline_ms``, and no
+decoder error leaves the loop: the child is never silent for more than a frame or two.
 
 Commands from the parent: ``("stop",)``, ``("preview", bool)``, ``("feed", path)``.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
@@ -24,8 +29,19 @@ from typing import Any
 
 import cv2
 
-from scanner.decoders import Pipeline, to_grey
-from scanner.sources import FrameSource, SourceSpec, SourceUnavailable, open_source, read_image
+from scanner.decoders import Pipeline, PipelineResult, to_grey
+from scanner.sources import (
+    WAITING,
+    Frame,
+    FrameSource,
+    LatestFrames,
+    SourceSpec,
+    SourceUnavailable,
+    open_source,
+    read_image,
+)
+
+log = logging.getLogger(__name__)
 
 BEAT_S = 0.2
 PREVIEW_PER_S = 4.0
@@ -34,14 +50,14 @@ MAX_BACKOFF_S = 5.0
 
 
 def child_main(
-    conn: Connection, spec: SourceSpec, decoders: tuple[str, ...], budget_ms: float, preview: bool
+    conn: Connection, spec: SourceSpec, decoders: tuple[str, ...], deadline_ms: float, preview: bool
 ) -> None:
     """Entry point of the child process."""
     # Ctrl-C in a terminal reaches the whole process group; the parent decides when we stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     cv2.setNumThreads(1)
     try:
-        pipeline = Pipeline(decoders, budget_ms=budget_ms)
+        pipeline = Pipeline(decoders, deadline_ms=deadline_ms)
         conn.send(("hello", os.getpid(), pipeline.decoder_names, dict(pipeline.unavailable)))
         _Loop(conn, spec, pipeline, preview).run()
     except (BrokenPipeError, EOFError, ConnectionResetError):
@@ -124,7 +140,13 @@ class _Loop:
 
     def step(self, source: FrameSource) -> None:
         try:
-            frame = source.read()
+            if isinstance(source, LatestFrames):
+                got = source.take(BEAT_S)
+                if isinstance(got, str) and got == WAITING:
+                    return  # back to beats and commands; the capture thread keeps trying
+                frame = got if isinstance(got, Frame) else None
+            else:
+                frame = source.read()
         except SourceUnavailable as exc:
             source.close()
             self.source = None
@@ -136,9 +158,10 @@ class _Loop:
             self.ended = True
             self.conn.send(("ended",))
             return
-        result = self.pipeline.decode(frame.image)
+        result = self.decode(frame.image)
         for code in result.codes:
-            self.conn.send(("code", code.text, code.decoder, result.decode_ms, frame.ts, "camera"))
+            message = (code.text, code.decoder, result.decode_ms, frame.ts, "camera", frame.index)
+            self.conn.send(("code", *message))
         if self.preview and frame.ts - self.last_preview >= 1.0 / PREVIEW_PER_S:
             self.last_preview = frame.ts
             small = cv2.resize(to_grey(frame.image), PREVIEW_SIZE, interpolation=cv2.INTER_AREA)
@@ -151,7 +174,15 @@ class _Loop:
             self.conn.send(("file", str(path), 0, str(exc)))
             return
         ts = time.monotonic()
-        result = self.pipeline.decode(image)
+        result = self.decode(image)
         for code in result.codes:
-            self.conn.send(("code", code.text, code.decoder, result.decode_ms, ts, "file"))
+            self.conn.send(("code", code.text, code.decoder, result.decode_ms, ts, "file", 0))
         self.conn.send(("file", str(path), len(result.codes), None))
+
+    def decode(self, image: Any) -> PipelineResult:
+        """The pipeline's result; an unexpected error costs this frame, never the child."""
+        try:
+            return self.pipeline.decode(image)
+        except Exception:
+            log.exception("decoding a frame failed")
+            return PipelineResult([], 0.0)

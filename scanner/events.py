@@ -20,6 +20,8 @@ class CodeRead:
     """``time.monotonic()`` when the frame was captured (same clock in parent and child)."""
     source: str = "camera"
     """``camera`` for the configured frame source, ``file`` for ``feed_file``."""
+    frame_index: int = 0
+    """The frame's number in its source (1 = first; 0 for a fed file)."""
 
 
 @dataclass(frozen=True)

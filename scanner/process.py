@@ -50,6 +50,11 @@ log = logging.getLogger(__name__)
 
 DEFAULT_DECODERS = ("zxing", "zbar", "opencv")
 
+WATCH_TICK_S = 0.1
+"""How long the watcher waits for a message before it looks at the clock again."""
+WATCH_SLACK_S = 0.25
+"""A turn of the watcher's loop longer than the tick plus this was a pause of the parent."""
+
 
 def _exit_reason(exitcode: int | None) -> str:
     if exitcode is None:
@@ -78,14 +83,14 @@ class ScannerProcess:
         debounce_s: float = 3.0,
         on_event: Callable[[ScanEvent], None] | None = None,
         *,
-        budget_ms: float = 12.0,
+        deadline_ms: float = 25.0,  # scanner.decoders.DEFAULT_DEADLINE_MS, without zxing here
         heartbeat_timeout_s: float = 3.0,
         startup_timeout_s: float = 20.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.source = source
         self.decoders = tuple(decoders)
-        self.budget_ms = budget_ms
+        self.deadline_ms = deadline_ms
         self.heartbeat_timeout_s = heartbeat_timeout_s
         self.startup_timeout_s = startup_timeout_s
         self.debouncer = Debouncer(debounce_s, clock=clock)
@@ -170,7 +175,7 @@ class ScannerProcess:
         parent_end, child_end = self._ctx.Pipe(duplex=True)
         process = self._ctx.Process(
             target=child_main,
-            args=(child_end, self.source, self.decoders, self.budget_ms, self._preview),
+            args=(child_end, self.source, self.decoders, self.deadline_ms, self._preview),
             name="citie-scanner",
             daemon=True,
         )
@@ -203,29 +208,40 @@ class ScannerProcess:
             log.exception("scanner event handler failed on %r", type(event).__name__)
 
     def _watch(self) -> None:
+        last_turn = time.monotonic()
         while not self._stopping.is_set():
             process, conn = self._process, self._conn
             if process is None or conn is None:
                 return
             try:
-                ready = wait([conn, process.sentinel], timeout=0.1)
+                ready = wait([conn, process.sentinel], timeout=WATCH_TICK_S)
             except OSError:
                 ready = [process.sentinel]
-            dead = False
-            if conn in ready:
-                dead = not self._drain(conn)
+            # Only time this thread spent listening counts as the child's silence. A pause
+            # of the whole parent (a collector pass over a large heap, an event handler
+            # that waits for a busy app, a suspended laptop) stops this thread too, and the
+            # child's beats then sit unread in the pipe: forgive the part of the gap that
+            # is longer than one turn of this loop, and read the pipe before judging.
+            now = time.monotonic()
+            stalled = now - last_turn - WATCH_TICK_S - WATCH_SLACK_S
+            if stalled > 0:
+                self._last_heard += stalled
+            dead = not self._drain(conn)
+            last_turn = time.monotonic()
             if process.sentinel in ready or dead or not process.is_alive():
                 if self._stopping.is_set():
                     return
                 self._drain(conn)
                 process.join(0.5)
                 self._crashed(_exit_reason(process.exitcode))
+                last_turn = time.monotonic()
                 continue
             limit = self.heartbeat_timeout_s if self._up else self.startup_timeout_s
-            if time.monotonic() - self._last_heard > limit:
+            if last_turn - self._last_heard > limit:
                 if self._stopping.is_set():
                     return
                 self._crashed(f"the scanner process sent nothing for {limit:g} s (hung)")
+                last_turn = time.monotonic()
 
     def _drain(self, conn: Connection) -> bool:
         """Handle every waiting message; False when the connection is closed."""
@@ -242,9 +258,10 @@ class ScannerProcess:
         if kind == "beat":
             return
         if kind == "code":
-            _, text, decoder, decode_ms, frame_ts, origin = message
+            _, text, decoder, decode_ms, frame_ts, origin, index = message
             if origin == "file" or self.debouncer.accept(text):
-                self._emit(CodeRead(text, decoder, float(decode_ms), float(frame_ts), origin))
+                ms, ts = float(decode_ms), float(frame_ts)
+                self._emit(CodeRead(text, decoder, ms, ts, origin, int(index)))
         elif kind == "hello":
             self.pid = int(message[1])
             self.decoder_names = list(message[2])

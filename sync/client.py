@@ -3,10 +3,13 @@
 Errors form a small hierarchy so callers decide by type: ``Transient`` (retry later),
 ``RateLimited`` (retry, but not before ``retry_after``), ``Rejected`` (the platform refused
 the request itself; ``PayloadTooLarge`` for 413), ``AuthError`` (401/403: pair again),
-``ProtocolError`` (the answer is not what protocol v1 promises) and ``InsecureURL`` /
+``ProtocolError`` (the answer is not what protocol v1 promises: bad JSON, nesting too deep,
+wrong types), ``Cancelled`` (the caller asked the run to stop) and ``InsecureURL`` /
 ``TLSError`` (nothing will be sent). Answers are read with a size cap and validated before
-anyone trusts them. The credential is sent only in the Authorization header and never
-appears in a message, a log line or a repr.
+anyone trusts them. Every request has a total deadline (``total_timeout``, and the run's own
+deadline when one is set) that holds however slowly the platform trickles its answer, and a
+``cancel`` event stops a request within a fraction of a second. The credential is sent only
+in the Authorization header and never appears in a message, a log line or a repr.
 """
 
 from __future__ import annotations
@@ -14,12 +17,18 @@ from __future__ import annotations
 import json
 import math
 import re
+import socket
 import ssl
+import threading
+import time
+from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
+import httpcore
 import httpx
 from pydantic import BaseModel, ValidationError
 
@@ -27,6 +36,7 @@ from loyalty.db import parse_iso, utc_now
 from sync.protocol import (
     BatchRequest,
     BatchResponse,
+    Health,
     PairRequest,
     PairResponse,
     Problem,
@@ -35,7 +45,14 @@ from sync.protocol import (
 )
 
 MAX_ANSWER_BYTES = 2 * 1024 * 1024
+MAX_ANSWER_DEPTH = 32
+"""Deepest nesting of lists and objects accepted in an answer (protocol v1 needs about 6)."""
+TOTAL_TIMEOUT = 60.0
+"""Default total deadline of one request, from connecting to the last byte of the answer."""
+_SLICE = 0.25
+"""Longest single socket wait, so a cancel or the deadline is noticed this quickly."""
 USER_AGENT = "citie-terminal-sync/1"
+_BUDGET_SPENT = "the sync's time budget is spent; events stay on this terminal and go later."
 _LOOPBACK = re.compile(r"^http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/.*)?$")
 
 M = TypeVar("M", bound=BaseModel)
@@ -57,6 +74,12 @@ class Transient(SyncError):
     """A failure that may pass: no connection, a timeout, a dropped answer, 408, 5xx."""
 
     code = "unreachable"
+
+
+class BudgetSpent(Transient):
+    """The run's time budget ended before this request could reach the platform."""
+
+    code = "timeout"
 
 
 class RateLimited(Transient):
@@ -95,6 +118,12 @@ class ProtocolError(SyncError):
     """The platform answered something protocol v1 does not allow (bad JSON, types, size)."""
 
     code = "protocol_error"
+
+
+class Cancelled(SyncError):
+    """The caller cancelled the run (the app is quitting); events stay pending."""
+
+    code = "cancelled"
 
 
 class InsecureURL(SyncError):
@@ -138,6 +167,192 @@ def retry_after_seconds(value: str | None, default: float = 1.0) -> float:
     return min(max(seconds, 0.0), 3600.0)
 
 
+class _Guard:
+    """The request in progress's deadline and the cancel flag; every socket wait obeys them.
+
+    httpx's timeouts are per operation, so a platform that sends one byte every few seconds
+    never trips them; the guard caps each wait by what is left of the whole request.
+    """
+
+    def __init__(self, cancel: threading.Event | None) -> None:
+        self.cancel = cancel
+        self.deadline: float | None = None
+
+    def check(self, error: type[Exception]) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise error("cancelled")
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise error("the request's total deadline passed")
+
+    def cap(self, timeout: float | None, error: type[Exception]) -> float | None:
+        """``timeout`` shortened to the deadline (no slicing: for waits that cannot resume)."""
+        self.check(error)
+        if self.deadline is None:
+            return timeout
+        left = self.deadline - time.monotonic()
+        return left if timeout is None else min(timeout, left)
+
+    def slice(self, until: float | None, error: type[Exception]) -> float:
+        """The next short wait, ending no later than ``until`` and the deadline."""
+        self.check(error)
+        now = time.monotonic()
+        ends = [now + _SLICE]
+        if until is not None:
+            ends.append(until)
+        if self.deadline is not None:
+            ends.append(self.deadline)
+        wait = min(ends) - now
+        if wait <= 0:
+            raise error("timed out")
+        return wait
+
+
+class _NotStarted(httpcore.ConnectTimeout):
+    """The deadline passed (or a cancel came) before a connection was even tried."""
+
+
+class _GuardedStream(httpcore.NetworkStream):
+    """A socket stream whose reads wait in short slices under the guard."""
+
+    def __init__(self, inner: httpcore.NetworkStream, guard: _Guard) -> None:
+        self._inner = inner
+        self._guard = guard
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        until = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = self._guard.slice(until, httpcore.ReadTimeout)
+            try:
+                return self._inner.read(max_bytes, wait)
+            except httpcore.ReadTimeout:
+                # A slice ended with nothing read (recv consumed nothing): look again at the
+                # read timeout, the request's deadline and the cancel flag.
+                if until is not None and time.monotonic() >= until:
+                    raise
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        # A send cut short cannot resume safely, so writes are capped, not sliced; a cancel
+        # shuts the socket down instead, which ends a send to a platform that stopped reading
+        # (a batch is larger than the socket buffers) at once rather than at the timeout.
+        wait = self._guard.cap(timeout, httpcore.WriteTimeout)
+        cancel = self._guard.cancel
+        if cancel is None:
+            self._inner.write(buffer, wait)
+            return
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.wait(_SLICE):
+                if cancel.is_set():
+                    self._shut_down()
+                    return
+
+        threading.Thread(target=watch, name="sync-write-watch", daemon=True).start()
+        try:
+            self._inner.write(buffer, wait)
+        finally:
+            done.set()
+
+    def _shut_down(self) -> None:
+        sock = self._inner.get_extra_info("socket")
+        if isinstance(sock, socket.socket):
+            # socket.socket's own shutdown: a TLS socket's would drop its SSL object under
+            # the sending thread's feet.
+            with suppress(OSError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        wait = self._guard.cap(timeout, httpcore.ConnectTimeout)
+        return _GuardedStream(
+            self._inner.start_tls(ssl_context, server_hostname, wait), self._guard
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _GuardedBackend(httpcore.NetworkBackend):
+    """httpcore's socket backend with every connection under the guard."""
+
+    def __init__(self, guard: _Guard) -> None:
+        self._inner = httpcore.SyncBackend()
+        self._guard = guard
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        wait = self._guard.cap(timeout, _NotStarted)
+        # A connect (name lookup included) cannot be resumed after a timeout, so it runs on a
+        # helper thread while this one watches the cancel flag and the deadline: neither waits
+        # for a platform that drops packets or a name lookup that hangs. An abandoned
+        # connection is closed when it completes.
+        done = threading.Event()
+        handover = threading.Lock()
+        outcome: list[httpcore.NetworkStream | BaseException] = []
+        abandoned: list[bool] = []
+
+        def connect() -> None:
+            try:
+                result: httpcore.NetworkStream | BaseException = self._inner.connect_tcp(
+                    host, port, wait, local_address, socket_options
+                )
+            except BaseException as exc:  # handed over to the waiting thread
+                result = exc
+            with handover:
+                outcome.append(result)
+                if abandoned and not isinstance(result, BaseException):
+                    result.close()
+            done.set()
+
+        threading.Thread(target=connect, name="sync-connect", daemon=True).start()
+        while not done.wait(_SLICE):
+            try:
+                # The socket's timeout does not cover the name lookup: the deadline is
+                # watched here too.
+                self._guard.check(httpcore.ConnectTimeout)
+            except httpcore.ConnectTimeout:
+                with handover:
+                    abandoned.append(True)
+                    if outcome and not isinstance(outcome[0], BaseException):
+                        outcome[0].close()
+                raise
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        return _GuardedStream(result, self._guard)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def _guarded_transport(guard: _Guard) -> httpx.HTTPTransport:
+    context = httpx.create_ssl_context()  # verified, httpx's CA bundle (loaded once)
+    transport = httpx.HTTPTransport(verify=context)
+    # httpx takes no network backend of its own, so its pool is rebuilt with one (httpx's
+    # defaults otherwise: verified TLS, HTTP/1.1, keep-alive).
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=context,
+        max_connections=10,
+        max_keepalive_connections=5,
+        keepalive_expiry=5.0,
+        network_backend=_GuardedBackend(guard),
+    )
+    return transport
+
+
 @dataclass(frozen=True)
 class Answer:
     """A response with its body read (within the cap)."""
@@ -158,11 +373,21 @@ class PlatformClient:
         transport: httpx.BaseTransport | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float = 20.0,
+        total_timeout: float = TOTAL_TIMEOUT,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
+        deadline: float | None = None,
+        cancel: threading.Event | None = None,
     ) -> None:
         self.base_url = check_url(base_url)
         self._credential = credential
         self.max_answer_bytes = max_answer_bytes
+        self.total_timeout = total_timeout
+        self.deadline = deadline
+        """``time.monotonic()`` after which no request starts or goes on (the run's budget)."""
+        self.cancel = cancel
+        self._guard = _Guard(cancel)
+        if transport is None:
+            transport = _guarded_transport(self._guard)
         timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         # verify=True always: the only way to skip TLS is plain http to loopback (checked above).
         self._http = httpx.Client(
@@ -208,8 +433,13 @@ class PlatformClient:
         answer = self._request("POST", "/v1/pair", content=body.model_dump_json(), auth=False)
         return self._parse(answer, PairResponse)
 
+    def health(self) -> Health:
+        """``GET /v1/health`` (no credential): whether this URL is a platform that is up."""
+        answer = self._request("GET", "/v1/health", auth=False)
+        return self._parse(answer, Health)
+
     def send_batch(self, batch: BatchRequest) -> BatchResponse:
-        """Post one batch; the answer is checked to hold exactly one result per event."""
+        """Post one batch; the answer must be for this batch, with one result per event."""
         answer = self._request("POST", "/v1/events:batch", content=batch.model_dump_json())
         response = self._parse(answer, BatchResponse)
         sent = [event.id for event in batch.events]
@@ -222,15 +452,12 @@ class PlatformClient:
             )
         if response.batch_id != batch.batch_id:
             raise ProtocolError(
-                "the platform answered for another batch; nothing was marked synced.",
+                f"the platform answered for batch {response.batch_id}, not for "
+                f"{batch.batch_id}; nothing was marked synced. "
+                "Report this to the platform operator.",
                 code="results_mismatch",
             )
         return response
-
-    def send_raw_batch(self, content: bytes) -> BatchResponse:
-        """Post an already-encoded batch (the outbox builds the JSON itself for speed)."""
-        answer = self._request("POST", "/v1/events:batch", content=content)
-        return self._parse(answer, BatchResponse)
 
     def updates(self, terminal_id: str, cursor: str) -> Updates:
         """What changed since ``cursor``."""
@@ -258,35 +485,65 @@ class PlatformClient:
                     "Run `citie-terminal pair URL TOKEN` first.",
                 )
             headers["Authorization"] = f"Bearer {self._credential}"
+        self._check_cancel()
+        now = time.monotonic()
+        deadline = now + self.total_timeout
+        if self.deadline is not None:
+            deadline = min(deadline, self.deadline)
+        if deadline <= now:
+            raise BudgetSpent(_BUDGET_SPENT)
+        self._guard.deadline = deadline
         try:
             with self._http.stream(
                 method, path, content=content, params=params, headers=headers
             ) as response:
                 body = self._read_capped(response)
                 answer = Answer(response.status_code, response.headers, body)
-        except httpx.ConnectError as exc:
+        except httpx.TransportError as exc:
+            self._check_cancel()
+            if isinstance(exc.__cause__, _NotStarted) and deadline == self.deadline:
+                # The run's budget ended between the check above and the connect: this
+                # request never reached the platform, like one refused by that check.
+                raise BudgetSpent(_BUDGET_SPENT) from None
+            if isinstance(exc, httpx.TimeoutException) and time.monotonic() >= deadline:
+                raise Transient(
+                    f"the platform at {self.base_url} did not answer within "
+                    f"{deadline - now:.1f} s; events stay on this terminal.",
+                    code="timeout",
+                ) from None
+            raise self._transport_error(exc) from None
+        except ssl.SSLError as exc:
+            raise self._transport_error(exc) from None
+        finally:
+            self._guard.deadline = None
+        self._check_status(answer)
+        return answer
+
+    def _check_cancel(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled("the sync was cancelled; events stay pending and go with the next run.")
+
+    def _transport_error(self, exc: Exception) -> SyncError:
+        if isinstance(exc, httpx.ConnectError):
             if _is_tls(exc):
-                raise TLSError(
+                return TLSError(
                     f"the platform's certificate at {self.base_url} could not be verified "
                     f"({_short(exc)}). Check the URL and the device's clock; nothing was sent.",
-                ) from None
-            raise Transient(
+                )
+            return Transient(
                 f"cannot connect to the platform at {self.base_url} ({_short(exc)}); "
                 "events stay on this terminal and go later.",
-            ) from None
-        except httpx.TimeoutException as exc:
-            raise Transient(
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            return Transient(
                 f"the platform at {self.base_url} did not answer in time "
                 f"({type(exc).__name__}); events stay on this terminal.",
                 code="timeout",
-            ) from None
-        except (httpx.TransportError, ssl.SSLError) as exc:
-            raise Transient(
-                f"the connection to the platform broke ({_short(exc)}); the request is retried.",
-                code="connection_lost",
-            ) from None
-        self._check_status(answer)
-        return answer
+            )
+        return Transient(
+            f"the connection to the platform broke ({_short(exc)}); the request is retried.",
+            code="connection_lost",
+        )
 
     def _read_capped(self, response: httpx.Response) -> bytes:
         declared = response.headers.get("content-length")
@@ -347,20 +604,58 @@ class PlatformClient:
                 "Check the platform URL (a proxy or captive portal may be answering).",
                 code="bad_json",
             ) from None
+        except RecursionError:
+            data = _TOO_DEEP  # deeper than the parser's stack: a hostile or broken answer
+        if data is _TOO_DEEP or _too_deep(data, MAX_ANSWER_DEPTH):
+            raise ProtocolError(
+                f"the platform's answer is nested more than {MAX_ANSWER_DEPTH} levels deep; "
+                "nothing was marked synced. Report this to the platform operator.",
+                code="answer_too_deep",
+            )
         try:
             return model.model_validate(data)
         except ValidationError as exc:
-            raise ProtocolError(
-                f"the platform's answer does not follow protocol v1 ({describe(exc)}); "
-                "nothing was marked synced.",
-                code="bad_answer",
-            ) from None
+            why = describe(exc)
+        except (RecursionError, TypeError, ValueError) as exc:
+            why = type(exc).__name__
+        raise ProtocolError(
+            f"the platform's answer does not follow protocol v1 ({why}); "
+            "nothing was marked synced.",
+            code="bad_answer",
+        )
+
+
+_TOO_DEEP = object()
+
+
+def _too_deep(data: Any, limit: int) -> bool:
+    """Whether lists and objects nest ``limit`` levels below the top one or deeper.
+
+    Walked level by level without recursion (a hostile answer must not exhaust the stack),
+    keeping only containers, so a flat answer of thousands of results costs well under a
+    millisecond.
+    """
+    level: list[Any] = [data] if isinstance(data, dict | list) else []
+    for _ in range(limit):
+        children: list[Any] = []
+        for container in level:
+            children.extend(container.values() if isinstance(container, dict) else container)
+        level = [child for child in children if isinstance(child, dict | list)]
+        if not level:
+            return False
+    return bool(level)
 
 
 def _problem(body: bytes) -> Problem | None:
     try:
-        return Problem.model_validate(json.loads(body))
-    except (ValueError, UnicodeDecodeError, ValidationError):
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    if not isinstance(data, dict) or _too_deep(data, 2):
+        return None
+    try:
+        return Problem.model_validate(data)
+    except ValidationError:
         return None
 
 

@@ -1,8 +1,11 @@
 """One sync run: backup, push, pull, summary. Used by ``citie-terminal sync`` and the app.
 
-Exit codes (``SyncReport.exit_code``): 0 every event synced; 1 some events are quarantined
-(the platform rejected them; they are kept and shown); 2 the platform could not be reached,
-answered nonsense, or another sync was running (events kept, the next run sends them);
+Exit codes (``SyncReport.exit_code``): 0 every event synced (events recorded while the run
+was going are not a failure: they go with the next run); 1 some events are quarantined (the
+platform rejected them; they are kept and shown); 2 the platform could not be reached
+(outcome ``unreachable``), answered nonsense (``protocol_error``), asked for events again
+until the run ended (``pending``), refused a request (``rejected``), the run was cancelled
+(``cancelled``) or another sync was running (``busy``): events kept, the next run sends them;
 3 an auth or configuration problem (not paired, credential refused, insecure URL, bad
 certificate setup). Each run is recorded in ``sync_runs``. Nothing here prints: log lines and
 progress go to the callbacks.
@@ -10,6 +13,7 @@ progress go to the callbacks.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,21 +22,23 @@ from typing import Any
 import httpx
 
 from config import Settings
-from loyalty.db import Store, iso, utc_now
+from loyalty.db import DatabaseError, Store, iso, utc_now
 from loyalty.keys import KeyFileError, check_private
 from loyalty.ledger import Ledger
 from sync.client import (
     AuthError,
+    Cancelled,
     InsecureURL,
     PlatformClient,
     ProtocolError,
+    RateLimited,
     Rejected,
     SyncError,
     TLSError,
     Transient,
 )
 from sync.lock import SyncBusy, sync_lock
-from sync.outbox import Progress, SendReport, counts, send
+from sync.outbox import Progress, SendReport, counts, resend_all, send
 from sync.puller import PullReport, pull
 from sync.retry import Retrier, RetryPolicy
 
@@ -59,8 +65,12 @@ class SyncReport:
     push: SendReport | None = None
     pull: PullReport | None = None
     pending: int = 0
+    pending_new: int = 0
+    """Of ``pending``, the events recorded while the run was going (not a failure)."""
     quarantined: int = 0
     synced: int = 0
+    resent: int = 0
+    """Events ``resend_all`` put back to pending before this run."""
     warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -78,7 +88,9 @@ class SyncReport:
             "push": None if self.push is None else self.push.to_json(),
             "pull": None if self.pull is None else self.pull.to_json(),
             "pending": self.pending,
+            "pending_new": self.pending_new,
             "quarantined": self.quarantined,
+            "resent": self.resent,
             "synced": self.synced,
             "warnings": self.warnings,
         }
@@ -104,7 +116,10 @@ def read_credential(settings: Settings) -> str:
 
 
 def make_client(
-    settings: Settings, *, transport: httpx.BaseTransport | None = None
+    settings: Settings,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    cancel: threading.Event | None = None,
 ) -> PlatformClient:
     """A client for the configured platform with this terminal's credential."""
     if not settings.platform.url:
@@ -119,6 +134,7 @@ def make_client(
         transport=transport,
         connect_timeout=settings.platform.connect_timeout,
         read_timeout=settings.platform.read_timeout,
+        cancel=cancel,
     )
 
 
@@ -131,8 +147,18 @@ def run_sync(
     transport: httpx.BaseTransport | None = None,
     policy: RetryPolicy | None = None,
     backup: bool = True,
+    cancel: threading.Event | None = None,
+    on_unreachable: Callable[[], None] | None = None,
+    resend: bool = False,
 ) -> SyncReport:
-    """Backup, push, pull and summarise one sync; never raises for a sync failure."""
+    """Backup, push, pull and summarise one sync; never raises for a sync failure.
+
+    ``cancel`` (set from another thread) stops the run within a fraction of a second, between
+    or during requests and retry waits: outcome ``cancelled``, events stay pending.
+    ``on_unreachable`` is called once, from the sync's thread, as soon as a request fails for
+    want of the platform (before any retry), so a status line can say offline at once.
+    ``resend`` first marks every event pending again (``citie-terminal sync --resend-all``).
+    """
     report = SyncReport(started_at=iso(utc_now()))
     started = time.monotonic()
     say: Log = log or (lambda _line: None)
@@ -141,10 +167,18 @@ def run_sync(
         with sync_lock(store.path):
             run_id = _start_run(store, report)
             say({"event": "sync_started", "terminal_id": settings.terminal.id})
+            before = _last_seq(store)
             try:
-                _run(settings, store, report, say, progress, transport, policy, backup)
+                if resend:
+                    report.resent = resend_all(store)
+                    say({"event": "resend_all", "events": report.resent})
+                hooks = _Hooks(say, on_unreachable)
+                retrier = Retrier(
+                    policy, cancel=cancel, on_retry=hooks.retry, on_failure=hooks.failure
+                )
+                _run(settings, store, report, say, progress, transport, retrier, backup)
             finally:
-                _finish(store, report, started)
+                _finish(store, report, started, before)
                 _record_run(store, run_id, report)
     except SyncBusy as exc:
         _fail(report, "busy", EXIT_UNREACHABLE, exc.code, str(exc))
@@ -154,6 +188,38 @@ def run_sync(
     return report
 
 
+class _Hooks:
+    """The retrier's callbacks: a log line per retry, and the first failure told once."""
+
+    def __init__(self, say: Log, on_unreachable: Callable[[], None] | None) -> None:
+        self.say = say
+        self.on_unreachable = on_unreachable
+        self.told = False
+
+    def retry(self, exc: SyncError, wait: float, tries: int) -> None:
+        self.say(
+            {
+                "event": "retry_scheduled",
+                "try": tries,
+                "wait_seconds": round(wait, 3),
+                "code": exc.code,
+                "message": exc.message,
+            }
+        )
+
+    def failure(self, exc: SyncError) -> None:
+        # 429 means the platform is there and answering: not offline.
+        if self.told or isinstance(exc, RateLimited) or self.on_unreachable is None:
+            return
+        self.told = True
+        self.on_unreachable()
+
+
+def _last_seq(store: Store) -> int:
+    row = store.read().execute("SELECT COALESCE(MAX(seq), 0) FROM outbox").fetchone()
+    return int(row[0])
+
+
 def _run(
     settings: Settings,
     store: Store,
@@ -161,27 +227,17 @@ def _run(
     say: Log,
     progress: Progress | None,
     transport: httpx.BaseTransport | None,
-    policy: RetryPolicy,
+    retrier: Retrier,
     backup: bool,
 ) -> None:
     try:
-        client = make_client(settings, transport=transport)
+        client = make_client(settings, transport=transport, cancel=retrier.cancel)
     except (AuthError, InsecureURL) as exc:
         _fail(report, "config", EXIT_AUTH_OR_CONFIG, exc.code, exc.message)
         return
+    # The budget is the platform's time: it starts once the client is built.
+    client.deadline = retrier.start()
     with client:
-        if backup and settings.sync.backup_retention > 0:
-            try:
-                ledger = Ledger(store, shop_id=settings.shop.id, terminal_id=settings.terminal.id)
-                path = ledger.backup(settings.backup_dir, settings.sync.backup_retention)
-                report.backup = str(path)
-                say({"event": "backup", "path": str(path)})
-            except (OSError, ValueError) as exc:
-                # A failed backup must not keep events from leaving; say it loudly.
-                warning = f"backup_failed: {exc}"
-                report.warnings.append(warning)
-                say({"event": "warning", "message": warning})
-        retrier = Retrier(policy)
         try:
             report.push = send(
                 store,
@@ -199,12 +255,38 @@ def _run(
             _fail(report, "auth", EXIT_AUTH_OR_CONFIG, exc.code, exc.message)
         except TLSError as exc:
             _fail(report, "config", EXIT_AUTH_OR_CONFIG, exc.code, exc.message)
-        except (Transient, ProtocolError) as exc:
+        except Cancelled as exc:
+            _fail(report, "cancelled", EXIT_UNREACHABLE, exc.code, exc.message)
+        except Transient as exc:
             _fail(report, "unreachable", EXIT_UNREACHABLE, exc.code, exc.message)
+        except ProtocolError as exc:
+            _fail(report, "protocol_error", EXIT_UNREACHABLE, exc.code, exc.message)
         except Rejected as exc:
             _fail(report, "rejected", EXIT_UNREACHABLE, exc.code, exc.message)
         except SyncError as exc:
-            _fail(report, "unreachable", EXIT_UNREACHABLE, exc.code, exc.message)
+            _fail(report, "error", EXIT_UNREACHABLE, exc.code, exc.message)
+    # Only a run that reached the platform makes a backup: a run that could not would
+    # push a good backup out of the kept ones with a copy that holds nothing new.
+    if backup and report.pull is not None and settings.sync.keep_backups > 0:
+        _backup(settings, store, report, say)
+
+
+def _backup(settings: Settings, store: Store, report: SyncReport, say: Log) -> None:
+    """The nightly full integrity check, then ``Ledger.backup`` (the same as ``ledger backup``).
+
+    A damaged ledger is not backed up: its copy would push a good backup out.
+    """
+    try:
+        store.integrity_check()
+        ledger = Ledger(store, shop_id=settings.shop.id, terminal_id=settings.terminal.id)
+        path = ledger.backup(settings.backup_dir, settings.sync.keep_backups)
+        report.backup = str(path)
+        say({"event": "backup", "path": str(path)})
+    except (OSError, ValueError, DatabaseError) as exc:
+        # A failed backup must not keep events from leaving; say it loudly.
+        warning = f"backup_failed: {exc}"
+        report.warnings.append(warning)
+        say({"event": "warning", "message": warning})
 
 
 def _fail(report: SyncReport, outcome: str, exit_code: int, code: str, message: str) -> None:
@@ -214,11 +296,21 @@ def _fail(report: SyncReport, outcome: str, exit_code: int, code: str, message: 
     report.message = message
 
 
-def _finish(store: Store, report: SyncReport, started: float) -> None:
+def _finish(store: Store, report: SyncReport, started: float, before: int) -> None:
     found = counts(store.read())
     report.pending = found["pending"] + found["in_flight"]
     report.quarantined = found["quarantined"]
     report.synced = found["synced"]
+    row = (
+        store.read()
+        .execute(
+            "SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'in_flight') AND seq > ?",
+            [before],
+        )
+        .fetchone()
+    )
+    report.pending_new = int(row[0])
+    left = report.pending - report.pending_new
     if report.exit_code == EXIT_OK:
         if report.quarantined:
             report.outcome = "quarantined"
@@ -228,12 +320,19 @@ def _finish(store: Store, report: SyncReport, started: float) -> None:
                 f"{report.quarantined} event(s) were rejected by the platform and are kept "
                 "aside; see the sync screen or `citie-terminal sync --show-quarantined`."
             )
-        elif report.pending:
-            report.outcome = "unreachable"
+        elif left:
+            # The platform answered, but asked for these again until the run ended.
+            report.outcome = "pending"
             report.exit_code = EXIT_UNREACHABLE
             report.code = "pending_left"
             report.message = (
-                f"{report.pending} event(s) are still pending; the next run sends them."
+                f"{left} event(s) are still pending (the platform asked for them again); "
+                "the next run sends them."
+            )
+        elif report.pending_new:
+            report.message = (
+                f"every event is synced; {report.pending_new} recorded during the run go "
+                "with the next one."
             )
         else:
             report.message = "every event is synced."

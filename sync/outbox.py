@@ -4,8 +4,11 @@ Outbox rows move ``pending -> in_flight -> synced | quarantined``. A batch keeps
 rows until the platform's answer is applied, so a batch cut short (a dropped answer, a killed
 process) is sent again under the same id, and the platform's permanent dedupe on event ids
 turns the replay into ``duplicate`` answers. Per-event results are applied in one
-transaction. Retries go through stamina with capped exponential backoff, full jitter, a total
-time budget, and never sooner than the platform's Retry-After.
+transaction, and only from an answer for that batch with exactly one result per event
+(``PlatformClient.send_batch`` checks both). Retries go through stamina with capped
+exponential backoff, full jitter, a total time budget, and never sooner than the platform's
+Retry-After. ``resend_all`` puts every event back to ``pending`` for a platform that lost its
+data; the platform's dedupe answers ``duplicate`` for those it still has.
 """
 
 from __future__ import annotations
@@ -21,11 +24,19 @@ import sqlite_utils
 from pydantic import ValidationError
 
 from loyalty.db import Store, iso, utc_now
-from sync.client import PayloadTooLarge, PlatformClient, ProtocolError, server_clock_offset
-from sync.protocol import EVENTS, BatchResponse, Event, describe
+from sync.client import PayloadTooLarge, PlatformClient, Rejected, server_clock_offset
+from sync.protocol import EVENTS, BatchRequest, BatchResponse, Event, describe
 from sync.retry import Retrier, RetryPolicy
 
-__all__ = ["RetryPolicy", "SendProgress", "SendReport", "counts", "reset_in_flight", "send"]
+__all__ = [
+    "RetryPolicy",
+    "SendProgress",
+    "SendReport",
+    "counts",
+    "resend_all",
+    "reset_in_flight",
+    "send",
+]
 
 MAX_PASSES = 3
 EVENT_COLUMNS = (
@@ -85,6 +96,22 @@ def reset_in_flight(store: Store) -> int:
         return int(cursor.rowcount)
 
 
+def resend_all(store: Store) -> int:
+    """Mark every event ``pending`` again, under new batch ids; returns how many changed.
+
+    For a terminal paired again after its platform lost its data: events already synced (or
+    refused) are sent once more, and the platform's dedupe answers ``duplicate`` for those it
+    has. Balances stay right because the ledger's triggers follow each row's state.
+    """
+    with store.write() as db:
+        cursor = db.execute(
+            "UPDATE outbox SET state = 'pending', batch_id = NULL, reason = NULL, "
+            "updated_at = ? WHERE state != 'pending' OR batch_id IS NOT NULL",
+            [iso(utc_now())],
+        )
+        return int(cursor.rowcount)
+
+
 def counts(db: sqlite_utils.Database) -> dict[str, int]:
     """Outbox rows per state (every state present, zero when empty)."""
     found = {state: 0 for state in ("pending", "in_flight", "synced", "quarantined")}
@@ -126,38 +153,42 @@ def send(
             events = _load_events(store, seqs, report)
             if not events:
                 continue
-            body = json.dumps(
-                {"v": 1, "terminal_id": terminal_id, "batch_id": batch_id, "events": events},
-                ensure_ascii=False,
-                separators=(",", ":"),
-            ).encode()
+            try:
+                batch_request = BatchRequest(
+                    terminal_id=terminal_id, batch_id=batch_id, events=events
+                )
+            except ValidationError as exc:
+                _release(store, seqs, keep_batch=True)
+                raise Rejected(
+                    f"this terminal's batch cannot be sent ({describe(exc)}); "
+                    "check [terminal] id in the config.",
+                    status=0,
+                    code="bad_batch",
+                ) from None
             try:
                 sent_at = time.time()
-                response = retrier.call(partial(client.send_raw_batch, body))
+                response = retrier.call(partial(client.send_batch, batch_request))
                 received_at = time.time()
             except PayloadTooLarge:
                 _release(store, seqs, keep_batch=False)
                 if len(events) == 1:
                     _quarantine_local(
                         store,
-                        events[0]["seq"],
+                        events[0].seq,
                         "too_large",
                         "the platform refuses this event as too large.",
                         report,
-                        events[0]["id"],
+                        events[0].id,
                     )
                 else:
                     size = max(1, len(events) // 2)
                     after = seqs[0] - 1
                 continue
             except Exception:
-                # A dying process (KeyboardInterrupt, SIGKILL) leaves its rows in_flight; the
-                # next run puts them back under the same batch id.
-                _release(store, seqs, keep_batch=True)
-                raise
-            try:
-                _check_results(response, events)
-            except ProtocolError:
+                # A wrong answer (ProtocolError), a cancel or the budget puts the rows back
+                # under the same batch id, so a resend is answered ``duplicate``; a dying
+                # process (KeyboardInterrupt, SIGKILL) leaves them in_flight and the next run
+                # puts them back the same way.
                 _release(store, seqs, keep_batch=True)
                 raise
             offset = server_clock_offset(response.server_time, sent_at, received_at)
@@ -180,8 +211,7 @@ def send(
         if report.retry_later == retried_before:
             break
         # The platform asked for some events again: give it a moment, within the budget.
-        pause = min(retrier.policy.initial, retrier.remaining())
-        time.sleep(pause)
+        retrier.pause(min(retrier.policy.initial, retrier.remaining()))
     report.requests = retrier.requests
     report.retries = retrier.retries
     if report.clock_offset_seconds is not None:
@@ -232,8 +262,8 @@ def _new_batch_id() -> str:
     return f"b-{uuid7()}"
 
 
-def _load_events(store: Store, seqs: list[int], report: SendReport) -> list[dict[str, Any]]:
-    """The batch's events as protocol dicts; events that fail validation are quarantined."""
+def _load_events(store: Store, seqs: list[int], report: SendReport) -> list[Event]:
+    """The batch's events, validated; events that fail validation are quarantined."""
     rows = (
         store.read()
         .execute(
@@ -244,7 +274,7 @@ def _load_events(store: Store, seqs: list[int], report: SendReport) -> list[dict
         .fetchall()
     )
     names = [c.strip() for c in EVENT_COLUMNS.split(",")]
-    events: list[dict[str, Any]] = []
+    raw: list[dict[str, Any]] = []
     bad: list[tuple[int, str, str]] = []
     for row in rows:
         data = dict(zip(names, row, strict=True))
@@ -253,19 +283,16 @@ def _load_events(store: Store, seqs: list[int], report: SendReport) -> list[dict
         except ValueError:
             bad.append((data["seq"], data["id"], "the event's detail is not JSON"))
             continue
-        events.append(data)
+        raw.append(data)
+    events: list[Event] = []
     try:
-        EVENTS.validate_python(events)
+        events = EVENTS.validate_python(raw)
     except ValidationError:
-        keep = []
-        for data in events:
+        for data in raw:
             try:
-                Event.model_validate(data)
+                events.append(Event.model_validate(data))
             except ValidationError as exc:
                 bad.append((data["seq"], data["id"], describe(exc)))
-            else:
-                keep.append(data)
-        events = keep
     for seq, event_id, why in bad:
         _quarantine_local(store, seq, "malformed", f"not sendable: {why}", report, event_id)
     return events
@@ -295,22 +322,9 @@ def _release(store: Store, seqs: list[int], *, keep_batch: bool) -> None:
         )
 
 
-def _check_results(response: BatchResponse, events: list[dict[str, Any]]) -> None:
-    sent = sorted(e["id"] for e in events)
-    got = [r.id for r in response.results]
-    if sorted(got) != sent:
-        raise ProtocolError(
-            f"the platform answered {len(got)} results for {len(sent)} events, or for other "
-            "events; nothing was marked synced. Report this to the platform operator.",
-            code="results_mismatch",
-        )
-
-
-def _apply(
-    store: Store, response: BatchResponse, events: list[dict[str, Any]], report: SendReport
-) -> None:
+def _apply(store: Store, response: BatchResponse, events: list[Event], report: SendReport) -> None:
     """Apply one result per event in one transaction."""
-    seq_of = {e["id"]: e["seq"] for e in events}
+    seq_of = {e.id: e.seq for e in events}
     now = iso(utc_now())
     synced: list[tuple[str, int]] = []
     rejected: list[tuple[str, str, int]] = []

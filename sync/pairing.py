@@ -115,6 +115,13 @@ def pair_terminal(
     # Pairing is the operator's word on which city this terminal belongs to: the first signed
     # trust list of this platform pins its root, replacing any earlier pin.
     unpin(store)
+    # A new credential may come from a platform that starts its cursors afresh (one that lost
+    # its data): pull everything again; applying updates twice changes nothing.
+    with store.write() as db:
+        db.execute(
+            "INSERT INTO meta (key, value) VALUES ('sync_cursor', '0') "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+        )
     with PlatformClient(
         url,
         answer.credential,

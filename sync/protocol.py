@@ -239,6 +239,16 @@ class Updates(BaseModel):
         return None if value is None else _check_json_object(value, MAX_TRUST_BYTES, "trust list")
 
 
+class Health(BaseModel):
+    """``GET /v1/health``: the platform is up, and its clock."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+
+    v: Literal[1] = 1
+    ok: bool
+    server_time: Timestamp
+
+
 class Problem(BaseModel):
     """An error answer: a stable reason code and a sentence saying what to do."""
 

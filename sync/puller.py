@@ -5,8 +5,10 @@ short resumes where it stopped. The issuer trust list only ever moves forward (t
 ``loyalty.trust.install_document``, in its own transaction just before the page, which is safe
 because it is monotonic), and once a city root is pinned only a list that root signed is
 installed: a refused list leaves the installed keys in place and says why in the warnings.
-Revocations apply at once; confirmed balances are stored per card
-and program, with the card's sum in ``confirmed_balances`` for the counter.
+The shop's program in force is the valid program the platform sent last (it sends them oldest
+first), whatever its id: its id is kept in ``meta`` for ``loyalty.programs.program_in_force``.
+Revocations apply at once; confirmed balances are stored per card and program, with the card's
+sum in ``confirmed_balances`` for the counter.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from loyalty.db import Store, iso, utc_now
-from loyalty.programs import Program
+from loyalty.programs import IN_FORCE_KEY, Program
 from loyalty.trust import TrustError, install_document
 from sync.client import PlatformClient, ProtocolError
 from sync.protocol import Updates, describe
@@ -103,22 +105,27 @@ def _apply_trust(store: Store, updates: Updates, report: PullReport) -> None:
 
 def _apply_page(store: Store, updates: Updates, report: PullReport) -> None:
     now = iso(utc_now())
-    programs: list[tuple[str, str, str]] = []
+    programs: list[dict[str, str]] = []
     for program in updates.programs:
         try:
-            Program.model_validate(program.body)
+            valid = Program.model_validate(program.body)
         except (ValidationError, ValueError) as exc:
             detail = describe(exc) if isinstance(exc, ValidationError) else str(exc)
             report.warnings.append(f"program_invalid: program {program.id} skipped ({detail})")
             continue
-        programs.append((program.id, json.dumps(program.body, ensure_ascii=False), now))
+        if valid.id != program.id:
+            report.warnings.append(
+                f"program_invalid: program {program.id} skipped (its body says id {valid.id!r})"
+            )
+            continue
+        body = json.dumps(program.body, ensure_ascii=False)
+        programs.append({"id": program.id, "body": body, "updated_at": now})
     with store.write() as db:
         conn = db.conn
-        conn.executemany(
-            "INSERT INTO programs (id, body, updated_at) VALUES (?, ?, ?) "
-            "ON CONFLICT(id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
-            programs,
-        )
+        if programs:
+            # sqlite-utils' upsert_all runs in a savepoint of this page's transaction.
+            db.table("programs").upsert_all(programs, pk="id")
+            _set_meta(conn, IN_FORCE_KEY, programs[-1]["id"])
         conn.executemany(
             "INSERT OR IGNORE INTO revoked_cards (card_id, revoked_at) VALUES (?, ?)",
             [(r.card_id, r.revoked_at) for r in updates.revoked],

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from city.issuer import Issuer
 from config import Settings
+from config.settings import DEFAULT_REWARD_NAMES, Language
 from loyalty import schema as _schema  # noqa: F401  (registers the ledger migrations)
 from loyalty.db import Store
 from loyalty.keys import generate_key_pair
@@ -25,6 +26,31 @@ DEMO_ISSUER = "citie-demo"
 DEMO_CARDS = 3
 CARDS_DIR = "demo-cards"
 ISSUER_DIR = "demo-issuer"
+
+DEMO_ADDRESS = "Grote Markt 1, 8800 Roeselare"
+"""The demo shop's address: printed on demo slips only, never on a real shop's."""
+
+DEMO_REWARDS: dict[Language, str] = {
+    Language.FR: "un café offert",
+    Language.NL: "een gratis koffie",
+    Language.DE: "ein Gratiskaffee",
+    Language.EN: "a free coffee",
+}
+"""The demo shop's reward, in the demo shop's language."""
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """The settings of demo mode: the demo shop's address and reward where none is set.
+
+    Only demo mode (no config file) shows them; a shop set up with ``init`` keeps its own
+    (an empty address, the usual words of its language for the reward).
+    """
+    shop, program = settings.shop, settings.program
+    if not shop.address:
+        shop = shop.model_copy(update={"address": DEMO_ADDRESS})
+    if program.reward_name == DEFAULT_REWARD_NAMES[settings.shop.language]:
+        program = program.model_copy(update={"reward_name": DEMO_REWARDS[settings.shop.language]})
+    return settings.model_copy(update={"shop": shop, "program": program})
 
 
 @dataclass(frozen=True)

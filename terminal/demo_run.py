@@ -15,7 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from config.settings import Language
 from receipts.cards import render_card_png
+from terminal.demo import DEMO_ADDRESS, DEMO_REWARDS
 
 ROOT = Path.cwd() / ".demo"
 PLATFORM_DIR = ROOT / "platform"
@@ -33,7 +35,9 @@ def _say(text: str) -> None:
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> str:
-    result = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
+    result = subprocess.run(
+        args, capture_output=True, text=True, env=env, check=False, stdin=subprocess.DEVNULL
+    )
     if result.returncode != 0:
         _say(f"`{' '.join(args[:3])} ...` failed:\n{result.stderr.strip()}")
         raise SystemExit(result.returncode or 1)
@@ -85,9 +89,10 @@ def prepare_terminal(url: str) -> None:
     env = {**os.environ, "CITIE_PLATFORM_URL": url}
     if not (TERMINAL_DIR / "config.toml").exists():
         init = ["init", "--shop-id", SHOP_ID, "--shop-name", SHOP_NAME]
-        init += ["--terminal-id", TERMINAL_ID]
+        init += ["--terminal-id", TERMINAL_ID, "--shop-address", DEMO_ADDRESS]
         # The demo shop speaks Dutch (the default language); so does its reward.
-        _run(*terminal, *init, env={**env, "CITIE_PROGRAM_REWARD_NAME": "een gratis koffie"})
+        init += ["--reward-name", DEMO_REWARDS[Language.NL]]
+        _run(*terminal, *init, env=env)
     if not (TERMINAL_DIR / "platform.token").exists():
         add = ["terminal", "add", "--shop", SHOP_NAME, "--shop-id", SHOP_ID]
         add += ["--terminal-id", TERMINAL_ID, "--json"]

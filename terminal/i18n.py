@@ -631,6 +631,13 @@ M: dict[str, dict[str, str]] = {
         "de": "Die Kamera ist ausgefallen; Neustart. Scanner und Eingabe funktionieren weiter.",
         "en": "The camera stopped; restarting it. Scanner and typed codes keep working.",
     },
+    "refused.unreadable_image": {
+        "fr": "Aucun code lisible sur cette image : présentez la carte à nouveau "
+        "ou tapez son numéro.",
+        "nl": "Geen leesbare code op dit beeld: toon de kaart opnieuw of typ het kaartnummer.",
+        "de": "Kein lesbarer Code auf diesem Bild: Karte erneut zeigen oder Kartennummer eingeben.",
+        "en": "No readable code in this picture: show the card again or type its number.",
+    },
     "notice.camera_missing": {
         "fr": "Pas de caméra : utilisez le lecteur ou tapez le code.",
         "nl": "Geen camera: gebruik de scanner of typ de code.",
@@ -691,6 +698,31 @@ M: dict[str, dict[str, str]] = {
         "de": "Dieser Code ist keine Kundenkarte.",
         "en": "This code is not a loyalty card.",
     },
+    # Sync outcomes added with the sync hardening (sync.job.SyncReport.outcome)
+    "sync.outcome.protocol_error": {
+        "fr": "réponse illisible de la plateforme",
+        "nl": "onleesbaar antwoord van het platform",
+        "de": "unlesbare Antwort der Plattform",
+        "en": "platform answered nonsense",
+    },
+    "sync.outcome.pending": {
+        "fr": "la plateforme redemande des passages",
+        "nl": "het platform vraagt gegevens opnieuw",
+        "de": "die Plattform fordert Buchungen erneut an",
+        "en": "platform asked for events again",
+    },
+    "sync.outcome.rejected": {
+        "fr": "requête refusée par la plateforme",
+        "nl": "verzoek geweigerd door het platform",
+        "de": "Anfrage von der Plattform abgelehnt",
+        "en": "request refused by the platform",
+    },
+    "sync.outcome.cancelled": {
+        "fr": "synchro interrompue",
+        "nl": "sync onderbroken",
+        "de": "Abgleich abgebrochen",
+        "en": "sync cancelled",
+    },
     # Worker groups, named in failure notices
     "work.camera": {"fr": "caméra", "nl": "camera", "de": "Kamera", "en": "camera"},
     "work.ledger": {"fr": "registre", "nl": "register", "de": "Journal", "en": "ledger"},
@@ -699,6 +731,630 @@ M: dict[str, dict[str, str]] = {
     "work.receipt": {"fr": "ticket", "nl": "bonnetje", "de": "Beleg", "en": "receipt"},
     "work.status": {"fr": "état", "nl": "toestand", "de": "Zustand", "en": "status"},
     "work.other": {"fr": "tâche", "nl": "taak", "de": "Aufgabe", "en": "task"},
+    # The counter app: a second stamp soon after the first, the background ledger check
+    "repeat.title": {
+        "fr": "Encore un tampon ?",
+        "nl": "Nog een stempel?",
+        "de": "Noch ein Stempel?",
+        "en": "Stamp again?",
+    },
+    "repeat.question": {
+        "fr": "Cette carte a reçu un tampon il y a {seconds} s. "
+        "Entrée pour tamponner encore, Échap pour annuler.",
+        "nl": "Deze kaart kreeg {seconds} s geleden een stempel. "
+        "Enter om nog een stempel te geven, Escape om te annuleren.",
+        "de": "Diese Karte hat vor {seconds} s einen Stempel bekommen. "
+        "Eingabe für noch einen Stempel, Escape zum Abbrechen.",
+        "en": "This card got a stamp {seconds} s ago. Enter to stamp it again, Escape to cancel.",
+    },
+    "status.damaged": {
+        "fr": "REGISTRE ENDOMMAGÉ : lancez « citie-terminal ledger check », puis restaurez "
+        "la dernière sauvegarde",
+        "nl": "REGISTER BESCHADIGD: voer 'citie-terminal ledger check' uit en zet dan de "
+        "nieuwste back-up terug",
+        "de": "JOURNAL BESCHÄDIGT: 'citie-terminal ledger check' ausführen, dann die neueste "
+        "Sicherung zurückspielen",
+        "en": "LEDGER DAMAGED: run 'citie-terminal ledger check', then restore the newest backup",
+    },
+    "work.check": {
+        "fr": "vérification du registre",
+        "nl": "registercontrole",
+        "de": "Journalprüfung",
+        "en": "ledger check",
+    },
+    # Issue 10 A6: the clock is behind the newest event in the ledger.
+    "status.clock_behind_min": {
+        "fr": "horloge en retard de {minutes} min sur le registre : limites comptées "
+        "depuis le dernier événement",
+        "nl": "klok {minutes} min achter op het register: limieten tellen vanaf de "
+        "laatste gebeurtenis",
+        "de": "Uhr {minutes} Min. hinter dem Journal: Limits zählen ab dem letzten Ereignis",
+        "en": "clock {minutes} min behind the ledger: limits count from the newest event",
+    },
+    "status.clock_behind_h": {
+        "fr": "horloge en retard de {hours} h sur le registre : limites comptées "
+        "depuis le dernier événement",
+        "nl": "klok {hours} u achter op het register: limieten tellen vanaf de laatste gebeurtenis",
+        "de": "Uhr {hours} Std. hinter dem Journal: Limits zählen ab dem letzten Ereignis",
+        "en": "clock {hours} h behind the ledger: limits count from the newest event",
+    },
+    # Issue 15: the headless command line speaks one language per run (the shop's or --lang).
+    "cli.created": {
+        "fr": "créé : {what}",
+        "nl": "aangemaakt: {what}",
+        "de": "angelegt: {what}",
+        "en": "created: {what}",
+    },
+    "cli.unchanged": {
+        "fr": "inchangé : {what}",
+        "nl": "ongewijzigd: {what}",
+        "de": "unverändert: {what}",
+        "en": "unchanged: {what}",
+    },
+    "cli.what.config": {
+        "fr": "configuration {path}",
+        "nl": "configuratie {path}",
+        "de": "Konfiguration {path}",
+        "en": "config {path}",
+    },
+    "cli.what.config_kept": {
+        "fr": "configuration {path} (--force pour la réécrire)",
+        "nl": "configuratie {path} (--force om ze te herschrijven)",
+        "de": "Konfiguration {path} (--force schreibt sie neu)",
+        "en": "config {path} (use --force to rewrite it)",
+    },
+    "cli.what.key_pair": {
+        "fr": "paire de clés {path}",
+        "nl": "sleutelpaar {path}",
+        "de": "Schlüsselpaar {path}",
+        "en": "key pair {path}",
+    },
+    "cli.what.key_pair_new": {
+        "fr": "paire de clés {path} (clé privée en mode 0600)",
+        "nl": "sleutelpaar {path} (privésleutel met modus 0600)",
+        "de": "Schlüsselpaar {path} (privater Schlüssel mit Modus 0600)",
+        "en": "key pair {path} (private key mode 0600)",
+    },
+    "cli.what.ledger": {
+        "fr": "registre {path}",
+        "nl": "register {path}",
+        "de": "Journal {path}",
+        "en": "ledger {path}",
+    },
+    "cli.nothing_to_do": {
+        "fr": "Rien à faire : ce terminal est déjà initialisé.",
+        "nl": "Niets te doen: deze terminal is al ingesteld.",
+        "de": "Nichts zu tun: dieses Terminal ist schon eingerichtet.",
+        "en": "Nothing to do: this terminal is already initialised.",
+    },
+    "cli.ask.shop_name": {
+        "fr": "Nom du commerce",
+        "nl": "Naam van de zaak",
+        "de": "Name des Geschäfts",
+        "en": "Shop name",
+    },
+    "cli.ask.shop_address": {
+        "fr": "Adresse du commerce (imprimée sur les tickets)",
+        "nl": "Adres van de zaak (komt op de bonnetjes)",
+        "de": "Adresse des Geschäfts (steht auf den Belegen)",
+        "en": "Shop address (printed on the slips)",
+    },
+    "cli.ask.reward_name": {
+        "fr": "La récompense (par ex. « un pain offert »)",
+        "nl": "De beloning (bv. 'een gratis brood')",
+        "de": "Die Prämie (z. B. 'ein Gratisbrot')",
+        "en": "The reward (e.g. 'a free loaf')",
+    },
+    "cli.ask.stamps_for_reward": {
+        "fr": "Tampons pour une récompense",
+        "nl": "Stempels voor een beloning",
+        "de": "Stempel für eine Prämie",
+        "en": "Stamps for one reward",
+    },
+    "cli.config_ok": {
+        "fr": "ok : {path}",
+        "nl": "in orde: {path}",
+        "de": "in Ordnung: {path}",
+        "en": "ok: {path}",
+    },
+    "cli.config_missing": {
+        "fr": "{path} (absent : valeurs par défaut)",
+        "nl": "{path} (niet aanwezig: standaardwaarden)",
+        "de": "{path} (nicht vorhanden: Standardwerte)",
+        "en": "{path} (not there: defaults)",
+    },
+    "cli.not_initialised": {
+        "fr": "aucun registre à {path}. Lancez d'abord `citie-terminal init` "
+        "(avec le même --data-dir ou --config).",
+        "nl": "geen register op {path}. Voer eerst `citie-terminal init` uit "
+        "(met dezelfde --data-dir of --config).",
+        "de": "kein Journal unter {path}. Zuerst `citie-terminal init` ausführen "
+        "(mit demselben --data-dir oder --config).",
+        "en": "no ledger at {path}. Run `citie-terminal init` first "
+        "(with the same --data-dir or --config).",
+    },
+    "cli.kind.stamp": {"fr": "tampon", "nl": "stempel", "de": "Stempel", "en": "stamp"},
+    "cli.kind.purchase": {"fr": "achat", "nl": "aankoop", "de": "Einkauf", "en": "purchase"},
+    "cli.kind.redeem": {
+        "fr": "récompense",
+        "nl": "beloning",
+        "de": "Prämie",
+        "en": "redeem",
+    },
+    "cli.kind.void": {"fr": "annulation", "nl": "annulering", "de": "Storno", "en": "void"},
+    "cli.kind.enroll": {
+        "fr": "inscription",
+        "nl": "inschrijving",
+        "de": "Anmeldung",
+        "en": "enroll",
+    },
+    "cli.card": {
+        "fr": "carte {card_id}",
+        "nl": "kaart {card_id}",
+        "de": "Karte {card_id}",
+        "en": "card {card_id}",
+    },
+    "cli.recorded": {
+        "fr": "enregistré : {kind} {receipt_no}{card} ({stamps} tampons)",
+        "nl": "geregistreerd: {kind} {receipt_no}{card} ({stamps} stempels)",
+        "de": "erfasst: {kind} {receipt_no}{card} ({stamps} Stempel)",
+        "en": "recorded: {kind} {receipt_no}{card} ({stamps} stamps)",
+    },
+    "cli.event_id": {
+        "fr": "identifiant : {id}",
+        "nl": "gebeurtenis-id: {id}",
+        "de": "Ereignis-ID: {id}",
+        "en": "id: {id}",
+    },
+    "cli.balance_line": {
+        "fr": "solde : {balance}",
+        "nl": "saldo: {balance}",
+        "de": "Stand: {balance}",
+        "en": "balance: {balance}",
+    },
+    "cli.balance.unconfirmed.one": {
+        "fr": "{total} tampon (pas encore confirmé par la plateforme)",
+        "nl": "{total} stempel (nog niet bevestigd door het platform)",
+        "de": "{total} Stempel (noch nicht von der Plattform bestätigt)",
+        "en": "{total} stamp (not confirmed by the platform yet)",
+    },
+    "cli.balance.unconfirmed.other": {
+        "fr": "{total} tampons (pas encore confirmés par la plateforme)",
+        "nl": "{total} stempels (nog niet bevestigd door het platform)",
+        "de": "{total} Stempel (noch nicht von der Plattform bestätigt)",
+        "en": "{total} stamps (not confirmed by the platform yet)",
+    },
+    "cli.balance.confirmed.one": {
+        "fr": "{total} tampon ({confirmed} confirmés + {pending} en attente)",
+        "nl": "{total} stempel ({confirmed} bevestigd + {pending} in afwachting)",
+        "de": "{total} Stempel ({confirmed} bestätigt + {pending} ausstehend)",
+        "en": "{total} stamp ({confirmed} confirmed + {pending} pending)",
+    },
+    "cli.balance.confirmed.other": {
+        "fr": "{total} tampons ({confirmed} confirmés + {pending} en attente)",
+        "nl": "{total} stempels ({confirmed} bevestigd + {pending} in afwachting)",
+        "de": "{total} Stempel ({confirmed} bestätigt + {pending} ausstehend)",
+        "en": "{total} stamps ({confirmed} confirmed + {pending} pending)",
+    },
+    "cli.card_balance": {
+        "fr": "carte {card_id} : {balance}",
+        "nl": "kaart {card_id}: {balance}",
+        "de": "Karte {card_id}: {balance}",
+        "en": "card {card_id}: {balance}",
+    },
+    "cli.rewards_available": {
+        "fr": "récompenses disponibles : {count} ({reward}, {threshold} tampons chacune)",
+        "nl": "beschikbare beloningen: {count} ({reward}, {threshold} stempels per stuk)",
+        "de": "verfügbare Prämien: {count} ({reward}, je {threshold} Stempel)",
+        "en": "rewards available: {count} ({reward}, {threshold} stamps each)",
+    },
+    "cli.program_invalid": {
+        "fr": "avertissement : le programme de la plateforme n'est pas valable "
+        "({problem}) ; le programme du fichier de configuration est utilisé",
+        "nl": "waarschuwing: het programma van het platform is niet geldig "
+        "({problem}); het programma uit het configuratiebestand wordt gebruikt",
+        "de": "Warnung: das Programm der Plattform ist ungültig ({problem}); "
+        "das Programm aus der Konfigurationsdatei gilt",
+        "en": "warning: the platform's program is not valid ({problem}); "
+        "using the program from the config file",
+    },
+    "cli.report.title": {
+        "fr": "rapport du {day} ({tz})",
+        "nl": "rapport van {day} ({tz})",
+        "de": "Bericht vom {day} ({tz})",
+        "en": "report {day} ({tz})",
+    },
+    "cli.report.month_title": {
+        "fr": "rapport du mois {month} ({tz})",
+        "nl": "maandrapport {month} ({tz})",
+        "de": "Monatsbericht {month} ({tz})",
+        "en": "month report {month} ({tz})",
+    },
+    "cli.report.stamps": {
+        "fr": "tampons donnés :",
+        "nl": "stempels gegeven:",
+        "de": "Stempel vergeben:",
+        "en": "stamps issued:",
+    },
+    "cli.report.rewards": {
+        "fr": "récompenses :",
+        "nl": "beloningen:",
+        "de": "Prämien:",
+        "en": "rewards redeemed:",
+    },
+    "cli.report.purchases": {
+        "fr": "achats :",
+        "nl": "aankopen:",
+        "de": "Einkäufe:",
+        "en": "purchases:",
+    },
+    "cli.report.cards": {
+        "fr": "cartes différentes :",
+        "nl": "verschillende kaarten:",
+        "de": "verschiedene Karten:",
+        "en": "distinct cards:",
+    },
+    "cli.report.voids": {
+        "fr": "annulations :",
+        "nl": "annuleringen:",
+        "de": "Stornos:",
+        "en": "voids:",
+    },
+    "cli.report.pending": {
+        "fr": "à synchroniser :",
+        "nl": "te synchroniseren:",
+        "de": "abzugleichen:",
+        "en": "pending sync:",
+    },
+    "cli.report.quarantined": {
+        "fr": "{pending} (en quarantaine {quarantined})",
+        "nl": "{pending} (in quarantaine {quarantined})",
+        "de": "{pending} (in Quarantäne {quarantined})",
+        "en": "{pending} (quarantined {quarantined})",
+    },
+    "cli.report.hours": {
+        "fr": "heures : {hours}",
+        "nl": "uren: {hours}",
+        "de": "Stunden: {hours}",
+        "en": "hours: {hours}",
+    },
+    "cli.report.total": {"fr": "au total", "nl": "totaal", "de": "Summe", "en": "total"},
+    "cli.bad_date": {
+        "fr": "{value!r} n'est pas une date : écrivez 25/11/2026, 25.11.2026 ou 2026-11-25.",
+        "nl": "{value!r} is geen datum: schrijf 25/11/2026, 25.11.2026 of 2026-11-25.",
+        "de": "{value!r} ist kein Datum: 25.11.2026, 25/11/2026 oder 2026-11-25 schreiben.",
+        "en": "{value!r} is not a date: write 25/11/2026, 25.11.2026 or 2026-11-25.",
+    },
+    "cli.bad_month": {
+        "fr": "{value!r} n'est pas un mois : écrivez 2026-11 (ou 11/2026).",
+        "nl": "{value!r} is geen maand: schrijf 2026-11 (of 11/2026).",
+        "de": "{value!r} ist kein Monat: 2026-11 (oder 11/2026) schreiben.",
+        "en": "{value!r} is not a month: write 2026-11 (or 11/2026).",
+    },
+    "cli.bad_range": {
+        "fr": "--from {start} vient après --to {end} : échangez les deux dates.",
+        "nl": "--from {start} ligt na --to {end}: wissel de twee datums om.",
+        "de": "--from {start} liegt nach --to {end}: die beiden Daten tauschen.",
+        "en": "--from {start} is after --to {end}: swap the two dates.",
+    },
+    "cli.one_format": {
+        "fr": "choisissez --csv ou --json, pas les deux.",
+        "nl": "kies --csv of --json, niet allebei.",
+        "de": "--csv oder --json wählen, nicht beides.",
+        "en": "choose --csv or --json, not both.",
+    },
+    "cli.month_and_day": {
+        "fr": "choisissez --day ou --month, pas les deux.",
+        "nl": "kies --day of --month, niet allebei.",
+        "de": "--day oder --month wählen, nicht beides.",
+        "en": "choose --day or --month, not both.",
+    },
+    "cli.check.integrity": {
+        "fr": "intégrité : {result}",
+        "nl": "integriteit: {result}",
+        "de": "Integrität: {result}",
+        "en": "integrity: {result}",
+    },
+    "cli.check.counts": {
+        "fr": "événements : {events}, cartes : {cards}",
+        "nl": "gebeurtenissen: {events}, kaarten: {cards}",
+        "de": "Ereignisse: {events}, Karten: {cards}",
+        "en": "events: {events}, cards: {cards}",
+    },
+    "cli.check.rebuilt": {
+        "fr": "reconstruit : {count} lignes de solde",
+        "nl": "opnieuw opgebouwd: {count} saldoregels",
+        "de": "neu aufgebaut: {count} Saldozeilen",
+        "en": "rebuilt: {count} balance rows",
+    },
+    "cli.check.mismatch": {
+        "fr": "écart {card_id} {column} : table {table}, événements {fold}",
+        "nl": "verschil {card_id} {column}: tabel {table}, gebeurtenissen {fold}",
+        "de": "Abweichung {card_id} {column}: Tabelle {table}, Ereignisse {fold}",
+        "en": "mismatch {card_id} {column}: table {table}, events {fold}",
+    },
+    "cli.check.damaged": {
+        "fr": "integrity_check : {first}. Arrêtez le terminal et restaurez la dernière "
+        "sauvegarde du dossier des sauvegardes.",
+        "nl": "integrity_check: {first}. Stop de terminal en zet de nieuwste back-up uit "
+        "de back-upmap terug.",
+        "de": "integrity_check: {first}. Das Terminal anhalten und die neueste Sicherung "
+        "aus dem Sicherungsordner zurückspielen.",
+        "en": "integrity_check: {first}. Stop the terminal and restore the latest backup "
+        "from the backups folder.",
+    },
+    "cli.check.mismatches": {
+        "fr": "{mismatches} valeur(s) de solde diffèrent des événements et {orphans} "
+        "événement(s) n'ont pas de ligne d'envoi. Lancez `citie-terminal ledger check "
+        "--repair` pour reconstruire les soldes.",
+        "nl": "{mismatches} saldowaarde(n) wijken af van de gebeurtenissen en {orphans} "
+        "gebeurtenis(sen) hebben geen verzendregel. Voer `citie-terminal ledger check "
+        "--repair` uit om de saldi opnieuw op te bouwen.",
+        "de": "{mismatches} Saldowert(e) weichen von den Ereignissen ab und {orphans} "
+        "Ereignis(se) haben keine Sendezeile. `citie-terminal ledger check --repair` "
+        "baut die Salden neu auf.",
+        "en": "{mismatches} balance value(s) differ from the events and {orphans} event(s) "
+        "have no outbox row. Run `citie-terminal ledger check --repair` to rebuild the "
+        "balances.",
+    },
+    "cli.backup.exists": {
+        "fr": "{path} existe déjà ; choisissez un autre nom (une sauvegarde n'écrase jamais).",
+        "nl": "{path} bestaat al; kies een nieuwe naam (een back-up overschrijft nooit).",
+        "de": "{path} gibt es schon; einen neuen Namen wählen (eine Sicherung überschreibt nie).",
+        "en": "{path} already exists; choose a new file name (a backup never overwrites).",
+    },
+    "cli.backup.made": {
+        "fr": "sauvegarde : {path} ({events} événements)",
+        "nl": "back-up: {path} ({events} gebeurtenissen)",
+        "de": "Sicherung: {path} ({events} Ereignisse)",
+        "en": "backup: {path} ({events} events)",
+    },
+    "cli.restore.missing": {
+        "fr": "aucun fichier de sauvegarde à {path}.",
+        "nl": "geen back-upbestand op {path}.",
+        "de": "keine Sicherungsdatei unter {path}.",
+        "en": "no backup file at {path}.",
+    },
+    "cli.restore.busy": {
+        "fr": "une synchronisation tourne sur {path} ; attendez qu'elle finisse ({detail}).",
+        "nl": "er loopt een synchronisatie op {path}; wacht tot ze klaar is ({detail}).",
+        "de": "auf {path} läuft ein Abgleich; warten, bis er fertig ist ({detail}).",
+        "en": "a sync is running on {path}; wait for it to finish ({detail}).",
+    },
+    "cli.restore.done": {
+        "fr": "restauré : {file} -> {target} ({events} événements)",
+        "nl": "teruggezet: {file} -> {target} ({events} gebeurtenissen)",
+        "de": "zurückgespielt: {file} -> {target} ({events} Ereignisse)",
+        "en": "restored: {file} -> {target} ({events} events)",
+    },
+    "cli.restore.kept": {
+        "fr": "l'ancien fichier est gardé sous {path}",
+        "nl": "het vorige bestand is bewaard als {path}",
+        "de": "die vorige Datei ist als {path} aufbewahrt",
+        "en": "the previous file is kept as {path}",
+    },
+    "cli.restore.pending": {
+        "fr": "{pending} événement(s) en attente : la prochaine synchronisation les envoie",
+        "nl": "{pending} gebeurtenis(sen) in afwachting: de volgende synchronisatie verstuurt ze",
+        "de": "{pending} Ereignis(se) ausstehend: der nächste Abgleich sendet sie",
+        "en": "{pending} event(s) pending: the next sync sends them",
+    },
+    "cli.export.written": {
+        "fr": "écrit : {path} ({rows} lignes)",
+        "nl": "geschreven: {path} ({rows} regels)",
+        "de": "geschrieben: {path} ({rows} Zeilen)",
+        "en": "wrote {path} ({rows} rows)",
+    },
+    "cli.receipt.output_needed": {
+        "fr": "--format {fmt} écrit des données binaires : ajoutez --output CHEMIN "
+        "(par ex. --output ticket.{fmt}).",
+        "nl": "--format {fmt} schrijft binaire gegevens: voeg --output PAD toe "
+        "(bv. --output bon.{fmt}).",
+        "de": "--format {fmt} schreibt Binärdaten: --output PFAD angeben "
+        "(z. B. --output beleg.{fmt}).",
+        "en": "--format {fmt} writes binary data: add --output PATH (e.g. --output slip.{fmt}).",
+    },
+    "cli.receipt.output_failed": {
+        "fr": "impossible d'écrire {path} : {cause}.",
+        "nl": "kan {path} niet schrijven: {cause}.",
+        "de": "{path} kann nicht geschrieben werden: {cause}.",
+        "en": "cannot write {path}: {cause}.",
+    },
+    "cli.receipt.wrote": {
+        "fr": "écrit : {path} ({fmt}, {columns} colonnes, ticket {receipt_no})",
+        "nl": "geschreven: {path} ({fmt}, {columns} kolommen, bon {receipt_no})",
+        "de": "geschrieben: {path} ({fmt}, {columns} Spalten, Beleg {receipt_no})",
+        "en": "wrote {path} ({fmt}, {columns} columns, slip {receipt_no})",
+    },
+    "cli.receipt.printed": {
+        "fr": "ticket {receipt_no} imprimé sur {target}",
+        "nl": "bon {receipt_no} afgedrukt op {target}",
+        "de": "Beleg {receipt_no} gedruckt auf {target}",
+        "en": "printed slip {receipt_no} on {target}",
+    },
+    "cli.receipt.print_failed": {
+        "fr": "{problem} Le ticket {receipt_no} est gardé : "
+        "`citie-terminal receipt print {receipt_no}` l'imprime à nouveau.",
+        "nl": "{problem} Bon {receipt_no} is bewaard: "
+        "`citie-terminal receipt print {receipt_no}` drukt hem opnieuw af.",
+        "de": "{problem} Beleg {receipt_no} bleibt gespeichert: "
+        "`citie-terminal receipt print {receipt_no}` druckt ihn erneut.",
+        "en": "{problem} Slip {receipt_no} is kept: "
+        "`citie-terminal receipt print {receipt_no}` prints it again.",
+    },
+    "cli.card.issuer": {
+        "fr": "émetteur : {value}",
+        "nl": "uitgever: {value}",
+        "de": "Herausgeber: {value}",
+        "en": "issuer: {value}",
+    },
+    "cli.card.kid": {
+        "fr": "clé : {value}",
+        "nl": "sleutel: {value}",
+        "de": "Schlüssel: {value}",
+        "en": "kid: {value}",
+    },
+    "cli.card.issued_at": {
+        "fr": "émise le : {value}",
+        "nl": "uitgegeven op: {value}",
+        "de": "ausgestellt am: {value}",
+        "en": "issued_at: {value}",
+    },
+    "cli.card.expires_at": {
+        "fr": "expire le : {value}",
+        "nl": "vervalt op: {value}",
+        "de": "läuft ab am: {value}",
+        "en": "expires_at: {value}",
+    },
+    "cli.card.no_keys": {
+        "fr": "Ce terminal n'a pas encore de clés d'émetteur : lancez "
+        "`citie-terminal keys import FICHIER` ou appairez-le avec la plateforme.",
+        "nl": "Deze terminal heeft nog geen uitgeverssleutels: voer "
+        "`citie-terminal keys import BESTAND` uit of koppel hem aan het platform.",
+        "de": "Dieses Terminal hat noch keine Herausgeberschlüssel: "
+        "`citie-terminal keys import DATEI` ausführen oder es mit der Plattform koppeln.",
+        "en": "This terminal has no issuer keys yet: run "
+        "`citie-terminal keys import FILE` or pair it with the platform.",
+    },
+    "cli.keys.installed": {
+        "fr": "installée : liste de confiance version {version} ({kids})",
+        "nl": "geïnstalleerd: vertrouwenslijst versie {version} ({kids})",
+        "de": "installiert: Vertrauensliste Version {version} ({kids})",
+        "en": "installed: trust list version {version} ({kids})",
+    },
+    "cli.keys.unchanged": {
+        "fr": "inchangée : la liste de confiance version {version} est déjà installée",
+        "nl": "ongewijzigd: vertrouwenslijst versie {version} is al geïnstalleerd",
+        "de": "unverändert: Vertrauensliste Version {version} ist schon installiert",
+        "en": "unchanged: trust list version {version} is already installed",
+    },
+    # Issue 15 (screens): a counter that fits, what the screen says is true, card numbers
+    "camera.short.missing": {"fr": "absente", "nl": "ontbreekt", "de": "fehlt", "en": "missing"},
+    "camera.short.crashed": {
+        "fr": "redémarre",
+        "nl": "herstart",
+        "de": "Neustart",
+        "en": "restarting",
+    },
+    "error.unexpected": {
+        "fr": "erreur inattendue (détails dans le journal)",
+        "nl": "onverwachte fout (details in het logboek)",
+        "de": "unerwarteter Fehler (Details im Protokoll)",
+        "en": "unexpected error (details in the log)",
+    },
+    "counter.what_purchase_anon": {
+        "fr": "achat {amount} sans carte ; avec le ticket, le client réclame {count} tampon(s) "
+        "dans l'application de la ville",
+        "nl": "aankoop {amount} zonder kaart; met het bonnetje claimt de klant {count} "
+        "stempel(s) in de app van de stad",
+        "de": "Einkauf {amount} ohne Karte; mit dem Beleg holt sich der Kunde {count} Stempel "
+        "in der App der Stadt",
+        "en": "purchase {amount} without a card; with the slip the customer claims {count} "
+        "stamp(s) in the city app",
+    },
+    "key.day_before": {
+        "fr": "Jour précédent",
+        "nl": "Vorige dag",
+        "de": "Vorheriger Tag",
+        "en": "Previous day",
+    },
+    "key.day_after": {
+        "fr": "Jour suivant",
+        "nl": "Volgende dag",
+        "de": "Nächster Tag",
+        "en": "Next day",
+    },
+    "report.no_future": {
+        "fr": "Pas de rapport pour un jour à venir.",
+        "nl": "Geen rapport voor een dag in de toekomst.",
+        "de": "Kein Bericht für einen künftigen Tag.",
+        "en": "No report for a day still to come.",
+    },
+    "sync.started": {
+        "fr": "Synchronisation en cours…",
+        "nl": "Synchronisatie bezig…",
+        "de": "Abgleich läuft…",
+        "en": "Sync running…",
+    },
+    "sync.finished": {
+        "fr": "Synchronisation terminée : {outcome}. {sent} envoyé(s), {pending} en attente.",
+        "nl": "Synchronisatie klaar: {outcome}. {sent} verstuurd, {pending} wachtend.",
+        "de": "Abgleich beendet: {outcome}. {sent} gesendet, {pending} wartend.",
+        "en": "Sync finished: {outcome}. {sent} sent, {pending} waiting.",
+    },
+    "sync.hint.unreachable": {
+        "fr": "La plateforme est injoignable : vérifiez la connexion internet. Les événements "
+        "restent ici et partiront plus tard.",
+        "nl": "Het platform is onbereikbaar: controleer de internetverbinding. De gebeurtenissen "
+        "blijven hier en worden later verstuurd.",
+        "de": "Die Plattform ist nicht erreichbar: prüfen Sie die Internetverbindung. Die "
+        "Ereignisse bleiben hier und werden später gesendet.",
+        "en": "The platform cannot be reached: check the internet connection. The events stay "
+        "here and are sent later.",
+    },
+    "sync.hint.auth": {
+        "fr": "La plateforme refuse l'accès de ce terminal : appairez-le à nouveau "
+        "(citie-terminal pair).",
+        "nl": "Het platform weigert deze terminal: koppel hem opnieuw (citie-terminal pair).",
+        "de": "Die Plattform weist dieses Terminal ab: koppeln Sie es erneut "
+        "(citie-terminal pair).",
+        "en": "The platform refuses this terminal: pair it again (citie-terminal pair).",
+    },
+    "sync.hint.other": {
+        "fr": "La synchronisation n'a pas abouti ; les événements restent ici. Les détails sont "
+        "dans le journal.",
+        "nl": "De synchronisatie is niet gelukt; de gebeurtenissen blijven hier. De details "
+        "staan in het logboek.",
+        "de": "Der Abgleich ist nicht gelungen; die Ereignisse bleiben hier. Die Details stehen "
+        "im Protokoll.",
+        "en": "The sync did not succeed; the events stay here. The details are in the log.",
+    },
+    "sync.reason.refused": {
+        "fr": "refusé par la plateforme",
+        "nl": "geweigerd door het platform",
+        "de": "von der Plattform abgelehnt",
+        "en": "refused by the platform",
+    },
+    "printer.test_title": {
+        "fr": "Test de l'imprimante",
+        "nl": "Printertest",
+        "de": "Druckertest",
+        "en": "Printer test",
+    },
+    "printer.test_footer": {
+        "fr": "Si vous lisez ceci, l'imprimante fonctionne.",
+        "nl": "Kunt u dit lezen, dan werkt de printer.",
+        "de": "Wenn Sie dies lesen können, funktioniert der Drucker.",
+        "en": "If you can read this, the printer works.",
+    },
+    "printer.test_terminal": {"fr": "Appareil", "nl": "Toestel", "de": "Gerät", "en": "Terminal"},
+    "printer.test_no": {"fr": "Essai", "nl": "Proef", "de": "Probe", "en": "Test"},
+    "notice.no_camera": {
+        "fr": "Pas de caméra, donc pas d'aperçu ; le lecteur et la saisie fonctionnent.",
+        "nl": "Geen camera, dus geen voorbeeld; scanner en typen werken wel.",
+        "de": "Keine Kamera, also keine Vorschau; Scanner und Eingabe funktionieren.",
+        "en": "No camera, so nothing to preview; the scanner and typing still work.",
+    },
+    "card.number_unknown": {
+        "fr": "Le numéro de carte {card_id} n'est pas encore connu de ce terminal : scannez le "
+        "code QR de la carte, ou synchronisez puis retapez-le.",
+        "nl": "Kaartnummer {card_id} is nog niet bekend op deze terminal: scan de QR-code van "
+        "de kaart, of synchroniseer en typ het daarna opnieuw.",
+        "de": "Die Kartennummer {card_id} ist diesem Terminal noch nicht bekannt: scannen Sie "
+        "den QR-Code der Karte, oder gleichen Sie ab und tippen Sie sie dann erneut.",
+        "en": "Card number {card_id} is not known on this terminal yet: scan the card's QR "
+        "code, or sync and type it again.",
+    },
+    "card.number_typo": {
+        "fr": "Ce numéro de carte contient une faute de frappe (le dernier caractère ne "
+        "correspond pas) : vérifiez chaque caractère sur la carte et retapez-le.",
+        "nl": "Dit kaartnummer bevat een tikfout (het laatste teken klopt niet): controleer "
+        "elk teken op de kaart en typ het opnieuw.",
+        "de": "Diese Kartennummer enthält einen Tippfehler (das letzte Zeichen passt nicht): "
+        "prüfen Sie jedes Zeichen auf der Karte und tippen Sie sie erneut.",
+        "en": "This card number has a typing mistake (its last character does not match): "
+        "check each character on the card and type it again.",
+    },
 }
 
 UI = Catalog("terminal", M)

@@ -14,7 +14,8 @@ from loyalty import schema as _schema  # noqa: F401  (registers the ledger migra
 from loyalty.db import DatabaseError, Store
 from loyalty.ledger import Ledger
 from terminal.cli_support import CliEnv, Refused
-from terminal.demo import CARDS_DIR, prepare
+from terminal.commands.setup import ensure_private_key, open_store
+from terminal.demo import CARDS_DIR, demo_settings, prepare
 from terminal.services import (
     CameraScanner,
     PrinterPort,
@@ -29,10 +30,21 @@ def run_app(env: CliEnv) -> None:
     """Run the counter app until the shopkeeper quits (Ctrl+Q)."""
     settings, config_path = env.load()
     demo = not config_path.exists()
-    try:
-        store = Store.open(settings.database_path)
-    except DatabaseError as exc:
-        raise Refused("database_error", str(exc), exit_code=3) from exc
+    if demo:
+        settings = demo_settings(settings)  # the demo shop's address and reward
+        try:
+            store = Store.open(settings.database_path)
+        except DatabaseError as exc:
+            raise Refused("database_error", str(exc), exit_code=3) from exc
+    else:
+        # Before anything can be recorded: a key others can read, or a ledger that is
+        # missing, empty or not a ledger, stops the app with what to do.
+        store = open_store(env)
+        try:
+            ensure_private_key(env)
+        except Refused:
+            store.close()
+            raise
     scanner = CameraScanner.from_settings(settings)
     try:
         cards: tuple[Path, ...] = ()
@@ -53,7 +65,16 @@ def run_app(env: CliEnv) -> None:
         runner: SyncRunner | None = (
             sync_runner_for(settings, store) if settings.platform.url else None
         )
-        app = make_app(settings, ledger, scanner, printer, runner, store=store, demo_cards=cards)
+        app = make_app(
+            settings,
+            ledger,
+            scanner,
+            printer,
+            runner,
+            store=store,
+            demo_cards=cards,
+            language=env.lang,  # --lang starts the counter in that language
+        )
         app.run()
     finally:
         with contextlib.suppress(Exception):

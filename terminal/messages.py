@@ -28,6 +28,13 @@ class CardShown(Message):
 
 
 @dataclass
+class CardRefreshed(Message):
+    """The card at the counter was read again (after a sync): its fresh balance and events."""
+
+    view: Any
+
+
+@dataclass
 class CodeRefused(Message):
     """A code was read but is not a usable card; the reason code and its sentence."""
 
@@ -51,6 +58,9 @@ class StampRecorded(EventRecorded):
 @dataclass
 class PurchaseRecorded(EventRecorded):
     """A purchase (and the stamps its amount gives) was committed."""
+
+    claimable: int = 0
+    """For an anonymous purchase: the stamps its slip lets the customer claim."""
 
 
 @dataclass
@@ -142,3 +152,24 @@ class PresentDemoCard(Message):
 @dataclass
 class RunSync(Message):
     """Run a sync with the platform now."""
+
+
+@dataclass
+class WriteFinished(Message):
+    """A write for this card ended (recorded, refused or failed): its keys work again."""
+
+    card_id: str | None
+
+
+@dataclass
+class SyncUnreachable(Message):
+    """A request of the running sync could not reach the platform (the run may retry)."""
+
+    detail: str = ""
+
+
+@dataclass
+class LedgerChecked(Message):
+    """The background integrity check of the ledger ended; the problem, or "" when sound."""
+
+    problem: str = ""

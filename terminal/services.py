@@ -8,6 +8,7 @@ Everything here blocks (SQLite, decoding, the network): the app calls it only fr
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -15,33 +16,42 @@ from datetime import UTC, date, datetime, tzinfo
 from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
-from zoneinfo import ZoneInfo
 
 from config import Settings
-from loyalty.cards import Card, verify
+from loyalty.cards import (
+    Card,
+    RefusalReason,
+    card_id_is_valid,
+    card_number,
+    card_number_refusal,
+)
 from loyalty.db import Store, parse_iso, utc_now
-from loyalty.programs import OfflineLimits
+from loyalty.i18n import datetime_text
+from loyalty.programs import SHOP_TZ, OfflineLimits, evaluate, program_in_force
 from loyalty.reports import report
-from loyalty.trust import load_trust, revoked_cards
-from receipts.build import program_for, receipt_for
+from loyalty.trust import CardVerifier
+from receipts.build import receipt_for
 from receipts.escpos import render_escpos
+from receipts.model import Receipt
 from receipts.printers import printer_for
 from receipts.text import columns_for_paper
 from scanner.process import ScannerProcess
-from scanner.sources import SourceSpec
+from scanner.sources import CameraControls, SourceSpec
 from sync.job import run_sync
+from terminal.i18n import t
 
 if TYPE_CHECKING:
-    from loyalty.cards import Card, Refusal
+    from loyalty.cards import Card
     from loyalty.ledger import Event, Ledger, Recorded
     from loyalty.programs import Program
     from terminal.app import CounterApp
 
-SHOP_TZ = ZoneInfo("Europe/Brussels")
 CLOCK_WARNING_SECONDS = 300
 SYNC_SOON_SECONDS = 5.0
 """How long after a recorded event the background sync sends it (records in between join)."""
 Clock = Callable[[], datetime]
+REACHED_OUTCOMES = frozenset({"ok", "quarantined", "pending", "rejected", "protocol_error"})
+"""Sync outcomes of a run that reached the platform (``sync.job`` outcomes)."""
 
 
 # --- What screens are given --------------------------------------------------------------
@@ -99,11 +109,18 @@ class StatusFacts:
     last_outcome: str | None = None
     last_run_at: datetime | None = None
     last_message: str = ""
+    clock_behind_seconds: float = 0.0
+    """How far this device's clock is behind the newest event in the ledger (0: it is not).
+    While behind, the ledger counts limits from the newest event's time (loyalty.ledger)."""
 
     @property
     def online(self) -> bool:
-        """Online means: paired, and the last run reached the platform."""
-        return self.paired and self.last_outcome in ("ok", "quarantined")
+        """Online means: paired, and the last run reached the platform.
+
+        A run that reached it and left events (recorded during the run, asked for again,
+        refused) reached it all the same; busy and cancelled runs are not counted at all.
+        """
+        return self.paired and self.last_outcome in REACHED_OUTCOMES
 
     @property
     def clock_warning(self) -> bool:
@@ -200,7 +217,12 @@ class CameraScanner:
         elif not device.strip().isdigit() and Path(device).is_file():
             spec = SourceSpec.video(device, loop=True, realtime=True)
         else:
-            spec = SourceSpec.camera(device, settings.camera.width, settings.camera.height)
+            controls = CameraControls(
+                exposure=settings.camera.exposure, focus=settings.camera.focus
+            )
+            spec = SourceSpec.camera(
+                device, settings.camera.width, settings.camera.height, controls
+            )
         return cls(
             spec, decoders=settings.camera.decoders, debounce_s=settings.camera.debounce_seconds
         )
@@ -251,7 +273,19 @@ class PrinterPort(Protocol):
         """A short name for the settings screen."""
 
 
-SyncRunner = Callable[[Callable[[Any], None]], "SyncResult"]
+class SyncRunner(Protocol):
+    """One sync run; ``cancel`` set ends it soon (events stay pending), ``on_unreachable``
+    is called from the run's thread as soon as a request cannot reach the platform."""
+
+    def __call__(
+        self,
+        progress: Callable[[Any], None],
+        *,
+        cancel: threading.Event | None = None,
+        on_unreachable: Callable[[], None] | None = None,
+    ) -> SyncResult:
+        """Run once; never raises for a sync failure."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -288,22 +322,50 @@ class Desk:
 
     def verify(self, candidates: Sequence[str], lang: str) -> Card | Refused:
         """The first candidate that verifies as a card, or the refusal of the first one."""
-        db = self.store.read()
-        trust = load_trust(db)
-        revoked = revoked_cards(db)
-        first: Refusal | None = None
-        for text in candidates:
-            verdict = verify(text, trust, revoked=revoked, now=self.clock())
-            if isinstance(verdict, Card):
-                return verdict
-            first = first or verdict
-        if first is None:
+        verifier = CardVerifier.from_db(self.store.read())
+        verdict = verifier.first(candidates, now=self.clock())
+        if verdict is None:
             return Refused("empty", "")
-        return Refused(str(first.reason), first.text(lang))
+        if isinstance(verdict, Card):
+            return verdict
+        return Refused(str(verdict.reason), verdict.text(lang))
+
+    def identify(self, candidates: Sequence[str], lang: str) -> str | Refused:
+        """The card id a scanned code or a typed card number names, or the refusal.
+
+        A typed number (``CT-7KQ2-M9XD-4HTW``, as printed on cards and slips) finds the card
+        when this terminal knows it: its ledger has seen the card, or the platform sent its
+        confirmed balance. A revoked card stays refused; a number whose check character does
+        not match is named as a typo.
+        """
+        numbers = [n for n in (card_number(c) for c in candidates) if n is not None]
+        if numbers:
+            valid = [n for n in numbers if card_id_is_valid(n)]
+            if not valid:
+                return Refused("number_typo", t("card.number_typo", lang))
+            number = valid[0]
+            db = self.store.read()
+            if number in CardVerifier.from_db(db).revoked:
+                refusal = card_number_refusal(RefusalReason.REVOKED)
+                return Refused(str(refusal.reason), refusal.text(lang))
+            if self._known(db, number):
+                return number
+            return Refused("number_unknown", t("card.number_unknown", lang, card_id=number))
+        verdict = self.verify(candidates, lang)
+        return verdict.card_id if isinstance(verdict, Card) else verdict
+
+    @staticmethod
+    def _known(db: Any, card_id: str) -> bool:
+        """This terminal's ledger has seen the card, or the platform confirmed its balance."""
+        for table in ("balances", "confirmed_balances"):
+            query = f"SELECT 1 FROM {table} WHERE card_id = ? LIMIT 1"  # noqa: S608 (fixed names)
+            if db.execute(query, [card_id]).fetchone() is not None:
+                return True
+        return False
 
     def program(self) -> Program:
         """The program in force: the platform's copy if synced, else the configured one."""
-        return program_for(self.ledger, self.settings.program.id, self.settings)
+        return program_in_force(self.store.read(), self.settings.program)
 
     def limits(self) -> OfflineLimits:
         """The offline redemption limits from the settings."""
@@ -319,7 +381,9 @@ class Desk:
             card_id=card_id,
             total=balance.total,
             confirmed=balance.confirmed,
-            pending=balance.pending,
+            # Stamps not confirmed yet: a pending redeem (a negative delta) is already in
+            # the total and is not "-3 not yet confirmed".
+            pending=max(balance.pending, 0),
             threshold=program.reward_threshold,
             reward_name=program.reward_name,
             events=tuple(self._row(e, voided) for e in events),
@@ -342,6 +406,15 @@ class Desk:
     def purchase(self, card_id: str | None, cents: int) -> Recorded:
         """Record a purchase (anonymous without a card) and the stamps its amount gives."""
         return self.ledger.purchase(card_id, cents, self.program(), now=self.clock())
+
+    def claimable(self, event: Event) -> int:
+        """The stamps an anonymous purchase's slip lets a customer claim (as its slip says)."""
+        if event.card_id is not None or event.amount_cents is None:
+            return 0
+        decision = evaluate(
+            self.program(), [], now=event.occurred_at, amount_cents=event.amount_cents, tz=self.tz
+        )
+        return max(decision.stamps, 0)
 
     def redeem(self, card_id: str) -> Recorded:
         """Record a reward redemption within the offline limits."""
@@ -368,9 +441,11 @@ class Desk:
         db = self.store.read()
         counts = dict(db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall())
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        # A run that found another one going, or that was cancelled at quit, tried nothing.
         last = db.execute(
             "SELECT outcome, finished_at, started_at, message FROM sync_runs "
-            "WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1"
+            "WHERE finished_at IS NOT NULL AND outcome NOT IN ('busy', 'cancelled') "
+            "ORDER BY id DESC LIMIT 1"
         ).fetchone()
         return StatusFacts(
             pending=int(counts.get("pending", 0)) + int(counts.get("in_flight", 0)),
@@ -381,6 +456,7 @@ class Desk:
             last_outcome=last[0] if last else None,
             last_run_at=_maybe_time(last[1]) if last else None,
             last_message=(last[3] or "") if last else "",
+            clock_behind_seconds=self.ledger.clock_behind(self.clock()).total_seconds(),
         )
 
     def report(self, day: date | None = None) -> DayReport:
@@ -467,11 +543,29 @@ class SlipPrinter:
         return f"{self.settings.printer.kind.value} {self.settings.printer.target}".strip()
 
 
-def sync_runner_for(settings: Settings, store: Store) -> SyncRunner:
-    """One background sync run through ``sync.job.run_sync`` (it never raises for a failure)."""
+def sync_runner_for(
+    settings: Settings, store: Store, *, log: Callable[[dict[str, Any]], None] | None = None
+) -> SyncRunner:
+    """One background sync run through ``sync.job.run_sync`` (it never raises for a failure).
 
-    def run(progress: Callable[[Any], None]) -> SyncResult:
-        report = run_sync(settings, store, progress=progress, backup=False)
+    ``log`` receives the run's JSON log lines, on the run's thread.
+    """
+
+    def run(
+        progress: Callable[[Any], None],
+        *,
+        cancel: threading.Event | None = None,
+        on_unreachable: Callable[[], None] | None = None,
+    ) -> SyncResult:
+        report = run_sync(
+            settings,
+            store,
+            progress=progress,
+            log=log,
+            backup=False,
+            cancel=cancel,
+            on_unreachable=on_unreachable,
+        )
         return SyncResult(
             report.outcome,
             report.message,
@@ -479,6 +573,25 @@ def sync_runner_for(settings: Settings, store: Store) -> SyncRunner:
         )
 
     return run
+
+
+def test_page(settings: Settings, lang: str, now: datetime, tz: tzinfo = SHOP_TZ) -> Receipt:
+    """A printer test page: the shop's header, the terminal and the time, "it works"."""
+
+    return Receipt(
+        language=lang,
+        kind="test",
+        title=t("printer.test_title", lang),
+        shop_name=settings.shop.name,
+        shop_address=settings.shop.address,
+        terminal_id=settings.terminal.id,
+        terminal_label=t("printer.test_terminal", lang),
+        receipt_no="1",
+        receipt_label=t("printer.test_no", lang),
+        occurred_at=now,
+        time_text=datetime_text(now, lang, tz),
+        footer=t("printer.test_footer", lang),
+    )
 
 
 def receipt_builder_for(

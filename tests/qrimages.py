@@ -283,3 +283,196 @@ def save_png(path: Path, img: NDArray[np.uint8]) -> Path:
     if not cv2.imwrite(str(path), img):
         raise RuntimeError(f"cannot write {path}")
     return path
+
+
+def segno_image(code: object, module_px: int = 5, border: int = 4) -> Grey:
+    """A segno QR or Micro QR symbol as a black-on-white grey image."""
+    import io
+
+    buffer = io.BytesIO()
+    code.save(buffer, kind="png", scale=module_px, border=border)  # type: ignore[attr-defined]
+    data = np.frombuffer(buffer.getvalue(), np.uint8)
+    return np.asarray(cv2.imdecode(data, cv2.IMREAD_GRAYSCALE), dtype=np.uint8)
+
+
+def binary_qr(payload: bytes, module_px: int = 5, *, eci_utf8: bool = True) -> Grey:
+    """A byte-mode QR code holding ``payload`` as is (made with segno, not qrcode).
+
+    With ``eci_utf8`` the code declares its bytes UTF-8 (ECI 26) although they are not: the
+    content OpenCV's binding decodes as UTF-8 and raises ``UnicodeDecodeError`` on.
+    """
+    import segno
+
+    if eci_utf8:
+        code = segno.make_qr(payload, mode="byte", eci=True, encoding="utf-8")
+    else:
+        code = segno.make_qr(payload, mode="byte")
+    return segno_image(code, module_px)
+
+
+def micro_qr(text: str, module_px: int = 6) -> Grey:
+    """A Micro QR symbol (11 to 17 modules): not a card code, never to be read as one."""
+    import segno
+
+    return segno_image(segno.make_micro(text), module_px, border=2)
+
+
+# -- camera-like scenes: a card or a phone at arm's length on a busy counter ---------------
+
+HARD_CATEGORIES = (
+    "card",
+    "phone",
+    "phone_dark",
+    "small",
+    "tilted",
+    "defocus",
+    "motion",
+    "dim",
+    "glare",
+    "empty",
+)
+"""bench/scanner.py's camera-like categories; ``empty`` has decoys and no code."""
+
+
+def decoy_square(side: int, rng: np.random.Generator) -> Grey:
+    """A finder-pattern look-alike (nested squares) or a checker tile, as packaging prints."""
+    tile = np.full((7, 7), 255, np.uint8)
+    if rng.random() < 0.6:
+        tile[:, :] = 0
+        tile[1:6, 1:6] = 255
+        tile[2:5, 2:5] = 0
+    else:
+        tile = np.where((np.indices((7, 7)).sum(axis=0) % 2) == 0, 0, 255).astype(np.uint8)
+    return cv2.resize(tile, (side, side), interpolation=cv2.INTER_NEAREST).astype(np.uint8)
+
+
+def textured_background(width: int, height: int, rng: np.random.Generator) -> Grey:
+    """A counter: wood grain or fabric, printed text lines, decoy squares, shadows and noise."""
+    img = noisy_background(width, height, rng).astype(np.float32)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    if rng.random() < 0.5:  # wood grain
+        freq = rng.uniform(0.02, 0.08)
+        wobble = 8 * np.sin(ys * rng.uniform(0.005, 0.02))
+        img += 22 * np.sin((xs + wobble) * freq + rng.uniform(0, 6))
+    else:  # woven fabric
+        period = rng.uniform(3.0, 7.0)
+        img += 14 * np.sin(xs * 2 * np.pi / period) * np.sin(ys * 2 * np.pi / period)
+    out = np.clip(img, 0, 255).astype(np.uint8)
+    for _ in range(int(rng.integers(2, 6))):  # printed matter: lines of "words"
+        x, y = int(rng.integers(0, width - 200)), int(rng.integers(0, height - 60))
+        ink = int(rng.integers(10, 70))
+        for row in range(int(rng.integers(2, 6))):
+            cursor = x
+            for _ in range(int(rng.integers(3, 9))):
+                word = int(rng.integers(8, 40))
+                cv2.rectangle(
+                    out, (cursor, y + row * 12), (cursor + word, y + row * 12 + 6), ink, -1
+                )
+                cursor += word + 6
+    for _ in range(int(rng.integers(3, 9))):
+        decoy = decoy_square(int(rng.integers(10, 40)), rng)
+        h, w = decoy.shape
+        x, y = int(rng.integers(0, width - w)), int(rng.integers(0, height - h))
+        out[y : y + h, x : x + w] = decoy
+    return out
+
+
+def _holder(code: Grey, kind: str, rng: np.random.Generator) -> Grey:
+    """The code on what carries it: a printed card, or a phone (light or dark mode)."""
+    side = code.shape[0]
+    if kind == "card":
+        # The card code fills most of the card's height, the text is to its right.
+        height = int(side * 1.08)
+        width = int(height * 85.6 / 54)
+        card = np.full((height, width), int(rng.integers(225, 250)), np.uint8)
+        top = (height - side) // 2
+        card[top : top + side, 4 : 4 + side] = code[:, : min(side, width - 4)]
+        for row in range(4):
+            y = int(height * (0.2 + 0.18 * row))
+            x0 = side + 12
+            cv2.rectangle(card, (x0, y), (width - 12, y + max(3, height // 30)), 40, -1)
+        cv2.rectangle(card, (0, 0), (width - 1, height - 1), 120, 2)
+        return card
+    dark = kind == "phone_dark"
+    screen_w = int(side * 1.2)
+    screen_h = int(screen_w * 2.0)
+    screen = np.full((screen_h, screen_w), 30 if dark else 245, np.uint8)
+    shown = invert(code) if dark else code
+    top, left = (screen_h - side) // 2, (screen_w - side) // 2
+    screen[top : top + side, left : left + side] = shown
+    cv2.rectangle(screen, (10, 10), (screen_w - 10, 30), 200 if dark else 60, -1)  # app bar
+    bezel = max(6, screen_w // 14)
+    phone = np.full((screen_h + 2 * bezel, screen_w + 2 * bezel), 12, np.uint8)
+    phone[bezel : bezel + screen_h, bezel : bezel + screen_w] = screen
+    return phone
+
+
+def jpeg(img: Grey, quality: int) -> Grey:
+    """``img`` after the JPEG round trip an MJPEG camera puts every frame through."""
+    ok, data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise RuntimeError("cv2.imencode failed")
+    return np.asarray(cv2.imdecode(data, cv2.IMREAD_GRAYSCALE), dtype=np.uint8)
+
+
+def held_code(
+    payload: str, rng: np.random.Generator, module_px: float, kind: str = "card"
+) -> tuple[Grey, int]:
+    """A card or phone showing ``payload`` at ``module_px``; and the code's side in pixels."""
+    code = qr_image(payload, module_px=1)
+    side = max(21, round(code.shape[0] * module_px))
+    code = cv2.resize(code, (side, side), interpolation=cv2.INTER_AREA).astype(np.uint8)
+    return _holder(code, kind, rng), side
+
+
+def camera_scene(
+    category: str,
+    payload: str,
+    rng: np.random.Generator,
+    size: tuple[int, int] = (1280, 720),
+) -> Grey:
+    """One camera-like frame of a ``HARD_CATEGORIES`` category.
+
+    A card code (57 modules for a real card payload) at the size a 720p webcam sees a card
+    held 20-35 cm away (2.3-3.6 px per module; ``small``: 1.7-2.3), on a textured counter
+    with decoys, through a slightly soft lens, sensor noise and MJPEG compression.
+    """
+    width, height = size
+    scale = height / 720
+    background = textured_background(width, height, rng)
+    if category == "empty":
+        img = background
+    else:
+        module = float(rng.uniform(2.3, 3.6)) * scale
+        if category == "small":
+            module = float(rng.uniform(1.7, 2.3)) * scale
+        kind = {"card": "card", "phone": "phone", "phone_dark": "phone_dark"}.get(category)
+        if kind is None:
+            kind = "card" if rng.random() < 0.6 else str(rng.choice(["phone", "phone_dark"]))
+        holder, _ = held_code(payload, rng, module, kind)
+        angle = float(rng.uniform(-20, 20))
+        skew = 0.08
+        if category == "tilted":
+            angle = float(rng.uniform(-60, 60))
+            skew = 0.22
+        h, w = holder.shape
+        reach = 0.5 * float(np.hypot(h, w)) * 0.85
+        cx = rng.uniform(min(reach, width / 2), max(width - reach, width / 2))
+        cy = rng.uniform(min(reach, height / 2), max(height - reach, height / 2))
+        img = paste(background, holder, center=(cx, cy), angle=angle, skew=skew, rng=rng)
+        if category == "defocus":
+            img = defocus(img, float(rng.uniform(1.0, 2.0)) * scale)
+        elif category == "motion":
+            img = motion_blur(img, int(rng.integers(3, 8) * scale), float(rng.uniform(0, 180)))
+        elif category == "dim":
+            low = int(rng.integers(30, 60))
+            img = low_contrast(img, low, low + int(rng.integers(45, 80)))
+            img = add_noise(img, float(rng.uniform(5, 9)), rng)
+        elif category == "glare":
+            spot = (cx + rng.uniform(-0.3, 0.3) * w, cy + rng.uniform(-0.3, 0.3) * h)
+            img = glare(
+                img, spot, float(rng.uniform(0.06, 0.12) * width), float(rng.uniform(120, 200))
+            )
+    img = defocus(img, 0.6 * scale)
+    img = add_noise(img, 3.0, rng)
+    return jpeg(img, int(rng.integers(60, 86)))

@@ -102,7 +102,7 @@ async def test_redeem_refused_then_allowed_then_offline_limit(tmp_path: Path) ->
 
         await pilot.press("f2")
         await settle(pilot)
-        await pilot.press("f2")
+        await pilot.press("f2", "enter")  # a second visit within a minute: Enter confirms it
         await settle(pilot)
         assert "Rewards available: 2" in text_of(app, "#card-progress")
         await pilot.press("f4")
@@ -138,13 +138,12 @@ async def test_void_from_history_cancels_the_stamp(tmp_path: Path) -> None:
         kinds = [e.kind for e in counter.ledger.recent()]
         assert kinds == [EventKind.VOID, EventKind.STAMP]
         assert counter.ledger.balance(CARD).total == 0
-        # Voiding the same event again is refused by the ledger, and said so.
-        await pilot.press("down", "delete", "enter")
+        # Voiding the same event again is refused at once (no question first), and said so.
+        await pilot.press("down", "delete")
         await settle(pilot)
+        assert type(app.screen).__name__ == "HistoryScreen"
+        assert any("already" in str(n.message) for n in app._notifications)
         assert len(counter.ledger.recent()) == 2
-        await pilot.press("escape")
-        await settle(pilot)
-        assert "REFUSED" in text_of(app, "#banner")
 
 
 async def test_ctrl_r_builds_the_receipt_in_a_worker_and_shows_it(tmp_path: Path) -> None:

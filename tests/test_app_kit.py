@@ -90,6 +90,9 @@ def make_counter(tmp_path: Path, *, overrides: dict[str, dict[str, Any]] | None 
         data.setdefault(section, {}).update(values)
     data.setdefault("camera", {}).setdefault("enabled", False)
     data.setdefault("terminal", {}).setdefault("bell", False)
+    # The demo shop's address and reward (a real shop's defaults are empty and generic).
+    data.setdefault("shop", {}).setdefault("address", "Grote Markt 1, 8800 Roeselare")
+    data.setdefault("program", {}).setdefault("reward_name", "a free coffee")
     settings = Settings.model_validate(data)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     generate_key_pair(settings.private_key_path, settings.public_key_path)

@@ -16,7 +16,7 @@ from city.issuer import Issuer
 from loyalty.ledger import Ledger
 from terminal import messages as msg
 from terminal.app import CounterApp
-from terminal.services import SyncResult, make_app, sync_runner_for
+from terminal.services import SyncResult, SyncRunner, make_app, sync_runner_for
 from tests.conftest_platform import PairedTerminal, RunningPlatform
 from tests.test_app_kit import SIZE, settle, text_of, type_code
 
@@ -46,7 +46,7 @@ class Seen:
 class Runner:
     """The real sync runner, counted, and held at its end while ``hold`` is set."""
 
-    def __init__(self, real: Callable[[Callable[[Any], None]], SyncResult]) -> None:
+    def __init__(self, real: SyncRunner) -> None:
         self.real = real
         self.runs = 0
         self.running = 0
@@ -56,13 +56,13 @@ class Runner:
         self.release = threading.Event()
         self.lock = threading.Lock()
 
-    def __call__(self, progress: Callable[[Any], None]) -> SyncResult:
+    def __call__(self, progress: Callable[[Any], None], **control: Any) -> SyncResult:
         with self.lock:
             self.runs += 1
             self.running += 1
             self.most_at_once = max(self.most_at_once, self.running)
         try:
-            result = self.real(progress)
+            result = self.real(progress, **control)
             if self.hold.is_set():
                 self.held.set()
                 self.release.wait(30)

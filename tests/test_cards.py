@@ -567,12 +567,12 @@ def test_card_verify_on_a_fresh_terminal(tmp_path: Path) -> None:
     assert card["kid"] == issuer.current_kid
     assert set(card) == {"card_id", "issuer", "kid", "issued_at", "expires_at"}
 
-    text = invoke("card", "verify", f" {code}\n", "--data-dir", str(data))
+    text = invoke("card", "verify", f" {code}\n", "--data-dir", str(data), "--lang", "en")
     assert text.exit_code == 0
     assert f"card {card_id}" in text.stdout
 
     piped = CliRunner().invoke(
-        cli(), ["card", "verify", "-", "--data-dir", str(data)], input=code + "\n"
+        cli(), ["card", "verify", "-", "--data-dir", str(data), "--lang", "en"], input=code + "\n"
     )
     assert piped.exit_code == 0, piped.stderr
     assert f"card {card_id}" in piped.stdout

@@ -116,7 +116,8 @@ def test_program_for_an_unknown_shop_exits_1_and_program_list_shows_them(
     platform: RunningPlatform, tmp_path: Path
 ) -> None:
     body = tmp_path / "coffee.json"
-    body.write_text(json.dumps({"id": "coffee", "reward_threshold": 8, "max_stamps_per_day": 4}))
+    program = {"id": "coffee", "reward_name": "a free coffee", "reward_threshold": 8}
+    body.write_text(json.dumps(program | {"max_stamps_per_day": 4}))
 
     unknown = run(platform, "program", "no-such-shop", str(body))
 

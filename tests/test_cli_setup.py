@@ -40,7 +40,17 @@ def test_help_and_version() -> None:
 
 def test_init_creates_everything_then_changes_nothing(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    first = run("init", "--data-dir", str(data), "--shop-id", "bakkerij-7", "--terminal-id", "t2")
+    first = run(
+        "init",
+        "--data-dir",
+        str(data),
+        "--shop-id",
+        "bakkerij-7",
+        "--terminal-id",
+        "t2",
+        "--lang",
+        "en",
+    )
     assert first.returncode == 0, first.stderr
     assert "created: config" in first.stdout
     assert "created: key pair" in first.stdout
@@ -55,7 +65,7 @@ def test_init_creates_everything_then_changes_nothing(tmp_path: Path) -> None:
         assert store.applied_migrations()[0] == "0001_ledger"
 
     before = snapshot(data)
-    second = run("init", "--data-dir", str(data))
+    second = run("init", "--data-dir", str(data), "--lang", "en")
     assert second.returncode == 0, second.stderr
     assert "Nothing to do" in second.stdout
     assert "created" not in second.stdout
@@ -105,7 +115,7 @@ def test_config_check_reports_bad_config_with_status_2(tmp_path: Path) -> None:
 def test_config_check_ok_and_env_override(tmp_path: Path) -> None:
     data = tmp_path / "d"
     assert run("init", "--data-dir", str(data)).returncode == 0
-    ok = run("config", "check", "--data-dir", str(data), "--show")
+    ok = run("config", "check", "--data-dir", str(data), "--show", "--lang", "en")
     assert ok.returncode == 0
     assert ok.stdout.startswith(f"ok: {data / 'config.toml'}")
     bad = run("config", "check", "--data-dir", str(data), env={"CITIE_SYNC_BATCH_SIZE": "0"})

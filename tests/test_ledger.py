@@ -251,13 +251,14 @@ def test_balance_confirmed_plus_pending(ledger: Ledger, store: Store) -> None:
     fill(ledger, "CT-A", 3)
     early = ledger.card_events("CT-A")[::-1]
     mark_synced(store, early[0].seq, NOW + timedelta(minutes=10))
-    mark_synced(store, early[1].seq, NOW + timedelta(minutes=30))
     with store.write() as db:
         # The platform confirmed 7 at 11:20 (stamps from other terminals included).
         db.execute(
             "INSERT INTO confirmed_balances (card_id, stamps, confirmed_at) VALUES (?, ?, ?)",
             ["CT-A", 7, iso(NOW + timedelta(minutes=20))],
         )
+    # "After the confirmation" is the order things happened in, not the clock (issue 10 A7).
+    mark_synced(store, early[1].seq, NOW + timedelta(minutes=30))
     balance = ledger.balance("CT-A")
     # Pending: the one never synced and the one synced after the confirmation.
     assert (balance.local, balance.confirmed, balance.pending, balance.total) == (3, 7, 2, 9)

@@ -69,10 +69,10 @@ def test_png_and_escpos_need_an_output_file(data_dir: Path, tmp_path: Path) -> N
 def test_print_to_a_file_printer_and_again(data_dir: Path, tmp_path: Path) -> None:
     spool = tmp_path / "spool.bin"
     env = {"CITIE_PRINTER_KIND": "file", "CITIE_PRINTER_TARGET": str(spool)}
-    code, out, _ = run(data_dir, "receipt", "print", "last", env=env)
+    code, out, _ = run(data_dir, "receipt", "print", "last", "--lang", "en", env=env)
     assert code == 0 and "printed slip demo-t1-2" in out
     once = spool.read_bytes()
-    code, _, _ = run(data_dir, "receipt", "print", "demo-t1-2", env=env)
+    code, _, _ = run(data_dir, "receipt", "print", "demo-t1-2", "--lang", "en", env=env)
     assert code == 0 and spool.read_bytes() == once + once
 
 

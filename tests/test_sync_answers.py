@@ -31,7 +31,12 @@ from sync.outbox import RetryPolicy
 from sync.pairing import set_toml_key
 from tests.conftest_platform import add_events, write_config
 
-QUICK = RetryPolicy(initial=0.01, maximum=0.02, budget=0.5, seed=3)
+QUICK = RetryPolicy(initial=0.01, maximum=0.02, budget=30.0, seed=3)
+"""Short waits; a budget no loaded machine spends on the run's own ledger writes (these runs
+stop on the answer, never on the budget)."""
+GIVE_UP_AT_ONCE = RetryPolicy(initial=3600, maximum=3600, budget=60.0, seed=1)
+"""The first backoff (484 s with this seed) would end after the budget: the run stops at the
+first failure, the platform's, however slow the machine."""
 CREDENTIAL = "c" * 43
 
 
@@ -142,7 +147,7 @@ def test_connection_refused_keeps_events(terminal: tuple[Settings, Store]) -> No
         port = sock.getsockname()[1]
     data = settings.model_dump()
     data["platform"]["url"] = f"http://127.0.0.1:{port}"
-    report = run_sync(Settings.model_validate(data), store, policy=QUICK, backup=False)
+    report = run_sync(Settings.model_validate(data), store, policy=GIVE_UP_AT_ONCE, backup=False)
     assert (report.exit_code, report.code) == (2, "unreachable")
     assert "cannot connect" in report.message
     assert states(store) == {"pending": 20}

@@ -181,7 +181,10 @@ def test_unreachable_platform_keeps_events_and_exits_2(
     terminal = terminal_factory(platform)
     add_events(terminal.store, 5, shop_id="shop-a", terminal_id="t1")
     platform.stop()
-    policy = RetryPolicy(initial=0.01, maximum=0.02, budget=0.3)
+    # The first backoff (484 s with this seed) would end after the budget: the run stops at
+    # the refused connection, never at a budget the ledger's own writes used up on a slow
+    # machine (that would be a "timeout").
+    policy = RetryPolicy(initial=3600, maximum=3600, budget=60, seed=1)
 
     report = run_sync(terminal.settings, terminal.store, policy=policy, backup=False)
 
@@ -277,7 +280,14 @@ def test_pull_brings_revocations_trust_and_programs(
     trust = load_trust(terminal.store.read())
     assert trust.version >= 1 and trust.keys, "pairing pulled the issuer keys"
 
-    program = terminal.settings.program.model_dump() | {"name": "Koffie", "campaigns": []}
+    from loyalty.programs import Program
+
+    # The program body as the platform holds it (the config's [program] also has counter-only
+    # keys such as repeat_confirm_seconds, which are not part of a program).
+    program = Program.from_settings(terminal.settings.program).model_dump(mode="json") | {
+        "name": "Koffie",
+        "campaigns": [],
+    }
     with platform.open_store() as store:
         store.revoke("CT-LOST-0001")
         store.set_program("shop-a", "coffee", program)

@@ -382,7 +382,7 @@ def test_keys_import_installs_and_refuses_an_older_list(tmp_path: Path, issuer: 
         "version": 2,
         "kids": sorted(issuer.trust_list().keys),
     }
-    again = invoke("keys", "import", str(v2), "--data-dir", str(data))
+    again = invoke("keys", "import", str(v2), "--data-dir", str(data), "--lang", "en")
     assert again.exit_code == 0
     assert again.stdout.startswith("unchanged: trust list version 2")
 

@@ -7,14 +7,13 @@ from pathlib import Path
 
 import click
 
-from loyalty.cards import MAX_LENGTH, Card, verify
+from loyalty.cards import MAX_LENGTH, Card
 from loyalty.db import DatabaseError, utc_now
 from loyalty.trust import (
+    CardVerifier,
     TrustError,
     install_document,
-    load_trust,
     read_trust_document,
-    revoked_cards,
 )
 from terminal.cli_support import CliEnv, Refused, common_options, emit, pass_env
 from terminal.commands.setup import open_store
@@ -49,33 +48,29 @@ def card_verify(env: CliEnv, code: str, as_json: bool) -> None:
         code = sys.stdin.read(MAX_LENGTH + 1)
     store = open_store(env)
     try:
-        db = store.read()
-        trust = load_trust(db)
-        revoked = revoked_cards(db)
+        verifier = CardVerifier.from_db(store.read())
     finally:
         store.close()
-    result = verify(code, trust, revoked=revoked, now=utc_now())
+    trust = verifier.trust
+    result = verifier.verify(code, now=utc_now())
     if isinstance(result, Card):
         if as_json:
             emit(result.to_json())
         else:
             card = result.to_json()
-            click.echo(f"card {card['card_id']}")
+            click.echo(env.say("cli.card", card_id=card["card_id"]))
             for name in ("issuer", "kid", "issued_at", "expires_at"):
-                click.echo(f"  {name}: {card[name]}")
+                click.echo("  " + env.say(f"cli.card.{name}", value=card[name]))
         return
+    language = env.language
     if as_json:
-        language = env.settings.shop.language.value
         emit({**result.to_json(), "language": language, "text": result.text(language)})
     if not trust.keys:
         # The usual reason on a fresh terminal: say how to get keys, not just "unknown key".
         raise Refused(
-            result.reason.value,
-            result.text(env.settings.shop.language.value)
-            + " This terminal has no issuer keys yet: run "
-            "`citie-terminal keys import FILE` or pair it with the platform.",
+            result.reason.value, result.text(language) + " " + env.say("cli.card.no_keys")
         )
-    raise Refused(result.reason.value, result.text(env.settings.shop.language.value))
+    raise Refused(result.reason.value, result.text(language))
 
 
 @click.group("keys")
@@ -109,7 +104,7 @@ def keys_import(env: CliEnv, file: Path, as_json: bool) -> None:
             raise Refused("trust_file_invalid", f"{file}: {exc.message}") from exc
         raise Refused(exc.reason, exc.text(env.settings.shop.language.value)) from exc
     except DatabaseError as exc:
-        raise Refused("database_error", str(exc), exit_code=3) from exc
+        raise Refused("database_error", exc.text(env.language), exit_code=3) from exc
     finally:
         store.close()
     trust = done.trust
@@ -118,8 +113,8 @@ def keys_import(env: CliEnv, file: Path, as_json: bool) -> None:
         emit(done.to_json())
         return
     if done.changed:
-        click.echo(f"installed: trust list version {trust.version} ({', '.join(kids)})")
+        click.echo(env.say("cli.keys.installed", version=trust.version, kids=", ".join(kids)))
     else:
-        click.echo(f"unchanged: trust list version {trust.version} is already installed")
+        click.echo(env.say("cli.keys.unchanged", version=trust.version))
     if done.pinned and done.root is not None:
         click.echo(f"pinned: city root key {done.root}")

@@ -1,31 +1,56 @@
 """Counter actions headless: stamp, purchase, redeem, void, balance, report, ledger check.
 
 Each command verifies the card code (issuer keys and revocations from the ledger), applies
-the program (the platform's when it sent one with the configured id, else the config's),
-records in one transaction and prints what was recorded. ``--json`` prints one JSON object
-a line; a refusal exits 1 with ``refused: <reason>: <sentence>`` on stderr.
+the shop's program in force (the platform's once it sent one, else the config's), records in
+one transaction and prints what was recorded, in one language (the shop's, or ``--lang``).
+``--json`` prints one JSON object a line; a refusal exits 1 with
+``refused: <reason>: <sentence>`` on stderr. ``report --csv|--month`` and ``ledger export``
+are the accountant's exports: money as decimal text with its currency, times in UTC and local.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import csv
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from babel import Locale
 
 from config import Settings
-from loyalty.cards import Card, verify
-from loyalty.db import DatabaseError, Store, utc_now
-from loyalty.ledger import Balance, Ledger, LedgerRefusal, Recorded
+from loyalty.cards import Card
+from loyalty.db import DatabaseError, Store, check_backup, restore, utc_now
+from loyalty.i18n import date_text, locale_for, money
+from loyalty.ledger import Balance, Ledger, LedgerRefusal, Recorded, backups
 from loyalty.money import AmountError, parse_amount
-from loyalty.programs import MAX_COUNT, SHOP_TZ, OfflineLimits, Program, ProgramError
+from loyalty.programs import (
+    MAX_COUNT,
+    SHOP_TZ,
+    OfflineLimits,
+    Program,
+    ProgramError,
+    program_in_force,
+)
+from loyalty.reports import EXPORT_COLUMNS, DayReport, decimal_text, event_rows, month_report
 from loyalty.reports import report as build_report
-from loyalty.trust import load_trust, revoked_cards
-from terminal.cli_support import CliEnv, Refused, common_options, emit, pass_env
-from terminal.commands.setup import open_store
+from loyalty.trust import CardVerifier
+from sync.lock import SyncBusy, sync_lock
+from terminal.cli_support import (
+    CliEnv,
+    Refused,
+    common_options,
+    emit,
+    parse_day,
+    parse_month,
+    pass_env,
+)
+from terminal.commands.setup import ensure_private_key, open_store
+from terminal.i18n import t
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,60 +76,53 @@ class Session:
     settings: Settings
     store: Store
     ledger: Ledger
+    language: str
+    """This run's one language: ``--lang``, else the shop's."""
 
-    @property
-    def language(self) -> str:
-        """The counter's language for explanation lines."""
-        return self.settings.shop.language.value
+    def say(self, key: str, /, **params: Any) -> str:
+        """A sentence of the command line's catalog in this run's language."""
+        return t(key, self.language, **params)
 
     def program(self) -> Program:
-        """The platform's program with the configured id if it sent a valid one, else config's."""
-        configured = Program.from_settings(self.settings.program)
-        row = (
-            self.store.read()
-            .execute("SELECT body FROM programs WHERE id = ?", [configured.id])
-            .fetchone()
-        )
-        if row is None:
-            return configured
-        try:
-            return Program.from_json(row[0])
-        except ProgramError as exc:
-            click.echo(
-                f"warning: the platform's program {configured.id!r} is not valid ({exc}); "
-                "using the program from the config file",
-                err=True,
-            )
-            return configured
+        """The shop's program in force: the platform's once it sent one, else the config's."""
+
+        def warn(exc: ProgramError) -> None:
+            click.echo(self.say("cli.program_invalid", problem=exc), err=True)
+
+        return program_in_force(self.store.read(), self.settings.program, on_invalid=warn)
 
     def card_id(self, code: str) -> str:
         """Verify a card code and return its card id, or refuse with the card's reason."""
-        db = self.store.read()
-        result = verify(code.strip(), load_trust(db), revoked=revoked_cards(db), now=utc_now())
+        result = CardVerifier.from_db(self.store.read()).verify(code, now=utc_now())
         if isinstance(result, Card):
             return result.card_id
-        raise Refused(result.reason.value, result.text(self.settings.shop.language.value))
+        raise Refused(result.reason.value, result.text(self.language))
 
 
 @contextmanager
-def session(env: CliEnv) -> Iterator[Session]:
-    """Open the ledger for one command; map ledger and database failures to refusals."""
+def session(env: CliEnv, *, records: bool = False) -> Iterator[Session]:
+    """Open the ledger for one command; map ledger and database failures to refusals.
+
+    ``records``: the command records an event, so the private key (which signs the slip's
+    claim code) is checked first: a key others can read refuses before anything is kept.
+    """
     settings = env.settings
     store = open_store(env)
     try:
+        if records:
+            ensure_private_key(env)
         ledger = Ledger(
             store,
             shop_id=settings.shop.id,
             terminal_id=settings.terminal.id,
             platform_configured=bool(settings.platform.url),
         )
-        yield Session(settings, store, ledger)
+        yield Session(settings, store, ledger, env.language)
     except LedgerRefusal as refusal:
-        # The refusal goes to whoever stands at the counter: the shop's language.
-        sentence = refusal.text(settings.shop.language.value)
-        raise Refused(refusal.reason.value, sentence) from refusal
+        # The refusal goes to whoever stands at the counter: the run's one language.
+        raise Refused(refusal.reason.value, refusal.text(env.language)) from refusal
     except DatabaseError as exc:
-        raise Refused("database_error", str(exc), exit_code=3) from exc
+        raise Refused("database_error", exc.text(env.language), exit_code=3) from exc
     finally:
         store.close()
 
@@ -134,20 +152,38 @@ def show_recorded(s: Session, recorded: Recorded, as_json: bool) -> None:
             }
         )
         return
-    card = f" card {event.card_id}" if event.card_id else ""
-    click.echo(f"recorded: {event.kind.value} {event.receipt_no}{card} ({event.stamps:+d} stamps)")
-    click.echo(f"  id: {event.id}")
+    card = " " + s.say("cli.card", card_id=event.card_id) if event.card_id else ""
+    kind = s.say(f"cli.kind.{event.kind.value}")
+    stamps = f"{event.stamps:+d}"
+    click.echo(
+        s.say("cli.recorded", kind=kind, receipt_no=event.receipt_no, card=card, stamps=stamps)
+    )
+    click.echo("  " + s.say("cli.event_id", id=event.id))
     for line in recorded.lines:
         click.echo(f"  {line.text(s.language)}")
     if recorded.balance is not None:
-        click.echo(f"  balance: {balance_text(recorded.balance)}")
+        click.echo(
+            "  " + s.say("cli.balance_line", balance=balance_text(recorded.balance, s.language))
+        )
 
 
-def balance_text(balance: Balance) -> str:
+def balance_text(balance: Balance, language: str = "en") -> str:
     """A balance on one line, saying what is confirmed and what is pending."""
+    # The total picks the singular or plural sentence by the language's rules.
+    form = (
+        "one"
+        if Locale.parse(locale_for(language)).plural_form(abs(balance.total)) == "one"
+        else "other"
+    )
     if balance.confirmed is None:
-        return f"{balance.total} stamps (not confirmed by the platform yet)"
-    return f"{balance.total} stamps ({balance.confirmed} confirmed + {balance.pending} pending)"
+        return t(f"cli.balance.unconfirmed.{form}", language, total=balance.total)
+    return t(
+        f"cli.balance.confirmed.{form}",
+        language,
+        total=balance.total,
+        confirmed=balance.confirmed,
+        pending=balance.pending,
+    )
 
 
 @click.command()
@@ -162,7 +198,7 @@ def balance_text(balance: Balance) -> str:
 @pass_env
 def stamp(env: CliEnv, code: str, count: int | None, as_json: bool) -> None:
     """Record stamps for the card in CODE (refused: too_soon, daily_limit, revoked, ...)."""
-    with session(env) as s:
+    with session(env, records=True) as s:
         card_id = s.card_id(code)
         show_recorded(s, s.ledger.stamp(card_id, s.program(), count=count), as_json)
 
@@ -178,8 +214,8 @@ def purchase(env: CliEnv, code: str | None, amount: str, as_json: bool) -> None:
     try:
         cents = parse_amount(amount, max_cents=env.settings.limits.max_purchase_cents)
     except AmountError as exc:
-        raise Refused(exc.reason.value, exc.text(env.settings.shop.language.value)) from exc
-    with session(env) as s:
+        raise Refused(exc.reason.value, exc.text(env.language)) from exc
+    with session(env, records=True) as s:
         card_id = None if code is None else s.card_id(code)
         show_recorded(s, s.ledger.purchase(card_id, cents, s.program()), as_json)
 
@@ -191,7 +227,7 @@ def purchase(env: CliEnv, code: str | None, amount: str, as_json: bool) -> None:
 @pass_env
 def redeem(env: CliEnv, code: str, as_json: bool) -> None:
     """Redeem one reward for the card in CODE, within the offline limits."""
-    with session(env) as s:
+    with session(env, records=True) as s:
         card_id = s.card_id(code)
         limits = OfflineLimits.from_settings(s.settings.limits)
         show_recorded(s, s.ledger.redeem(card_id, s.program(), limits), as_json)
@@ -204,7 +240,7 @@ def redeem(env: CliEnv, code: str, as_json: bool) -> None:
 @pass_env
 def void(env: CliEnv, event_id: str, as_json: bool) -> None:
     """Cancel EVENT_ID (an event id or a receipt number) with a compensating event."""
-    with session(env) as s:
+    with session(env, records=True) as s:
         show_recorded(s, s.ledger.void(event_id.strip()), as_json)
 
 
@@ -230,44 +266,139 @@ def balance(env: CliEnv, code: str, as_json: bool) -> None:
                 }
             )
             return
-        click.echo(f"card {card_id}: {balance_text(current)}")
+        text = balance_text(current, s.language)
+        click.echo(s.say("cli.card_balance", card_id=card_id, balance=text))
         click.echo(
-            f"  rewards available: {rewards} ({program.reward_name}, "
-            f"{program.reward_threshold} stamps each)"
+            "  "
+            + s.say(
+                "cli.rewards_available",
+                count=rewards,
+                reward=program.reward_name,
+                threshold=program.reward_threshold,
+            )
         )
+
+
+def one_format(env: CliEnv, as_csv: bool, as_json: bool) -> None:
+    """Refuse ``--csv`` together with ``--json``."""
+    if as_csv and as_json:
+        raise Refused("bad_options", env.say("cli.one_format"), exit_code=2)
+
+
+def write_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
+    """Rows as CSV on stdout: a header line, then one line per row (RFC 4180 quoting)."""
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(columns), lineterminator="\r\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({name: row.get(name, "") for name in columns})
+    sys.stdout.flush()
+
+
+DAY_COLUMNS = (
+    "day",
+    "stamps_issued",
+    "rewards_redeemed",
+    "purchases",
+    "purchase_total",
+    "currency",
+    "distinct_cards",
+    "voids",
+    "pending_sync",
+    "quarantined",
+)
+"""The columns of ``report --month --csv``: one row per local day, then the month's total."""
+
+
+def _day_row(figures: DayReport, day: str) -> dict[str, Any]:
+    return {
+        **figures.to_json(),
+        "day": day,
+        "purchase_total": decimal_text(figures.purchase_total_cents),
+    }
+
+
+def _figures_lines(s: Session, d: DayReport) -> None:
+    money_text = money(d.purchase_total_cents, s.language, d.currency)
+    pending = s.say("cli.report.quarantined", pending=d.pending_sync, quarantined=d.quarantined)
+    for key, value in (
+        ("cli.report.stamps", d.stamps_issued),
+        ("cli.report.rewards", d.rewards_redeemed),
+        ("cli.report.purchases", f"{d.purchases} ({money_text})"),
+        ("cli.report.cards", d.distinct_cards),
+        ("cli.report.voids", d.voids),
+        ("cli.report.pending", pending),
+    ):
+        click.echo(f"  {s.say(key):<18}{value}")
 
 
 @click.command()
 @click.option(
     "--day",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="The local day (YYYY-MM-DD); default: today in the shop's time zone.",
+    "day_text",
+    metavar="DATE",
+    help="The local day: 25/11/2026, 25.11.2026 or 2026-11-25 (default: today).",
 )
+@click.option(
+    "--month",
+    "month_text",
+    metavar="YYYY-MM",
+    help="A whole local month instead of a day: each day's figures and the totals.",
+)
+@click.option("--csv", "as_csv", is_flag=True, help="CSV: the day's events, or the month's days.")
 @json_option
 @common_options
 @pass_env
-def report(env: CliEnv, day: datetime | None, as_json: bool) -> None:
-    """End-of-day figures: stamps, rewards, purchases, cards, voids, pending sync."""
-    wanted: date = day.date() if day is not None else utc_now().astimezone(SHOP_TZ).date()
+def report(
+    env: CliEnv, day_text: str | None, month_text: str | None, as_csv: bool, as_json: bool
+) -> None:
+    """End-of-day figures: stamps, rewards, purchases, cards, voids, pending sync.
+
+    --csv prints the day's events (one row each, voids included) or, with --month, one row
+    per day and the month's total: money as decimal text with its currency.
+    """
+    one_format(env, as_csv, as_json)
+    if day_text is not None and month_text is not None:
+        raise Refused("bad_options", env.say("cli.month_and_day"), exit_code=2)
+    if month_text is not None:
+        year, month = parse_month(env, month_text)
+        _month(env, year, month, as_csv, as_json)
+        return
+    wanted: date = (
+        parse_day(env, day_text) if day_text is not None else utc_now().astimezone(SHOP_TZ).date()
+    )
     with session(env) as s:
+        if as_csv:
+            write_csv(event_rows(s.store, wanted, wanted), EXPORT_COLUMNS)
+            return
         result = build_report(s.store, wanted)
     if as_json:
         emit(result.to_json())
         return
     d = result.day
-    euros = f"{d.purchase_total_cents // 100},{d.purchase_total_cents % 100:02d}"
-    if d.purchase_total_cents < 0:
-        euros = f"-{-d.purchase_total_cents // 100},{-d.purchase_total_cents % 100:02d}"
-    click.echo(f"report {d.day.isoformat()} (Europe/Brussels)")
-    click.echo(f"  stamps issued:    {d.stamps_issued}")
-    click.echo(f"  rewards redeemed: {d.rewards_redeemed}")
-    click.echo(f"  purchases:        {d.purchases} ({euros} {d.currency})")
-    click.echo(f"  distinct cards:   {d.distinct_cards}")
-    click.echo(f"  voids:            {d.voids}")
-    click.echo(f"  pending sync:     {d.pending_sync} (quarantined {d.quarantined})")
+    noon = datetime.combine(d.day, time(12), tzinfo=SHOP_TZ)
+    day_shown = date_text(noon, s.language, SHOP_TZ)
+    click.echo(s.say("cli.report.title", day=day_shown, tz=SHOP_TZ.key))
+    _figures_lines(s, d)
     busy = [h for h in result.hours if h.events]
     if busy:
-        click.echo("  hours: " + ", ".join(f"{h.hour:02d}h {h.events}" for h in busy))
+        hours = ", ".join(f"{h.hour:02d}h {h.events}" for h in busy)
+        click.echo("  " + s.say("cli.report.hours", hours=hours))
+
+
+def _month(env: CliEnv, year: int, month: int, as_csv: bool, as_json: bool) -> None:
+    with session(env) as s:
+        result = month_report(s.store, year, month)
+    if as_json:
+        emit(result.to_json())
+        return
+    total = result.total
+    if as_csv:
+        rows = [_day_row(d, d.day.isoformat()) for d in result.days]
+        rows.append(_day_row(total, s.say("cli.report.total")))
+        write_csv(rows, DAY_COLUMNS)
+        return
+    click.echo(s.say("cli.report.month_title", month=f"{year:04d}-{month:02d}", tz=SHOP_TZ.key))
+    _figures_lines(s, total)
 
 
 @click.group("ledger")
@@ -291,23 +422,150 @@ def ledger_check(env: CliEnv, repair: bool, as_json: bool) -> None:
     if as_json:
         emit({**result.to_json(), "rebuilt": rebuilt})
     else:
-        click.echo(f"integrity: {', '.join(result.integrity[:3])}")
-        click.echo(f"events: {result.events}, cards: {result.cards}")
+        click.echo(s.say("cli.check.integrity", result=", ".join(result.integrity[:3])))
+        click.echo(s.say("cli.check.counts", events=result.events, cards=result.cards))
         if rebuilt is not None:
-            click.echo(f"rebuilt: {rebuilt} balance rows")
+            click.echo(s.say("cli.check.rebuilt", count=rebuilt))
         for m in result.mismatches[:20]:
-            click.echo(f"  mismatch {m.card_id} {m.column}: table {m.table}, events {m.fold}")
+            mismatch = s.say(
+                "cli.check.mismatch", card_id=m.card_id, column=m.column, table=m.table, fold=m.fold
+            )
+            click.echo(f"  {mismatch}")
     if result.integrity != ["ok"]:
         raise Refused(
-            "database_damaged",
-            f"integrity_check: {result.integrity[0]}. Stop the terminal and restore the latest "
-            "backup from the backups folder.",
-            exit_code=3,
+            "database_damaged", s.say("cli.check.damaged", first=result.integrity[0]), exit_code=3
         )
     if not result.ok:
         raise Refused(
             "ledger_mismatch",
-            f"{len(result.mismatches)} balance value(s) differ from the events "
-            f"and {result.events_without_outbox} event(s) have no outbox row. "
-            "Run `citie-terminal ledger check --repair` to rebuild the balances.",
+            s.say(
+                "cli.check.mismatches",
+                mismatches=len(result.mismatches),
+                orphans=result.events_without_outbox,
+            ),
         )
+
+
+@ledger_group.command("backup")
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the copy here (default: a new ledger-<UTC time>.db in the backups folder).",
+)
+@json_option
+@common_options
+@pass_env
+def ledger_backup(env: CliEnv, output: Path | None, as_json: bool) -> None:
+    """An online, consistent copy of the ledger (the counter may keep recording meanwhile).
+
+    Without --output it is the nightly backup: a new file in the backups folder, keeping
+    the newest [sync] keep_backups. An existing --output file is never overwritten.
+    """
+    if output is not None and output.exists():
+        raise Refused("backup_exists", env.say("cli.backup.exists", path=output))
+    with session(env) as s:
+        if output is None:
+            folder = s.settings.backup_dir
+            # keep_backups = 0 turns the nightly backups off; a backup asked for by hand
+            # then removes none of the ones already there.
+            keep = s.settings.sync.keep_backups or len(backups(folder)) + 1
+            made = s.ledger.backup(folder, keep)
+        else:
+            made = s.store.backup(output)
+    events = _count_events(made)
+    if as_json:
+        emit({"backup": str(made), "events": events})
+    else:
+        click.echo(env.say("cli.backup.made", path=made, events=events))
+
+
+@ledger_group.command("restore")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@json_option
+@common_options
+@pass_env
+def ledger_restore(env: CliEnv, file: Path, as_json: bool) -> None:
+    """Put the backup FILE in place as this terminal's ledger (stop the app first).
+
+    FILE is checked in full first. The current ledger (damaged, empty or good) and its
+    -wal/-shm are kept aside as ledger.db.damaged-<UTC time>, never overwritten. Events the
+    backup holds as pending are sent again at the next sync; the platform's dedupe answers
+    "duplicate" for those it already has.
+    """
+    settings = env.settings
+    if not file.is_file():
+        raise Refused("backup_missing", env.say("cli.restore.missing", path=file))
+    try:
+        check_backup(file)
+    except DatabaseError as exc:
+        raise Refused("backup_damaged", exc.text(env.language), exit_code=3) from exc
+    target = settings.database_path
+    try:
+        with sync_lock(target):
+            kept = restore(file, target)
+    except SyncBusy as exc:
+        raise Refused("busy", env.say("cli.restore.busy", path=target, detail=exc)) from exc
+    except DatabaseError as exc:
+        raise Refused("database_error", exc.text(env.language), exit_code=3) from exc
+    except OSError as exc:
+        raise Refused("database_error", str(exc), exit_code=3) from exc
+    with Store.open(target) as store:
+        pending = int(
+            store.read()
+            .execute("SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'in_flight')")
+            .fetchone()[0]
+        )
+        events = int(store.read().execute("SELECT COUNT(*) FROM events").fetchone()[0])
+    if as_json:
+        emit(
+            {
+                "restored": str(file),
+                "ledger": str(target),
+                "kept_aside": None if kept is None else str(kept),
+                "events": events,
+                "pending": pending,
+            }
+        )
+        return
+    click.echo(env.say("cli.restore.done", file=file, target=target, events=events))
+    if kept is not None:
+        click.echo("  " + env.say("cli.restore.kept", path=kept))
+    click.echo("  " + env.say("cli.restore.pending", pending=pending))
+
+
+def _count_events(path: Path) -> int:
+    with Store.open(path) as copy:
+        return int(copy.read().execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+
+@ledger_group.command("export")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV with a header line (the default).")
+@json_option
+@click.option(
+    "--from",
+    "from_text",
+    metavar="DATE",
+    help="First local day (25/11/2026, 25.11.2026 or 2026-11-25); default: the first event.",
+)
+@click.option("--to", "to_text", metavar="DATE", help="Last local day; default: the newest event.")
+@common_options
+@pass_env
+def ledger_export(
+    env: CliEnv, as_csv: bool, as_json: bool, from_text: str | None, to_text: str | None
+) -> None:
+    """Every event for the accountant: one row each, voids shown as rows that name the slip
+    they cancel (and the cancelled slip names its void). Money is decimal text with its
+    currency, never a float; times are in UTC and in the shop's local time.
+    """
+    one_format(env, as_csv, as_json)
+    first = None if from_text is None else parse_day(env, from_text, "--from")
+    last = None if to_text is None else parse_day(env, to_text, "--to")
+    if first is not None and last is not None and first > last:
+        raise Refused("bad_range", env.say("cli.bad_range", start=first, end=last), exit_code=2)
+    with session(env) as s:
+        rows = event_rows(s.store, first, last)
+        if as_json:
+            for row in rows:
+                emit(row)
+        else:
+            write_csv(rows, EXPORT_COLUMNS)

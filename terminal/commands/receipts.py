@@ -38,12 +38,12 @@ def _load(env: CliEnv, ref: str) -> tuple[Receipt, int]:
         if ref.strip().lower() == "last":
             latest = latest_receipt_no(ledger)
             if latest is None:
-                raise Refused("no_receipts", MESSAGES.text("no_receipts", "en"))
+                raise Refused("no_receipts", MESSAGES.text("no_receipts", env.language))
             ref = latest
         try:
-            receipt = receipt_for(ledger, ref, settings, settings.shop.language.value)
+            receipt = receipt_for(ledger, ref, settings, env.language)
         except ReceiptNotFound as exc:
-            raise Refused(exc.reason, str(exc)) from exc
+            raise Refused(exc.reason, exc.text(env.language)) from exc
         except KeyFileError as exc:
             raise Refused("key_file", str(exc), exit_code=3) from exc
     finally:
@@ -66,16 +66,17 @@ def _load(env: CliEnv, ref: str) -> tuple[Receipt, int]:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write to this file (needed for png and escpos).",
 )
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the slip (or what was written) as JSON."
+)
 @common_options
 @pass_env
-def show(env: CliEnv, ref: str, fmt: str, width: str | None, output: Path | None) -> None:
+def show(
+    env: CliEnv, ref: str, fmt: str, width: str | None, output: Path | None, as_json: bool
+) -> None:
     """Show a slip: text on stdout, or text, PNG or ESC/POS bytes into --output."""
     if fmt != "text" and output is None:
-        raise Refused(
-            "output_needed",
-            f"--format {fmt} writes binary data: add --output PATH (e.g. --output slip.{fmt}).",
-            exit_code=2,
-        )
+        raise Refused("output_needed", env.say("cli.receipt.output_needed", fmt=fmt), exit_code=2)
     receipt, columns = _load(env, ref)
     if width is not None:
         columns = int(width)
@@ -86,36 +87,84 @@ def show(env: CliEnv, ref: str, fmt: str, width: str | None, output: Path | None
     else:
         data = render_text(receipt, columns).encode("utf-8")
     if output is None:
+        if as_json:
+            emit(
+                {
+                    "receipt_no": receipt.receipt_no,
+                    "kind": receipt.kind,
+                    "language": receipt.language,
+                    "columns": columns,
+                    "text": data.decode("utf-8"),
+                }
+            )
+            return
         sys.stdout.write(data.decode("utf-8"))
         return
+    _write(env, output, data)
+    if as_json:
+        emit(
+            {
+                "receipt_no": receipt.receipt_no,
+                "format": fmt,
+                "columns": columns,
+                "output": str(output),
+                "bytes": len(data),
+            }
+        )
+        return
+    wrote = env.say(
+        "cli.receipt.wrote", path=output, fmt=fmt, columns=columns, receipt_no=receipt.receipt_no
+    )
+    click.echo(wrote, err=True)
+
+
+def _write(env: CliEnv, output: Path, data: bytes) -> None:
     try:
         output.write_bytes(data)
     except OSError as exc:
-        raise Refused("output_failed", f"cannot write {output}: {exc.strerror}.") from exc
-    click.echo(f"wrote {output} ({fmt}, {columns} columns, slip {receipt.receipt_no})", err=True)
+        cause = exc.strerror or type(exc).__name__
+        raise Refused(
+            "output_failed", env.say("cli.receipt.output_failed", path=output, cause=cause)
+        ) from exc
 
 
 @receipt_group.command("print")
 @click.argument("ref", metavar="ID|last")
+@click.option(
+    "--width", type=click.Choice(["32", "48"]), help="Columns (default: the printer's paper)."
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the printer's ESC/POS bytes to this file instead of the configured printer.",
+)
 @click.option("--image-qr", is_flag=True, help="Send the QR as an image (printers without QR).")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @common_options
 @pass_env
-def print_(env: CliEnv, ref: str, image_qr: bool, as_json: bool) -> None:
+def print_(
+    env: CliEnv, ref: str, width: str | None, output: Path | None, image_qr: bool, as_json: bool
+) -> None:
     """Send a slip to the configured printer; on failure say why (the slip stays stored)."""
     receipt, columns = _load(env, ref)
-    printer = printer_for(env.settings.printer)
+    if width is not None:
+        columns = int(width)
     data = render_escpos(receipt, width=columns, native_qr=not image_qr)
-    try:
-        printer.send(data)
-    except PrinterError as exc:
-        raise Refused(
-            f"printer_{exc.reason}",
-            f"{exc} Slip {receipt.receipt_no} is kept: "
-            f"`citie-terminal receipt print {receipt.receipt_no}` prints it again.",
-            exit_code=4,
-        ) from exc
-    if as_json:
-        emit({"printed": receipt.receipt_no, "printer": printer.target, "bytes": len(data)})
+    if output is not None:
+        _write(env, output, data)
+        target = str(output)
     else:
-        click.echo(f"printed slip {receipt.receipt_no} on {printer.target}")
+        printer = printer_for(env.settings.printer)
+        target = printer.target
+        try:
+            printer.send(data)
+        except PrinterError as exc:
+            raise Refused(
+                f"printer_{exc.reason}",
+                env.say("cli.receipt.print_failed", problem=exc, receipt_no=receipt.receipt_no),
+                exit_code=4,
+            ) from exc
+    if as_json:
+        emit({"printed": receipt.receipt_no, "printer": target, "bytes": len(data)})
+    else:
+        click.echo(env.say("cli.receipt.printed", receipt_no=receipt.receipt_no, target=target))

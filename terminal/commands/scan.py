@@ -22,6 +22,7 @@ from scanner.events import CameraUnavailable, CodeRead, ScannerCrashed
 from scanner.process import ScannerProcess
 from scanner.sources import (
     VIDEO_SUFFIXES,
+    CameraControls,
     CameraSource,
     SourceSpec,
     SourceUnavailable,
@@ -65,23 +66,27 @@ def make_verifier(env: CliEnv) -> Callable[[str], Verdict]:
 
     from loyalty import schema as _schema  # noqa: F401, PLC0415  (registers migrations)
     from loyalty.db import DatabaseError, Store  # noqa: PLC0415
-    from loyalty.trust import load_trust, revoked_cards  # noqa: PLC0415
+    from loyalty.trust import CardVerifier  # noqa: PLC0415
 
     try:
         with Store.open(settings.database_path) as store:
-            db = store.read()
-            trust = load_trust(db)
-            revoked = frozenset(revoked_cards(db))
+            verifier = CardVerifier.from_db(store.read())
     except DatabaseError as exc:
         raise Refused("database_error", str(exc), exit_code=3) from exc
 
     def verdict(text: str) -> Verdict:
-        result = cards.verify(text, trust, revoked=revoked)
+        result = verifier.verify(text)
         if isinstance(result, cards.Card):
             return {"card": result.to_json()}
         return {"refused": {"reason": result.reason.value, "message": result.message}}
 
     return verdict
+
+
+def camera_controls(env: CliEnv) -> CameraControls:
+    """The frame rate, exposure and focus to ask the configured camera for."""
+    cam = env.settings.camera
+    return CameraControls(exposure=cam.exposure, focus=cam.focus)
 
 
 @dataclass
@@ -165,7 +170,9 @@ def scan(
                     "or --camera DEV",
                 )
             device = settings.camera.device
-        spec = SourceSpec.camera(device, settings.camera.width, settings.camera.height)
+        spec = SourceSpec.camera(
+            device, settings.camera.width, settings.camera.height, camera_controls(env)
+        )
         _scan_camera(spec, decoders, settings.camera.debounce_seconds, seconds, count, reporter)
     if not as_json:
         click.echo(f"{reporter.codes} code(s) read, {reporter.verified} verified card(s)", err=True)
@@ -357,7 +364,7 @@ def _camera_check(env: CliEnv, seconds: float) -> Check:
     cam = env.settings.camera
     if not cam.enabled:
         return Check("camera", "skip", "disabled in [camera] enabled")
-    source = CameraSource(cam.device, cam.width, cam.height)
+    source = CameraSource(cam.device, cam.width, cam.height, camera_controls(env))
     try:
         width, height = source.open()
     except SourceUnavailable as exc:
@@ -380,11 +387,15 @@ def _camera_check(env: CliEnv, seconds: float) -> Check:
     finally:
         source.close()
     median = statistics.median(times) if times else float("nan")
+    granted = source.granted
+    asked = f"asked {cam.width}x{cam.height} at {source.controls.fps} fps"
     return Check(
         "camera",
         "ok",
-        f"{cam.device}: {width}x{height} at {frames / elapsed:.1f} fps, "
-        f"decode {median:.1f} ms median on live frames",
+        f"{cam.device}: {width}x{height} at {frames / elapsed:.1f} fps measured ({asked}; "
+        f"the camera says {granted.get('size', '?')} {granted.get('format', '?')} at "
+        f"{granted.get('fps', '?')} fps, exposure {granted.get('exposure', '?')}, "
+        f"focus {granted.get('focus', '?')}), decode {median:.1f} ms median on live frames",
     )
 
 
@@ -396,10 +407,12 @@ def _database_checks(env: CliEnv) -> Iterator[Check]:
         return
     from loyalty import schema as _schema  # noqa: F401, PLC0415
     from loyalty.db import DatabaseError, Store  # noqa: PLC0415
+    from loyalty.keys import KeyFileError, check_private  # noqa: PLC0415
     from loyalty.trust import load_trust  # noqa: PLC0415
 
     try:
-        with Store.open(path) as store:
+        # check=True: the doctor runs the full integrity check that opening skips.
+        with Store.open(path, check=True) as store:
             db = store.read()
             events = db.execute("SELECT count(*) FROM events").fetchone()[0]
             trust = load_trust(db)
@@ -407,6 +420,12 @@ def _database_checks(env: CliEnv) -> Iterator[Check]:
         yield Check("database", "fail", str(exc), True)
         return
     yield Check("database", "ok", f"{path}: integrity ok, {events} event(s)", True)
+    try:
+        check_private(settings.private_key_path)
+    except KeyFileError as exc:
+        yield Check("private key", "fail", str(exc), True)
+    else:
+        yield Check("private key", "ok", f"{settings.private_key_path}: owner only", True)
     if trust.keys:
         yield Check(
             "issuer keys", "ok", f"trust list version {trust.version}, {len(trust.keys)} key(s)"
@@ -420,20 +439,55 @@ def _database_checks(env: CliEnv) -> Iterator[Check]:
 
 
 def _platform_check(env: CliEnv) -> Check:
-    platform = env.settings.platform
+    """The platform answers ``/v1/health`` and accepts this terminal's credential."""
+    import sqlite3  # noqa: PLC0415
+    from contextlib import closing  # noqa: PLC0415
+
+    from sync.client import PlatformClient, SyncError, Transient  # noqa: PLC0415
+    from sync.job import read_credential  # noqa: PLC0415
+
+    settings = env.settings
+    platform = settings.platform
     if not platform.url:
         return Check("platform", "skip", "no [platform] url: the counter works offline")
-    import httpx  # noqa: PLC0415
 
+    def client(credential: str | None = None) -> PlatformClient:
+        return PlatformClient(
+            platform.url,
+            credential,
+            connect_timeout=min(platform.connect_timeout, 3.0),
+            read_timeout=min(platform.read_timeout, 5.0),
+            total_timeout=10.0,
+        )
+
+    cursor = "0"  # the terminal's own cursor, so the check reads little and changes nothing
     try:
-        response = httpx.get(platform.url, timeout=min(platform.connect_timeout, 3.0))
-    except httpx.HTTPError as exc:
+        with closing(sqlite3.connect(f"file:{settings.database_path}?mode=ro", uri=True)) as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'sync_cursor'").fetchone()
+        cursor = str(row[0]) if row and str(row[0]).isdigit() else "0"
+    except sqlite3.Error:
+        pass
+    step = "health"
+    try:
+        with client() as anonymous:
+            anonymous.health()
+        step = "credential"
+        with client(read_credential(settings)) as paired:
+            paired.updates(settings.terminal.id, cursor)
+    except Transient as exc:
         return Check(
             "platform",
             "warn",
-            f"{platform.url} unreachable ({type(exc).__name__}); events wait in the outbox",
+            f"{platform.url} unreachable ({exc.code}: {exc.message}); events wait in the outbox",
         )
-    return Check("platform", "ok", f"{platform.url} answers (HTTP {response.status_code})")
+    except SyncError as exc:
+        what = (
+            "does not answer as a citie platform at /v1/health"
+            if step == "health"
+            else "refuses this terminal's credential"
+        )
+        return Check("platform", "fail", f"{platform.url} {what}: {exc.message}", True)
+    return Check("platform", "ok", f"{platform.url} is up and accepts this terminal's credential")
 
 
 def _printer_check(env: CliEnv) -> Check:
@@ -455,9 +509,8 @@ def _printer_check(env: CliEnv) -> Check:
             "warn",
             f"no writable printer at {target}: plug it in or fix [printer] target",
         )
-    host, _, port = target.rpartition(":")
     try:
-        with socket.create_connection((host or target, int(port or 9100)), timeout=1.0):
+        with socket.create_connection(printer.network_address(), timeout=1.0):
             pass
     except (OSError, ValueError) as exc:
         return Check("printer", "warn", f"network printer {target} unreachable ({exc})")

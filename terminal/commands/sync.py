@@ -1,23 +1,29 @@
 """``pair`` and ``sync``: register with the city platform, and the nightly sync job.
 
 ``citie-terminal sync`` writes one JSON object per line on stdout (``sync_started``,
-``backup``, ``push_finished``, ``pull_finished``, ``warning`` and last ``sync_finished`` with
-the summary) and exits 0 when every event is synced, 1 when some are quarantined, 2 when the
-platform could not be reached (events kept) or another sync was running, 3 on an auth or
-configuration error.
+``resend_all``, ``backup``, ``retry_scheduled``, ``push_finished``, ``pull_finished``,
+``warning`` and last ``sync_finished`` with the summary) and exits 0 when every event is
+synced, 1 when some are quarantined, 2 when the platform could not be reached, answered
+nonsense or another sync was running (events kept), 3 on an auth or configuration error.
+Whatever else reaches stderr (log records, warnings, an unexpected error) is one JSON object
+a line too, so the nightly job's ``>> citie-sync.jsonl 2>&1`` stays a JSON-lines file.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import sys
-from typing import NoReturn
+import traceback
+from typing import Any, NoReturn
 
 import click
+import stamina
 
 from loyalty.db import DatabaseError, Store, iso
 from loyalty.ledger import Ledger
 from sync.client import SyncError
-from sync.job import EXIT_AUTH_OR_CONFIG, run_sync
+from sync.job import EXIT_AUTH_OR_CONFIG, EXIT_UNREACHABLE, run_sync
 from sync.outbox import RetryPolicy
 from sync.pairing import pair_terminal
 from terminal.cli_support import CliEnv, Refused, common_options, emit, pass_env
@@ -84,6 +90,12 @@ def pair(env: CliEnv, url: str, token: str, as_json: bool) -> None:
 
 @click.command()
 @click.option("--no-backup", is_flag=True, help="Skip the backup before syncing.")
+@click.option(
+    "--resend-all",
+    is_flag=True,
+    help="Mark every event pending again and send it (after the platform lost its data and "
+    "the terminal was paired again; the platform answers `duplicate` for events it has).",
+)
 @click.option("--retry-initial", type=float, hidden=True, help="First backoff cap (tests).")
 @click.option("--retry-max", type=float, hidden=True, help="Largest backoff cap (tests).")
 @click.option(
@@ -96,29 +108,32 @@ def pair(env: CliEnv, url: str, token: str, as_json: bool) -> None:
 def sync(
     env: CliEnv,
     no_backup: bool,
+    resend_all: bool,
     retry_initial: float | None,
     retry_max: float | None,
     show_quarantined: bool,
 ) -> None:
     """The nightly job: backup, push pending events, pull updates, print a summary.
 
-    One JSON object per line on stdout. Exit status: 0 all synced, 1 some quarantined,
-    2 platform unreachable (events kept) or another sync running, 3 auth or config error.
+    One JSON object per line on stdout (and on stderr, if anything goes there). Exit status:
+    0 all synced, 1 some quarantined, 2 platform unreachable or answering nonsense (events
+    kept) or another sync running, 3 auth or config error.
     """
+    _log_json()
     try:
         settings = env.settings
-    except Refused as exc:
-        emit(
-            {"event": "sync_finished", "outcome": "config", "exit_code": 3, "message": exc.message}
-        )
-        raise Refused(exc.code, exc.message, exit_code=EXIT_AUTH_OR_CONFIG) from exc
-    try:
         store = open_store(env)
     except Refused as exc:
         emit(
-            {"event": "sync_finished", "outcome": "config", "exit_code": 3, "message": exc.message}
+            {
+                "event": "sync_finished",
+                "outcome": "config",
+                "exit_code": EXIT_AUTH_OR_CONFIG,
+                "code": exc.code,
+                "message": exc.message,
+            }
         )
-        raise Refused(exc.code, exc.message, exit_code=EXIT_AUTH_OR_CONFIG) from exc
+        sys.exit(EXIT_AUTH_OR_CONFIG)
     if show_quarantined:
         _show_quarantined(env, store)
     defaults = RetryPolicy(budget=settings.sync.time_budget_seconds)
@@ -128,10 +143,58 @@ def sync(
         budget=defaults.budget,
     )
     try:
-        report = run_sync(settings, store, log=emit, policy=policy, backup=not no_backup)
+        report = run_sync(
+            settings, store, log=emit, policy=policy, backup=not no_backup, resend=resend_all
+        )
+    except Exception as exc:
+        # An error the run did not foresee still ends with a JSON summary, not a traceback.
+        emit(
+            {
+                "event": "sync_finished",
+                "outcome": "error",
+                "exit_code": EXIT_UNREACHABLE,
+                "code": "internal_error",
+                "message": f"the sync stopped on an unexpected error ({type(exc).__name__}: "
+                f"{str(exc)[:300]}); events stay pending. Report this with the traceback.",
+                "traceback": traceback.format_exc(),
+            }
+        )
+        sys.exit(EXIT_UNREACHABLE)
     finally:
         store.close()
     sys.exit(report.exit_code)
+
+
+class _JsonLines(logging.Formatter):
+    """A log record as one JSON object: level, logger, message and the record's extras."""
+
+    _PLAIN = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "event": record.getMessage(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+        }
+        for key, value in record.__dict__.items():
+            if key not in self._PLAIN:
+                line[key] = value
+        if record.exc_info:
+            line["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=True, default=repr)
+
+
+def _log_json() -> None:
+    """Route logging and warnings to stderr as JSON lines (the job's log is JSON lines)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonLines())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    logging.captureWarnings(True)
+    # The run logs each retry itself (``retry_scheduled`` with the real wait: the retrier
+    # waits in its backoff hook, so stamina's own line would say 0 s).
+    stamina.instrumentation.set_on_retry_hooks([])
 
 
 def _show_quarantined(env: CliEnv, store: Store) -> NoReturn:

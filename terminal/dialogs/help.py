@@ -9,7 +9,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from terminal.i18n import UI, t
 from terminal.screens.counter import CounterScreen
@@ -17,21 +17,37 @@ from terminal.screens.history import HistoryScreen
 from terminal.screens.report import ReportScreen
 from terminal.screens.settings import SettingsScreen
 from terminal.screens.sync import SyncScreen
-from terminal.widgets.keys import key, localize_bindings
+from terminal.widgets.keys import KeyBar, key, localize_bindings
 
 if TYPE_CHECKING:
     from terminal.app import CounterApp
 
 
+DEMO_ONLY = frozenset({"key.demo"})
+"""Keys that exist only in demo mode."""
+
+
+ARROWS = {"left": "←", "right": "→", "up": "↑", "down": "↓"}
+
+
 def _key_name(keys: str) -> str:
+    if keys in ARROWS:
+        return ARROWS[keys]
     return keys.replace("ctrl+", "Ctrl+").replace("escape", "Esc").replace("delete", "Del").upper()
 
 
-def key_lines(bindings: list[BindingType], lang: str) -> list[str]:
-    """``KEY  description`` for each binding that has a catalog label."""
+def key_lines(
+    bindings: list[BindingType], lang: str, *, skip: frozenset[str] = frozenset()
+) -> list[str]:
+    """``KEY  description`` for each binding that has a catalog label (but those in ``skip``)."""
     lines = []
     for binding in bindings:
-        if isinstance(binding, Binding) and binding.id and binding.id in UI:
+        if (
+            isinstance(binding, Binding)
+            and binding.id
+            and binding.id in UI
+            and binding.id not in skip
+        ):
             lines.append(f"  {_key_name(binding.key):<10} {t(binding.id, lang)}")
     return lines
 
@@ -49,7 +65,7 @@ class HelpDialog(ModalScreen[None]):
         with VerticalScroll(id="help-box", classes="dialog"):
             yield Static("", id="help-title", classes="dialog-title", markup=False)
             yield Static("", id="help-keys", markup=False)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         """Fill in the current language."""
@@ -62,7 +78,8 @@ class HelpDialog(ModalScreen[None]):
         lines: list[str] = [t("help.everywhere", lang)]
         lines += key_lines(type(self.app).BINDINGS, lang)
         lines += ["", t("help.counter", lang)]
-        lines += key_lines(CounterScreen.BINDINGS, lang)
+        demo = bool(cast("CounterApp", self.app).demo_cards)
+        lines += key_lines(CounterScreen.BINDINGS, lang, skip=frozenset() if demo else DEMO_ONLY)
         lines += [f"  {t('help.wedge', lang)}", "", t("help.screens", lang)]
         for screen in (HistoryScreen, ReportScreen, SyncScreen, SettingsScreen):
             lines.append(f" {t(screen.LABEL, lang)}")

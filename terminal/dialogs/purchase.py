@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import work
@@ -9,15 +10,16 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.content import Content
+from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Static
-from textual.worker import Worker
+from textual.widgets import Input, Static
+from textual.worker import Worker, WorkerState
 
 from loyalty.money import AmountError, parse_amount
 from terminal.i18n import t
 from terminal.safe import clean, plain
 from terminal.services import PurchasePreview
-from terminal.widgets.keys import key, localize_bindings
+from terminal.widgets.keys import KeyBar, key, localize_bindings
 
 if TYPE_CHECKING:
     from terminal.app import CounterApp
@@ -28,10 +30,20 @@ class PurchaseDialog(ModalScreen[int | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [key("escape", "cancel", "key.cancel")]
 
+    @dataclass
+    class Previewed(Message):
+        """What the rules give for an amount, read in a worker."""
+
+        cents: int
+        result: PurchasePreview
+
     def __init__(self, card_id: str | None) -> None:
         super().__init__()
         self.card_id = card_id
         self.cents: int | None = None
+        self._previewing = False
+        """A preview worker is running: the next amount waits for it (one thread at most, so
+        a burst of keys never queues the record behind a row of previews)."""
 
     @property
     def counter(self) -> CounterApp:
@@ -47,7 +59,7 @@ class PurchaseDialog(ModalScreen[int | None]):
             yield Static("", id="purchase-error", classes="error", markup=False)
             yield Static("", id="purchase-gives", markup=False)
             yield Static("", id="purchase-hint", classes="hint", markup=False)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         """Label, localise the keys, and put the cursor in the amount."""
@@ -69,7 +81,7 @@ class PurchaseDialog(ModalScreen[int | None]):
         self.query_one("#purchase-hint", Static).update(Content(t("purchase.hint", lang)))
         self._check(self.query_one("#amount", Input).value)
 
-    def _check(self, text: str) -> None:
+    def _check(self, text: str, *, preview: bool = True) -> None:
         lang = self.counter.lang
         error = self.query_one("#purchase-error", Static)
         self.cents = None
@@ -85,7 +97,9 @@ class PurchaseDialog(ModalScreen[int | None]):
             return
         error.update("")
         self.cents = cents
-        self.preview(cents)
+        if preview and not self._previewing:
+            self._previewing = True
+            self.preview(cents)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         """Check the amount as it is typed and show what the rule gives."""
@@ -96,11 +110,21 @@ class PurchaseDialog(ModalScreen[int | None]):
     def preview(self, cents: int) -> None:
         """Ask the rules what this amount gives (reads the card's history)."""
         result = self.counter.desk.preview_purchase(self.card_id, cents, self.counter.lang)
-        self.app.call_from_thread(self._show_preview, cents, result)
+        self.post_message(self.Previewed(cents, result))
 
-    def _show_preview(self, cents: int, result: PurchasePreview) -> None:
-        if cents != self.cents:
+    def on_purchase_dialog_previewed(self, message: Previewed) -> None:
+        """Show what the amount gives, or preview the amount typed since."""
+        self._previewing = False
+        if not self.is_attached:
             return
+        if self.cents is not None and message.cents != self.cents:
+            self._previewing = True
+            self.preview(self.cents)
+            return
+        if message.cents == self.cents:
+            self._show_preview(message.result)
+
+    def _show_preview(self, result: PurchasePreview) -> None:
         lang = self.counter.lang
         lines = [Content(t("purchase.gives", lang, stamps=result.stamps)).stylize("bold")]
         lines.extend(plain(line, 160) for line in result.lines)
@@ -109,7 +133,8 @@ class PurchaseDialog(ModalScreen[int | None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         """Enter: record this amount if it is valid."""
         event.stop()
-        self._check(event.value)
+        # No preview now: the dialog closes, and the record should not queue behind it.
+        self._check(event.value, preview=False)
         if self.cents is not None:
             self.dismiss(self.cents)
         elif not event.value.strip():
@@ -119,6 +144,8 @@ class PurchaseDialog(ModalScreen[int | None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A failed preview: the app's one handler says so."""
+        if event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
+            self._previewing = False
         self.counter.on_worker_state_changed(event)
 
     def action_cancel(self) -> None:

@@ -9,12 +9,12 @@ from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from terminal.i18n import t
 from terminal.safe import clean
 from terminal.services import CardView
-from terminal.widgets.keys import key, localize_bindings
+from terminal.widgets.keys import KeyBar, key, localize_bindings
 
 if TYPE_CHECKING:
     from terminal.app import CounterApp
@@ -45,7 +45,7 @@ class RedeemDialog(ModalScreen[bool]):
             yield Static("", id="redeem-question", markup=False)
             yield Static("", id="redeem-costs", markup=False)
             yield Static("", id="redeem-offline", classes="hint", markup=False)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         """Label in the current language."""

@@ -8,11 +8,11 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import Worker
 
 from terminal.i18n import t
-from terminal.widgets.keys import key, localize_bindings
+from terminal.widgets.keys import KeyBar, key, localize_bindings
 from terminal.widgets.status import StatusLine
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ class PanelScreen(Screen[None]):
 
     def compose_footer(self) -> ComposeResult:
         """The footer with every key."""
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         """Label, then load the data in a worker."""

@@ -17,9 +17,10 @@ from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from loyalty.i18n import money
+from loyalty.ledger import LedgerRefusal, RefusalReason
 from terminal import messages as msg
 from terminal.dialogs.purchase import PurchaseDialog
 from terminal.dialogs.redeem import RedeemDialog
@@ -32,7 +33,7 @@ from terminal.screens.sync import SyncScreen
 from terminal.services import CardView
 from terminal.widgets.code_input import CodeInput, WedgeReader
 from terminal.widgets.customer import CustomerPanel
-from terminal.widgets.keys import key, localize_bindings
+from terminal.widgets.keys import KeyBar, key, localize_bindings
 from terminal.widgets.preview import CameraPreview
 from terminal.widgets.status import StatusLine
 
@@ -66,6 +67,12 @@ class CounterScreen(Screen[None]):
         """The app, typed."""
         return cast("CounterApp", self.app)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The demo card key exists only in demo mode (hidden and inert otherwise)."""
+        if action == "demo_card":
+            return bool(self.counter.demo_cards)
+        return True
+
     def compose(self) -> ComposeResult:
         """Status line, scan area and customer panel side by side, banner, footer."""
         yield StatusLine(id="status")
@@ -78,7 +85,7 @@ class CounterScreen(Screen[None]):
                 yield Static("", id="scan-result", markup=False)
             yield CustomerPanel(id="customer")
         yield Static("", id="banner", markup=False)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         """Label everything in the current language and put the cursor in the code field."""
@@ -106,11 +113,17 @@ class CounterScreen(Screen[None]):
         """The customer at the counter changed (or left)."""
         app = self.counter
         self.query_one(CustomerPanel).show(view, app.lang, app.desk.tz)
+        # A new customer (or none): the previous one's refusal or confirmation goes.
+        self._banner(Content(""), "")
         if view is None:
             self._result(Content(""), "")
-            self._banner(Content(""), "")
         else:
             self._result(plain(t("counter.card", app.lang, card_id=clean(view.card_id, 40))), "ok")
+
+    def refresh_card(self, view: CardView) -> None:
+        """The same card's fresh figures (after a sync); the result line stays."""
+        app = self.counter
+        self.query_one(CustomerPanel).show(view, app.lang, app.desk.tz)
 
     def show_refusal(self, sentence: str) -> None:
         """Why a code or an action was refused, in red."""
@@ -126,16 +139,21 @@ class CounterScreen(Screen[None]):
         event = recorded.event
         balance = recorded.balance.total if recorded.balance is not None else 0
         if isinstance(message, msg.PurchaseRecorded):
-            what = t(
-                "counter.what_purchase",
-                lang,
-                amount=money(event.amount_cents or 0, lang, event.currency or "EUR"),
-                count=event.stamps,
-            )
+            amount = money(event.amount_cents or 0, lang, event.currency or "EUR")
+            if event.card_id is None:
+                # No card: the stamps are on the slip's claim code, not on any balance.
+                what = t("counter.what_purchase_anon", lang, amount=amount, count=message.claimable)
+            else:
+                what = t("counter.what_purchase", lang, amount=amount, count=event.stamps)
         elif isinstance(message, msg.RewardRedeemed):
             what = t("counter.what_redeem", lang, reward=clean(app.desk.program().reward_name, 60))
         elif isinstance(message, msg.EventVoided):
-            what = t("counter.what_void", lang, receipt=clean(event.voids or "", 40))
+            # The cancelled slip's number, as printed on it (not the event's internal id).
+            cancelled = next(
+                (str(line.params.get("receipt_no", "")) for line in recorded.lines),
+                event.voids or "",
+            )
+            what = t("counter.what_void", lang, receipt=clean(cancelled or event.voids or "", 40))
         else:
             what = t("counter.what_stamp", lang, count=event.stamps, balance=balance)
         receipt = clean(event.receipt_no or "", 40)
@@ -205,7 +223,7 @@ class CounterScreen(Screen[None]):
         """Record the program's stamps for this visit."""
         card = self._card_or_say()
         if card is not None:
-            self.counter.record_stamp(card.card_id)
+            self.counter.request_stamp(card)
 
     def action_purchase(self) -> None:
         """Ask for the amount, then record the purchase (anonymous without a card)."""
@@ -222,6 +240,17 @@ class CounterScreen(Screen[None]):
         """Confirm, then redeem a reward (the core refuses beyond the offline limits)."""
         card = self._card_or_say()
         if card is None:
+            return
+        if card.total < card.threshold:
+            # The ledger would refuse it: say so now, not after a confirmation.
+            refusal = LedgerRefusal.of(
+                RefusalReason.BELOW_THRESHOLD,
+                "ledger.below_threshold",
+                reward=card.reward_name,
+                balance=card.total,
+                threshold=card.threshold,
+            )
+            self.show_refusal(refusal.text(self.counter.lang))
             return
 
         def done(confirmed: bool | None) -> None:
@@ -251,7 +280,7 @@ class CounterScreen(Screen[None]):
         self.counter.present_demo_card()
 
     def action_preview(self) -> None:
-        """Show or hide the camera picture for aiming."""
+        """Show or hide the camera picture for aiming (or say there is no camera)."""
         on = self.counter.toggle_preview()
         self.query_one(CameraPreview).set_class(on, "-on")
 

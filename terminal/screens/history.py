@@ -11,6 +11,7 @@ from textual.binding import BindingType
 from textual.content import Content
 from textual.widgets import DataTable, Static
 
+from loyalty.ledger import LedgerRefusal, RefusalReason
 from terminal.dialogs.confirm import ConfirmDialog
 from terminal.i18n import t
 from terminal.safe import plain
@@ -80,10 +81,28 @@ class HistoryScreen(PanelScreen):
             return None
         return self.rows[table.cursor_row]
 
+    def _refusal(self, row: EventRow) -> LedgerRefusal | None:
+        """Why the ledger would refuse to void this row, as far as the list shows it."""
+        if row.kind == "void":
+            return LedgerRefusal.of(
+                RefusalReason.CANNOT_VOID_VOID, "ledger.cannot_void_void", ref=row.receipt_no
+            )
+        if row.voided:
+            by = next((r.receipt_no for r in self.rows if r.voids == row.id), "?")
+            return LedgerRefusal.of(
+                RefusalReason.ALREADY_VOIDED, "ledger.already_voided", ref=row.receipt_no, by=by
+            )
+        return None
+
     def action_void(self) -> None:
         """Confirm, then void the selected event (the ledger refuses what cannot be voided)."""
         row = self.selected()
         if row is None:
+            return
+        refusal = self._refusal(row)
+        if refusal is not None:
+            # The ledger would refuse it: say so now, not after a confirmation.
+            self.notify(refusal.text(self.lang), severity="warning", markup=False, timeout=6)
             return
         question = plain(
             t(

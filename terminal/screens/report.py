@@ -26,8 +26,8 @@ class ReportScreen(PanelScreen):
     LABEL = "key.report"
     TITLE_KEY = "key.report"
     BINDINGS: ClassVar[list[BindingType]] = [
-        key("left", "day(-1)", "key.back", show=False),
-        key("right", "day(1)", "key.back", show=False),
+        key("left", "day(-1)", "key.day_before", show=False),
+        key("right", "day(1)", "key.day_after", show=False),
         key("f5", "refresh", "key.refresh"),
     ]
 
@@ -102,7 +102,13 @@ class ReportScreen(PanelScreen):
         current = self.report.day if self.report is not None else None
         if current is None:
             return
-        self.day = current + timedelta(days=step)
+        day = current + timedelta(days=step)
+        desk = self.counter.desk
+        if day > desk.clock().astimezone(desk.tz).date():
+            # Tomorrow has no figures yet: stay on today and say why.
+            self.notify(t("report.no_future", self.lang), timeout=3)
+            return
+        self.day = day
         self.reload()
 
 

@@ -30,13 +30,13 @@ class SettingsScreen(PanelScreen):
     def compose(self) -> ComposeResult:
         """Shop, language choice, camera and printer lines."""
         yield from self.compose_header()
-        yield Static("", id="settings-shop", markup=False)
-        yield Static("", id="settings-language", markup=False)
+        yield Static("", id="settings-shop", classes="setting", markup=False)
+        yield Static("", id="settings-language", classes="setting", markup=False)
         yield OptionList(
             *[Option(LANGUAGE_NAMES[code], id=code) for code in LANGUAGES], id="languages"
         )
-        yield Static("", id="settings-camera", markup=False)
-        yield Static("", id="settings-printer", markup=False)
+        yield Static("", id="settings-camera", classes="setting", markup=False)
+        yield Static("", id="settings-printer", classes="setting", markup=False)
         yield from self.compose_footer()
 
     def on_mount(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar
 
 from rich.text import Text
@@ -24,6 +25,28 @@ def outcome_text(outcome: str | None, lang: str) -> str:
     """A sync outcome code in words."""
     name = f"sync.outcome.{outcome}"
     return t(name, lang) if name in UI else clean(outcome or "", 30)
+
+
+FAILED_OUTCOMES = frozenset(
+    {"unreachable", "unavailable", "auth", "config", "error", "protocol_error", "rejected"}
+)
+"""Sync outcomes after which the shopkeeper is told what to do."""
+
+
+def quarantine_reason(reason: str, lang: str) -> str:
+    """The platform's refusal in the shop's words, with its code ("code: English sentence")."""
+    code = reason.split(":", 1)[0].strip()
+    word = t("sync.reason.refused", lang)
+    return f"{word} ({clean(code, 40)})" if code and " " not in code else word
+
+
+def sync_hint(outcome: str) -> str:
+    """The catalog key of what to do after a sync run that did not succeed."""
+    if outcome in ("unreachable", "unavailable"):
+        return "sync.hint.unreachable"
+    if outcome == "auth":
+        return "sync.hint.auth"
+    return "sync.hint.other"
 
 
 class SyncScreen(PanelScreen):
@@ -78,16 +101,16 @@ class SyncScreen(PanelScreen):
                     )
                 )
         last = app.last_sync
-        if last is not None and last.detail and last.outcome != "ok":
-            # The core's own sentence names the technical cause (e.g. the refused
-            # connection); the outcome line above already says it in the shop's language.
-            lines.append(clean(last.detail, 200))
+        if last is not None and last.outcome in FAILED_OUTCOMES:
+            # What to do, in the shop's language; the core's technical sentence (in English,
+            # naming sockets and status codes) goes to the log, not to the shopkeeper.
+            lines.append(t(sync_hint(last.outcome), lang))
         if app.syncing:
             lines.append(t("status.syncing", lang))
         self.query_one("#sync-facts", Static).update(Content("\n".join(lines)))
         fill_table(
             self.query_one("#quarantined", DataTable),
-            self.rows,
+            [replace(row, reason=quarantine_reason(row.reason, lang)) for row in self.rows],
             lang,
             app.desk.tz,
             extra="col.reason",
@@ -109,8 +132,8 @@ class SyncScreen(PanelScreen):
         self.relabel()
 
     def action_sync_now(self) -> None:
-        """Run a sync now."""
-        self.counter.run_sync()
+        """Run a sync now: a notice says it runs and another how it ended."""
+        self.counter.request_sync()
         self.relabel()
 
     def action_refresh(self) -> None:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 
+from babel.dates import format_skeleton
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import DataTable, Static
 
-from loyalty.i18n import datetime_text, money
+from loyalty.i18n import datetime_text, locale_for, money, time_text
 from terminal.i18n import t
 from terminal.safe import clean, plain
 from terminal.services import CardView, EventRow
@@ -76,6 +77,15 @@ def event_cells(row: EventRow, lang: str, tz: tzinfo) -> list[Text]:
 
 
 COLUMNS = ("col.time", "col.kind", "col.card", "col.stamps", "col.amount", "col.receipt")
+CARD_COLUMNS = ("col.time", "col.kind", "col.stamps", "col.amount")
+"""The card panel's columns: the card is the one at the counter, the receipt is on the slip."""
+
+
+def short_time(moment: datetime, lang: str, tz: tzinfo) -> str:
+    """Day and month, then the time (``14/3 10:20``; ``14.3. 10:20`` in German)."""
+    local = moment.astimezone(tz)
+    day = format_skeleton("dM", local, locale=locale_for(lang))
+    return f"{day} {time_text(moment, lang, tz)}"
 
 
 def fill_table(
@@ -85,16 +95,20 @@ def fill_table(
     tz: tzinfo,
     *,
     extra: str | None = None,
+    columns: Sequence[str] = COLUMNS,
 ) -> None:
     """Replace a table's columns and rows (keys are event ids)."""
     cursor = table.cursor_row
     table.clear(columns=True)
-    for column in COLUMNS:
+    for column in columns:
         table.add_column(t(column, lang), key=column)
     if extra:
         table.add_column(t(extra, lang), key=extra)
     for row in rows:
         cells = event_cells(row, lang, tz)
+        if columns is not COLUMNS:
+            cells[0] = Text(short_time(row.occurred_at, lang, tz), style=cells[0].style)
+            cells = [cells[COLUMNS.index(column)] for column in columns]
         if extra:
             cells.append(Text(clean(row.reason, 120), no_wrap=True))
         table.add_row(*cells, key=row.id)
@@ -139,7 +153,7 @@ class CustomerPanel(Vertical):
         recent.update(
             Content(t("counter.recent", lang) if view.events else t("counter.no_recent", lang))
         )
-        fill_table(table, view.events, lang, tz)
+        fill_table(table, view.events, lang, tz, columns=CARD_COLUMNS)
 
 
 def card_line(view: CardView, lang: str) -> Content:
