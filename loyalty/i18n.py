@@ -26,7 +26,7 @@ LANGUAGES: Final = ("fr", "nl", "de", "en")
 # English for visitors, written the European way (27/11/2026, 14:43; €1,234.50).
 LOCALES: Final = {"fr": "fr_BE", "nl": "nl_BE", "de": "de_BE", "en": "en_IE"}
 # The packages that keep a locale folder (``check`` and ``update`` walk these).
-PACKAGES: Final = ("loyalty", "receipts")
+PACKAGES: Final = ("loyalty", "receipts", "terminal")
 SOURCE: Final = "en"
 
 CATALOGS: list[Catalog] = []
@@ -66,26 +66,13 @@ def read_messages(path: Path) -> dict[str, str]:
 class Catalog:
     """One package's messages in every counter language, read from its gettext domain."""
 
-    def __init__(
-        self,
-        name: str,
-        package: str | Mapping[str, Mapping[str, str]],
-        domain: str = "",
-        *,
-        folder: Path | None = None,
-    ) -> None:
+    def __init__(self, name: str, package: str, domain: str, *, folder: Path | None = None) -> None:
         self.name = name
+        self.package = package
+        self.domain = domain
+        # Where the ``.po`` files are: the package's ``locale`` folder unless given (tests).
         self.folder = folder
         self._texts: dict[str, dict[str, str]] = {}
-        if isinstance(package, str):
-            self.package, self.domain = package, domain
-        else:
-            # TRANSITIONAL: the terminal's dict until it moves to terminal/locale.
-            self.package, self.domain = "", name
-            for language in LANGUAGES:
-                self._texts[language] = {
-                    key: forms[language] for key, forms in package.items() if language in forms
-                }
         CATALOGS.append(self)
 
     def path(self, language: str) -> Path:

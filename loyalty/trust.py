@@ -50,43 +50,7 @@ __all__ = [
 ]
 
 
-MESSAGES = Catalog(
-    "loyalty.trust",
-    {
-        "trust_unsigned": {
-            "fr": "Cette liste de clés n’est pas signée par la clé racine de la ville : rien n’a "
-            "été installé. Exportez à nouveau la liste depuis la plateforme.",
-            "nl": "Deze sleutellijst is niet ondertekend met de stadssleutel: er is niets "
-            "geïnstalleerd. Exporteer de lijst opnieuw vanaf het platform.",
-            "de": "Diese Schlüsselliste ist nicht mit dem Stadtschlüssel signiert: nichts wurde "
-            "installiert. Exportieren Sie die Liste erneut von der Plattform.",
-            "en": "This key list is not signed by the city's root key: nothing was installed. "
-            "Export the list from the platform again.",
-        },
-        "trust_foreign_root": {
-            "fr": "Cette liste de clés est signée par une autre ville que celle de ce terminal : "
-            "rien n’a été installé. Si la ville a changé de plateforme, appairez à nouveau.",
-            "nl": "Deze sleutellijst is ondertekend door een andere stad dan die van deze "
-            "terminal: er is niets geïnstalleerd. Is de stad van platform veranderd, koppel "
-            "dan opnieuw.",
-            "de": "Diese Schlüsselliste ist von einer anderen Stadt signiert als der dieses "
-            "Terminals: nichts wurde installiert. Hat die Stadt die Plattform gewechselt, "
-            "koppeln Sie erneut.",
-            "en": "This key list is signed by another city than this terminal's: nothing was "
-            "installed. If the city changed its platform, pair again.",
-        },
-        "trust_bad_signature": {
-            "fr": "La signature de cette liste de clés n’est pas valable (modifiée ou "
-            "contrefaite) : rien n’a été installé.",
-            "nl": "De handtekening van deze sleutellijst klopt niet (gewijzigd of nagemaakt): "
-            "er is niets geïnstalleerd.",
-            "de": "Die Signatur dieser Schlüsselliste ist ungültig (verändert oder gefälscht): "
-            "nichts wurde installiert.",
-            "en": "This key list's signature is not valid (changed or forged): nothing was "
-            "installed.",
-        },
-    },
-)
+MESSAGES = Catalog("loyalty.trust", "loyalty", "trust")
 """Refusals of a signed list, in the shopkeeper's language (``TrustError.text``)."""
 
 

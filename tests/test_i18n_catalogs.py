@@ -72,8 +72,6 @@ def test_i18n_every_catalog_reads_its_four_files() -> None:
     assert len(MODULES) + len(MODULES_TOO) == 8
     assert len(CATALOGS) >= 8
     for catalog in CATALOGS:
-        if not catalog.package:  # TRANSITIONAL: the terminal's dict, until its cut-over
-            continue
         assert catalog.package in PACKAGES, catalog.name
         assert catalog.domain in domains(locale_folder(catalog.package)), catalog.name
         for language in LANGUAGES:
