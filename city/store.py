@@ -88,8 +88,14 @@ def hash_secret(secret: str) -> str:
 
 
 def new_secret() -> str:
-    """A random token for pairing or a credential (URL-safe, 256 bits)."""
-    return secrets.token_urlsafe(32)
+    """A random token for pairing or a credential (URL-safe, 256 bits).
+
+    Never starting with "-": a shopkeeper types ``citie-terminal pair URL TOKEN``, and a
+    token that begins like an option is read as one (1 token in 64 could not be used).
+    """
+    while (secret := secrets.token_urlsafe(32)).startswith("-"):
+        pass
+    return secret
 
 
 class PlatformError(Exception):

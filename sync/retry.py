@@ -23,6 +23,9 @@ from sync.client import BudgetSpent, Cancelled, RateLimited, SyncError, Transien
 
 T = TypeVar("T")
 
+_MAX_DOUBLINGS = 64
+"""Past this many doublings every backoff cap is the policy's maximum anyway."""
+
 OnRetry = Callable[[SyncError, float, int], None]
 """Told of each retry before its wait: the error, the wait in seconds, the try number."""
 
@@ -100,7 +103,9 @@ class Retrier:
             tries += 1
             if self.on_failure is not None:
                 self.on_failure(exc)
-            cap = min(policy.maximum, policy.initial * 2 ** (tries - 1))
+            # The exponent stops growing long before the cap: 2 ** 1024 is no float, and a
+            # platform that fails fast can be tried thousands of times in one budget.
+            cap = min(policy.maximum, policy.initial * 2 ** min(tries - 1, _MAX_DOUBLINGS))
             wait = self.random.uniform(0.0, cap)
             if isinstance(exc, RateLimited):
                 wait = max(wait, exc.retry_after)

@@ -309,6 +309,21 @@ def test_a_budget_spent_after_a_failure_reports_the_platforms_failure() -> None:
     assert not outcomes
 
 
+def test_a_platform_that_fails_fast_can_be_tried_thousands_of_times_in_one_budget() -> None:
+    # Each try doubled the backoff cap: after about 1,000 tries 2 ** tries no longer fit a
+    # float and the retry hook itself raised OverflowError instead of waiting.
+    failures = [Transient("cannot connect to the platform") for _ in range(1500)]
+
+    def request() -> str:
+        if failures:
+            raise failures.pop()
+        return "answered"
+
+    retrier = Retrier(RetryPolicy(initial=1e-9, maximum=1e-9, budget=3000, seed=1))
+    assert retrier.call(request) == "answered"
+    assert not failures
+
+
 # --- C13 support: cancel, and offline as soon as a request fails -------------------------
 
 
