@@ -31,6 +31,7 @@ test: setup
 # The build backend too: the project is built there with the lowest allowed setuptools.
 LOWEST := $(VENV)/lowest
 test-lowest: setup
+	@$(MAKE) --no-print-directory postgresql STRICT=1
 	$(BIN)/python -m pip install --quiet 'uv>=0.5'
 	rm -rf $(LOWEST)
 	$(BIN)/uv venv --quiet --python $(BIN)/python $(LOWEST)
@@ -39,7 +40,8 @@ test-lowest: setup
 	VIRTUAL_ENV=$(LOWEST) $(BIN)/uv pip install --quiet --resolution lowest-direct --no-build-isolation -e '.[platform,dev]'
 	$(LOWEST)/bin/pytest -q $(PYTEST_WORKERS)
 
-setup: $(STAMP) system-libs postgresql
+# A counter device needs no database server: PostgreSQL comes only with the tests.
+setup: $(STAMP) system-libs
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
