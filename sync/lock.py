@@ -1,7 +1,10 @@
-"""One sync at a time per database: an flock on ``<db>.sync.lock``.
+"""Who may touch a ledger file at once: flocks beside the database.
 
-The app's background sync and the nightly job both take it; the lock goes away with the
-process that held it, so a killed sync never leaves a stale lock behind.
+``<db>.sync.lock``: one sync at a time (the app's background sync and the nightly job).
+``<db>.counter.lock``: held shared by every counter app while it runs, and exclusively while
+the ledger file is replaced (``ledger restore``), so a restore never swaps the file under a
+running app, which would go on recording into the copy set aside. Locks go away with the
+process that held them, so a killed process never leaves a stale one behind.
 """
 
 from __future__ import annotations
@@ -46,3 +49,45 @@ def sync_lock(db_path: Path) -> Iterator[Path]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+class CounterRunning(Exception):
+    """A counter app has this ledger open."""
+
+    code = "counter_running"
+
+
+def counter_lock_path(db_path: Path) -> Path:
+    """The counter apps' lock file beside the ledger."""
+    return db_path.with_name(db_path.name + ".counter.lock")
+
+
+@contextmanager
+def _flock(path: Path, operation: int) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, operation)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def counter_open(db_path: Path) -> Iterator[None]:
+    """Held by the counter app while it runs (shared: waits only for a restore to finish)."""
+    with _flock(counter_lock_path(db_path), fcntl.LOCK_SH):
+        yield
+
+
+@contextmanager
+def no_counter_open(db_path: Path) -> Iterator[None]:
+    """Held while the ledger file is replaced; ``CounterRunning`` at once if an app has it."""
+    try:
+        with _flock(counter_lock_path(db_path), fcntl.LOCK_EX | fcntl.LOCK_NB):
+            yield
+    except BlockingIOError:
+        raise CounterRunning(f"the counter app has {db_path} open") from None

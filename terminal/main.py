@@ -9,10 +9,11 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from config.settings import PrinterKind
+from config.settings import PrinterKind, Settings
 from loyalty import schema as _schema  # noqa: F401  (registers the ledger migrations)
 from loyalty.db import DatabaseError, Store
 from loyalty.ledger import Ledger
+from sync.lock import counter_open
 from terminal.cli_support import CliEnv, Refused
 from terminal.commands.setup import ensure_private_key, open_store
 from terminal.demo import CARDS_DIR, demo_settings, prepare
@@ -29,6 +30,13 @@ from terminal.services import (
 def run_app(env: CliEnv) -> None:
     """Run the counter app until the shopkeeper quits (Ctrl+Q)."""
     settings, config_path = env.load()
+    # Held from before the ledger opens until after it closes: `ledger restore` refuses to
+    # swap the file while an app has it (the app would record into the copy set aside).
+    with counter_open(settings.database_path):
+        _run_app(env, settings, config_path)
+
+
+def _run_app(env: CliEnv, settings: Settings, config_path: Path) -> None:
     demo = not config_path.exists()
     if demo:
         settings = demo_settings(settings)  # the demo shop's address and reward

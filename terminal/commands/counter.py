@@ -39,7 +39,7 @@ from loyalty.programs import (
 from loyalty.reports import EXPORT_COLUMNS, DayReport, decimal_text, event_rows, month_report
 from loyalty.reports import report as build_report
 from loyalty.trust import CardVerifier
-from sync.lock import SyncBusy, sync_lock
+from sync.lock import CounterRunning, SyncBusy, no_counter_open, sync_lock
 from terminal.cli_support import (
     CliEnv,
     Refused,
@@ -501,8 +501,12 @@ def ledger_restore(env: CliEnv, file: Path, as_json: bool) -> None:
         raise Refused("backup_damaged", exc.text(env.language), exit_code=3) from exc
     target = settings.database_path
     try:
-        with sync_lock(target):
+        with no_counter_open(target), sync_lock(target):
             kept = restore(file, target)
+    except CounterRunning as exc:
+        raise Refused(
+            "counter_running", env.say("cli.restore.counter_running", path=target)
+        ) from exc
     except SyncBusy as exc:
         raise Refused("busy", env.say("cli.restore.busy", path=target, detail=exc)) from exc
     except DatabaseError as exc:
