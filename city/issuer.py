@@ -80,7 +80,7 @@ class Issuer:
                 f"issuer name {issuer!r} must be 1 to 64 letters, digits, '.', '_' or '-'"
             )
         private_dir(directory)
-        with _locked(directory):
+        with folder_lock(directory, "issuer.lock"):
             state = _read_state(directory)
             if state is None:
                 kid = _new_key(directory)
@@ -133,7 +133,7 @@ class Issuer:
 
     def rotate(self) -> str:
         """Add a new signing key, make it current and bump the version; return its key id."""
-        with _locked(self.directory):
+        with folder_lock(self.directory, "issuer.lock"):
             state = _read_state(self.directory) or self._state
             kid = _new_key(self.directory)
             state.keys.append(_key_entry(self.directory, kid))
@@ -238,12 +238,16 @@ def _read_state(directory: Path) -> _State | None:
 
 
 def _write_state(directory: Path, state: _State) -> None:
-    path = directory / STATE_FILE
+    write_json(directory / STATE_FILE, state.to_json())
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write a key folder's state file atomically: 0600 whatever the umask, synced, renamed."""
     tmp = path.with_name(path.name + ".tmp")
     tmp.unlink(missing_ok=True)
-    private_file(tmp)  # 0600 whatever the umask: the state names the issuer's keys
+    private_file(tmp)  # the state names the keys
     with tmp.open("w", encoding="utf-8") as handle:
-        json.dump(state.to_json(), handle, indent=2)
+        json.dump(data, handle, indent=2)
         handle.write("\n")
         handle.flush()
         os.fsync(handle.fileno())
@@ -251,9 +255,9 @@ def _write_state(directory: Path, state: _State) -> None:
 
 
 @contextlib.contextmanager
-def _locked(directory: Path) -> Iterator[None]:
-    """Serialise key creation and rotation between processes sharing the directory."""
-    with (directory / "issuer.lock").open("a") as handle:
+def folder_lock(directory: Path, name: str) -> Iterator[None]:
+    """Serialise key creation and rotation between processes sharing the key folder."""
+    with (directory / name).open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

@@ -9,11 +9,7 @@ it, so terminals pinned to any earlier root follow the chain to the new one
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -21,6 +17,7 @@ from typing import Any, Final
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from city.issuer import folder_lock, write_json
 from loyalty.cards import TrustList
 from loyalty.db import iso, utc_now
 from loyalty.keys import KeyFileError, load_private_key, write_secret
@@ -68,7 +65,7 @@ class CityRoot:
     def open(cls, directory: Path) -> CityRoot:
         """Open the root in ``directory``, making the first root key if there is none."""
         directory.mkdir(parents=True, exist_ok=True)
-        with _locked(directory):
+        with folder_lock(directory, "root.lock"):
             entries = _read(directory)
             if not entries:
                 key = Ed25519PrivateKey.generate()
@@ -95,7 +92,7 @@ class CityRoot:
 
     def rotate(self) -> RootEntry:
         """Make a new root, endorsed by the current one, and make it current."""
-        with _locked(self.directory):
+        with folder_lock(self.directory, "root.lock"):
             self.entries = _read(self.directory) or self.entries
             old = self._key()
             new = Ed25519PrivateKey.generate()
@@ -174,21 +171,4 @@ def _write(directory: Path, entries: list[RootEntry]) -> None:
             for e in entries
         ],
     }
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-@contextlib.contextmanager
-def _locked(directory: Path) -> Iterator[None]:
-    """Serialise root creation and rotation between processes sharing the directory."""
-    with (directory / "root.lock").open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    write_json(path, data)
