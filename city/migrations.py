@@ -157,6 +157,40 @@ INSERT INTO counters (name, value)
 UPDATE counters SET name = 'duplicates:' WHERE name = 'duplicates';
 """,
     ),
+    (
+        5,
+        """
+ALTER TABLE events ADD COLUMN voucher_id TEXT;
+ALTER TABLE events ADD COLUMN staff_id TEXT;
+ALTER TABLE events ADD COLUMN approver_id TEXT;
+CREATE INDEX events_voucher ON events(voucher_id) WHERE voucher_id IS NOT NULL;
+CREATE INDEX events_staff ON events(terminal_id, staff_id) WHERE staff_id IS NOT NULL;
+CREATE TABLE vouchers (
+    id TEXT PRIMARY KEY,
+    face_cents INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    campaign TEXT NOT NULL,
+    city TEXT NOT NULL,
+    kid TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    revoked_at TEXT,
+    spent_cents INTEGER NOT NULL DEFAULT 0,
+    overspent INTEGER NOT NULL DEFAULT 0,
+    version INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX vouchers_version ON vouchers(version);
+CREATE INDEX vouchers_campaign ON vouchers(campaign);
+CREATE TABLE card_flags (
+    card_id TEXT PRIMARY KEY,
+    reasons TEXT NOT NULL,
+    first_at TEXT NOT NULL,
+    last_at TEXT NOT NULL,
+    version INTEGER NOT NULL
+);
+CREATE INDEX card_flags_version ON card_flags(version);
+""",
+    ),
 )
 
 POSTGRES: Final[tuple[tuple[int, str], ...]] = (
@@ -300,6 +334,40 @@ INSERT INTO counters (name, value)
 UPDATE counters SET name = 'duplicates:' WHERE name = 'duplicates';
 """,
     ),
+    (
+        5,
+        """
+ALTER TABLE events ADD COLUMN voucher_id TEXT;
+ALTER TABLE events ADD COLUMN staff_id TEXT;
+ALTER TABLE events ADD COLUMN approver_id TEXT;
+CREATE INDEX events_voucher ON events(voucher_id) WHERE voucher_id IS NOT NULL;
+CREATE INDEX events_staff ON events(terminal_id, staff_id) WHERE staff_id IS NOT NULL;
+CREATE TABLE vouchers (
+    id TEXT PRIMARY KEY,
+    face_cents BIGINT NOT NULL,
+    currency TEXT NOT NULL,
+    campaign TEXT NOT NULL,
+    city TEXT NOT NULL,
+    kid TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    revoked_at TEXT,
+    spent_cents BIGINT NOT NULL DEFAULT 0,
+    overspent INTEGER NOT NULL DEFAULT 0,
+    version BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX vouchers_version ON vouchers(version);
+CREATE INDEX vouchers_campaign ON vouchers(campaign);
+CREATE TABLE card_flags (
+    card_id TEXT PRIMARY KEY,
+    reasons TEXT NOT NULL,
+    first_at TEXT NOT NULL,
+    last_at TEXT NOT NULL,
+    version BIGINT NOT NULL
+);
+CREATE INDEX card_flags_version ON card_flags(version);
+""",
+    ),
 )
 
 TABLES: Final = (
@@ -315,6 +383,8 @@ TABLES: Final = (
     "counters",
     "claimed_events",
     "claims",
+    "vouchers",
+    "card_flags",
 )
 """Every table of the platform, in an order that respects references (for ``migrate``)."""
 

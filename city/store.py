@@ -79,6 +79,9 @@ EVENT_COLUMNS: Final = (
     "overdraft",
     "digest",
     "flags",
+    "voucher_id",
+    "staff_id",
+    "approver_id",
 )
 
 
@@ -485,6 +488,9 @@ class PlatformStore(ABC):
                 int("overdraft" in (results[c.position] or _ACCEPTED).flags),
                 c.digest,
                 ",".join((results[c.position] or _ACCEPTED).flags),
+                c.event.voucher_id,
+                c.event.staff_id,
+                c.event.approver_id,
             )
             for c in accepted
         ]
@@ -1029,9 +1035,18 @@ def _parse(raw: Any, terminal: TerminalRecord) -> Event | EventResult:
     return event
 
 
+_LATER_FIELDS: Final = frozenset({"voucher_id", "staff_id", "approver_id"})
+"""Event fields added after events were first stored: left out of the digest when empty, so an
+event stored before them and sent again by its terminal is still a duplicate, not a conflict."""
+
+
 def _digest(event: Event) -> str:
     """The event's content, for telling a replay from another event under the same id."""
-    text = json.dumps(event.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    content = event.model_dump(mode="json")
+    for name in _LATER_FIELDS:
+        if content.get(name) is None:
+            content.pop(name, None)
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 

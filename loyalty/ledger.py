@@ -81,6 +81,7 @@ class EventKind(StrEnum):
     REDEEM = "redeem"
     VOID = "void"
     ENROLL = "enroll"
+    VOUCHER_SPEND = "voucher_spend"
 
 
 class RefusalReason(StrEnum):
@@ -144,6 +145,12 @@ class Event:
     voids: str | None
     receipt_no: str
     detail: dict[str, Any] = field(default_factory=dict)
+    voucher_id: str | None = None
+    """The city voucher a ``voucher_spend`` (or its void) is paid with."""
+    staff_id: str | None = None
+    """Who recorded it (a staff id, never a name); None before staff accounts exist."""
+    approver_id: str | None = None
+    """The manager who approved it, when the action needed approval."""
 
     @property
     def lines(self) -> list[Explanation]:
@@ -167,6 +174,9 @@ class Event:
             "voids": self.voids,
             "receipt_no": self.receipt_no,
             "detail": self.detail,
+            "voucher_id": self.voucher_id,
+            "staff_id": self.staff_id,
+            "approver_id": self.approver_id,
         }
 
 
@@ -246,8 +256,10 @@ class LedgerCheck:
 # A constant column list: the f-strings below splice no input into SQL.
 _EVENT_COLUMNS = (
     "seq, id, kind, terminal_id, shop_id, occurred_at, card_id, program_id, stamps, "
-    "amount_cents, currency, voids, receipt_no, detail"
+    "amount_cents, currency, voids, receipt_no, detail, voucher_id, staff_id, approver_id"
 )
+_EVENT_WIDTH = 17
+"""How many columns ``_EVENT_COLUMNS`` has (``_event`` reads a row's first ones)."""
 
 _FOLD_SQL = """
 SELECT e.card_id,
@@ -280,6 +292,9 @@ def _event(row: tuple[Any, ...]) -> Event:
         voids=row[11],
         receipt_no=row[12],
         detail=detail if isinstance(detail, dict) else {},
+        voucher_id=row[14],
+        staff_id=row[15],
+        approver_id=row[16],
     )
 
 
@@ -471,6 +486,7 @@ class Ledger:
                     amount_cents=amount,
                     currency=original.currency,
                     voids=original.id,
+                    voucher_id=original.voucher_id,
                     moment=moment,
                     detail={
                         "lines": _lines_detail([line]),
@@ -576,7 +592,7 @@ class Ledger:
             f"SELECT {cols}, o.reason FROM outbox o JOIN events e ON e.seq = o.seq "  # noqa: S608
             "WHERE o.state = 'quarantined' ORDER BY o.seq"
         )
-        return [(_event(row[:14]), row[14] or "") for row in rows.fetchall()]
+        return [(_event(row[:_EVENT_WIDTH]), row[_EVENT_WIDTH] or "") for row in rows.fetchall()]
 
     def check(self) -> LedgerCheck:
         """Integrity check, and every balance row compared with the fold of its events."""
@@ -664,6 +680,9 @@ class Ledger:
         amount_cents: int | None = None,
         currency: str | None = None,
         voids: str | None = None,
+        voucher_id: str | None = None,
+        staff_id: str | None = None,
+        approver_id: str | None = None,
     ) -> Event:
         event_id = str(uuid6.uuid7())
         at = iso(moment)
@@ -674,8 +693,9 @@ class Ledger:
         # same insert (the write lock is held, so no one else can take the same seq).
         cursor = db.execute(
             "INSERT INTO events (seq, id, kind, terminal_id, shop_id, occurred_at, card_id, "
-            "program_id, stamps, amount_cents, currency, voids, receipt_no, detail) "
-            "SELECT n, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? || '-' || n, ? FROM (SELECT MAX("
+            "program_id, stamps, amount_cents, currency, voids, receipt_no, detail, "
+            "voucher_id, staff_id, approver_id) "
+            "SELECT n, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? || '-' || n, ?, ?, ?, ? FROM (SELECT MAX("
             "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0), "
             "COALESCE((SELECT MAX(seq) FROM events), 0)) + 1 AS n)",
             [
@@ -692,6 +712,9 @@ class Ledger:
                 voids,
                 self.terminal_id,
                 detail_text,
+                voucher_id,
+                staff_id,
+                approver_id,
             ],
         )
         seq = cursor.lastrowid
@@ -726,6 +749,9 @@ class Ledger:
             voids=voids,
             receipt_no=f"{self.terminal_id}-{seq}",
             detail=json.loads(detail_text),
+            voucher_id=voucher_id,
+            staff_id=staff_id,
+            approver_id=approver_id,
         )
 
     def _balance(self, db: sqlite_utils.Database, card_id: str) -> Balance:

@@ -6,6 +6,8 @@ confirmed balances, keys, revocations, programs) and ``receipts``.
 
 from __future__ import annotations
 
+import sqlite3
+
 import sqlite_utils
 
 from loyalty.db import migration, run_script
@@ -229,5 +231,46 @@ def _ledger_sync_sequence(db: sqlite_utils.Database) -> None:
             UPDATE confirmed_balances SET mark = (SELECT n FROM sync_sequence WHERE id = 1)
             WHERE card_id = NEW.card_id;
         END;
+        """,
+    )
+
+
+@migration("0005_ledger_vouchers_staff")
+def _ledger_vouchers_staff(db: sqlite_utils.Database) -> None:
+    """Widen ``events.kind`` to ``voucher_spend``; name the voucher, the staff and the approver.
+
+    SQLite cannot change a CHECK constraint with ALTER TABLE. A rebuild would copy every event
+    (minutes on a big ledger, at the app's start) and, with foreign keys on, cannot rename the
+    table aside without the outbox following it. Widening the list of allowed values changes
+    nothing on disk, so the table's definition is edited in place, the documented way
+    (sqlite.org/lang_altertable.html, "making other kinds of table schema changes"): in the
+    migration's transaction, with the schema version bumped so every connection re-reads it.
+    """
+    (sql,) = db.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'"
+    ).fetchone()
+    old = "CHECK (kind IN ('stamp', 'purchase', 'redeem', 'void', 'enroll'))"
+    new = "CHECK (kind IN ('stamp', 'purchase', 'redeem', 'void', 'enroll', 'voucher_spend'))"
+    if sql.count(old) != 1:
+        raise sqlite3.DatabaseError("the events table is not the one migration 0005 expects")
+    (version,) = db.execute("PRAGMA schema_version").fetchone()
+    db.execute("PRAGMA writable_schema = ON")
+    try:
+        db.execute(
+            "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'events'",
+            [sql.replace(old, new)],
+        )
+        db.execute(f"PRAGMA schema_version = {int(version) + 1}")
+    finally:
+        db.execute("PRAGMA writable_schema = OFF")
+    run_script(
+        db,
+        """
+        ALTER TABLE events ADD COLUMN voucher_id TEXT;   -- voucher_spend and its void
+        ALTER TABLE events ADD COLUMN staff_id TEXT;     -- who recorded it (an id, not a name)
+        ALTER TABLE events ADD COLUMN approver_id TEXT;  -- the manager who approved it
+        CREATE INDEX events_voucher ON events(voucher_id, seq) WHERE voucher_id IS NOT NULL;
+        CREATE INDEX events_staff_time ON events(staff_id, occurred_at)
+            WHERE staff_id IS NOT NULL;
         """,
     )

@@ -41,7 +41,7 @@ __all__ = [
 MAX_PASSES = 3
 EVENT_COLUMNS = (
     "id, seq, kind, terminal_id, shop_id, occurred_at, card_id, program_id, stamps, "
-    "amount_cents, currency, voids, receipt_no, detail"
+    "amount_cents, currency, voids, receipt_no, detail, voucher_id, staff_id, approver_id"
 )
 
 

@@ -47,7 +47,7 @@ PublicKeyHex = Annotated[
     str, StringConstraints(min_length=64, max_length=64, pattern=r"^[0-9a-f]+$")
 ]
 
-EventKind = Literal["stamp", "purchase", "redeem", "void", "enroll"]
+EventKind = Literal["stamp", "purchase", "redeem", "void", "enroll", "voucher_spend"]
 ResultStatus = Literal["accepted", "duplicate", "rejected", "retry"]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
@@ -92,6 +92,12 @@ class Event(BaseModel):
     voids: Id | None = None
     receipt_no: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
+    voucher_id: Id | None = None
+    """``voucher_spend`` and its void: the city voucher paid with (``amount_cents`` spent)."""
+    staff_id: Id | None = None
+    """Who recorded the event at the counter (a staff id, never a name)."""
+    approver_id: Id | None = None
+    """The manager whose PIN approved it, when the action needed approval."""
 
     @field_validator("occurred_at")
     @classmethod
@@ -214,6 +220,36 @@ class ConfirmedBalance(BaseModel):
     version: Annotated[int, Field(ge=0)]
 
 
+class VoucherState(BaseModel):
+    """What the platform knows of a city voucher: spent so far city-wide, and if revoked.
+
+    Every issued voucher is sent once (then again at each change), so a voucher id typed from
+    the paper can be found; the signed code stays the proof when it is scanned.
+    """
+
+    model_config = _STRICT
+
+    voucher_id: Id
+    face_cents: Annotated[int, Field(ge=1, le=MAX_CENTS)]
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    expires_at: Timestamp
+    campaign: Annotated[str, StringConstraints(max_length=80)] = ""
+    spent_cents: Annotated[int, Field(ge=0, le=2**40)]
+    revoked_at: Timestamp | None = None
+    version: Annotated[int, Field(ge=0)]
+
+
+class CardFlag(BaseModel):
+    """A card the city flagged (fraud signals): the counter warns, it never blocks."""
+
+    model_config = _STRICT
+
+    card_id: Id
+    reasons: Annotated[list[Code], Field(min_length=1, max_length=8)]
+    flagged_at: Timestamp
+    version: Annotated[int, Field(ge=0)]
+
+
 class Updates(BaseModel):
     """``GET /v1/terminals/{id}/updates?cursor=``: what changed since the cursor."""
 
@@ -232,6 +268,14 @@ class Updates(BaseModel):
     balances: Annotated[list[ConfirmedBalance], Field(max_length=MAX_UPDATE_ITEMS)] = Field(
         default_factory=list
     )
+    vouchers: Annotated[list[VoucherState], Field(max_length=MAX_UPDATE_ITEMS)] = Field(
+        default_factory=list
+    )
+    """City-wide, on the city's sequence (the cursor's second part), like ``revoked``."""
+    flags: Annotated[list[CardFlag], Field(max_length=MAX_UPDATE_ITEMS)] = Field(
+        default_factory=list
+    )
+    """City-wide card flags, on the city's sequence too."""
 
     @field_validator("trust")
     @classmethod
