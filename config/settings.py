@@ -355,6 +355,15 @@ class LimitSettings(_Section):
     max_purchase_cents: Annotated[int, Field(ge=1, le=100_000_000)] = 1_000_000
     """Largest purchase the counter accepts, in cents (1000000 = 10 000.00 EUR)."""
 
+    allow_manager_override: bool = False
+    """A manager's PIN may approve a redeem beyond the offline allowance (false: never)."""
+
+    approval_over_stamps: Annotated[int, Field(ge=0, le=1000)] = 3
+    """Stamps given by hand (--count) above this need a manager's approval."""
+
+    approval_over_cents: Annotated[int, Field(ge=0, le=100_000_000)] = 20_000
+    """A purchase above this many cents needs a manager's approval (20000 = 200.00 EUR)."""
+
 
 class SyncSettings(_Section):
     """How events travel to the platform."""
@@ -377,6 +386,21 @@ class SyncSettings(_Section):
     def backup_retention(self) -> int:
         """The old name of ``keep_backups`` (a config file may still say ``backup_retention``)."""
         return self.keep_backups
+
+
+class StaffSettings(_Section):
+    """Staff accounts at the counter (citie-terminal staff add NAME --role manager)."""
+
+    model_config = _SECTION
+
+    idle_lock_minutes: Annotated[int, Field(ge=1, le=1440)] = 10
+    """The counter locks and asks for a PIN after this many idle minutes."""
+
+    max_failures: Annotated[int, Field(ge=1, le=100)] = 5
+    """Wrong PINs in a row before a staff account is locked until a manager unlocks it."""
+
+    slip_name: Literal["first", "none"] = "first"
+    """What a slip says about who served: first (the first name) or none."""
 
 
 class Settings(_Section):
@@ -410,6 +434,9 @@ class Settings(_Section):
 
     sync: SyncSettings = Field(default_factory=SyncSettings)
     """Sync with the platform."""
+
+    staff: StaffSettings = Field(default_factory=StaffSettings)
+    """Staff accounts."""
 
     @model_validator(mode="before")
     @classmethod
