@@ -403,6 +403,15 @@ class StaffSettings(_Section):
     """What a slip says about who served: first (the first name) or none."""
 
 
+class CounterSettings(_Section):
+    """The counter screen."""
+
+    model_config = _SECTION
+
+    clear_after_seconds: Annotated[int, Field(ge=0, le=3600)] = 30
+    """The customer panel clears after this many seconds without a key or a scan (0: never)."""
+
+
 class Settings(_Section):
     """Everything the terminal is told, in one validated object."""
 
@@ -437,6 +446,9 @@ class Settings(_Section):
 
     staff: StaffSettings = Field(default_factory=StaffSettings)
     """Staff accounts."""
+
+    counter: CounterSettings = Field(default_factory=CounterSettings)
+    """The counter screen."""
 
     @model_validator(mode="before")
     @classmethod
