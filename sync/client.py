@@ -21,6 +21,8 @@ import socket
 import ssl
 import threading
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -130,6 +132,50 @@ class InsecureURL(SyncError):
     """The URL would send the credential in clear text (plain http off this machine)."""
 
     code = "insecure_url"
+
+
+class UnsupportedProxy(InsecureURL):
+    """The environment names a proxy this client cannot use (only http:// and https:// ones).
+
+    A configuration refusal like ``InsecureURL``: nothing was sent.
+    """
+
+    code = "proxy_unsupported"
+
+
+def environment_proxy(base_url: str) -> str | None:
+    """The proxy the environment names for ``base_url``, or None.
+
+    ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` and ``NO_PROXY``, upper or lower case, as
+    curl and httpx read them; never for this machine's own address (the local reference
+    platform is not behind the shop's proxy). Raises ``UnsupportedProxy`` for a scheme other
+    than http or https (SOCKS would need another package).
+    """
+    parts = urllib.parse.urlsplit(base_url)
+    host = parts.hostname or ""
+    if host in ("127.0.0.1", "localhost", "::1"):
+        return None
+    proxies = urllib.request.getproxies_environment()
+    if _bypassed(host, proxies.get("no", "")):
+        return None
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy:
+        return None
+    if urllib.parse.urlsplit(proxy).scheme not in ("http", "https"):
+        raise UnsupportedProxy(
+            f"the proxy {proxy[:80]!r} named by the environment (HTTPS_PROXY, HTTP_PROXY or "
+            "ALL_PROXY) is not an http:// or https:// proxy; use an HTTP proxy, or add the "
+            "platform's host to NO_PROXY."
+        )
+    return proxy
+
+
+def _bypassed(host: str, no_proxy: str) -> bool:
+    """``NO_PROXY`` as curl reads it: ``*``, or hosts and domain suffixes, comma-separated."""
+    for entry in (part.strip().lower().lstrip(".") for part in no_proxy.split(",")):
+        if entry == "*" or (entry and (host == entry or host.endswith("." + entry))):
+            return True
+    return False
 
 
 class TLSError(SyncError):
@@ -338,18 +384,15 @@ class _GuardedBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-def _guarded_transport(guard: _Guard) -> httpx.HTTPTransport:
+def _guarded_transport(guard: _Guard, proxy: str | None = None) -> httpx.HTTPTransport:
     context = httpx.create_ssl_context()  # verified, httpx's CA bundle (loaded once)
-    transport = httpx.HTTPTransport(verify=context)
-    # httpx takes no network backend of its own, so its pool is rebuilt with one (httpx's
-    # defaults otherwise: verified TLS, HTTP/1.1, keep-alive).
-    transport._pool = httpcore.ConnectionPool(
-        ssl_context=context,
-        max_connections=10,
-        max_keepalive_connections=5,
-        keepalive_expiry=5.0,
-        network_backend=_GuardedBackend(guard),
-    )
+    # httpx's defaults (verified TLS, HTTP/1.1, keep-alive), through the environment's proxy if
+    # it names one: an explicit transport makes httpx stop reading the proxy variables itself.
+    transport = httpx.HTTPTransport(verify=context, proxy=proxy)
+    # httpx takes no network backend of its own, so its pool (a plain pool or a proxy pool)
+    # is given one: every socket it opens, to the platform or to the proxy, obeys the guard.
+    pool: Any = transport._pool
+    pool._network_backend = _GuardedBackend(guard)
     return transport
 
 
@@ -387,7 +430,7 @@ class PlatformClient:
         self.cancel = cancel
         self._guard = _Guard(cancel)
         if transport is None:
-            transport = _guarded_transport(self._guard)
+            transport = _guarded_transport(self._guard, environment_proxy(self.base_url))
         timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         # verify=True always: the only way to skip TLS is plain http to loopback (checked above).
         self._http = httpx.Client(
