@@ -274,3 +274,28 @@ def _ledger_vouchers_staff(db: sqlite_utils.Database) -> None:
             WHERE staff_id IS NOT NULL;
         """,
     )
+
+
+@migration("0007_staff")
+def _staff(db: sqlite_utils.Database) -> None:
+    run_script(
+        db,
+        """
+        -- Staff accounts (loyalty.staff). Never deleted: events name their ids forever, so a
+        -- removal sets removed_at. The PIN is kept only as scrypt$n$r$p$salt$hash.
+        CREATE TABLE staff (
+            id TEXT PRIMARY KEY,                     -- st-<random>, what events name
+            name TEXT NOT NULL,                      -- as shown (1-40 chars, no controls)
+            name_key TEXT NOT NULL,                  -- case-folded name, for lookups
+            role TEXT NOT NULL CHECK (role IN ('cashier', 'manager')),
+            pin_hash TEXT NOT NULL,
+            failures INTEGER NOT NULL DEFAULT 0,     -- wrong PINs in a row
+            locked INTEGER NOT NULL DEFAULT 0,       -- 1 after max_failures, until unlocked
+            next_try_at TEXT,                        -- no try before this (UTC), NULL: now
+            created_at TEXT NOT NULL,
+            removed_at TEXT
+        );
+        -- One active account per name, whatever its case; a removed one frees its name.
+        CREATE UNIQUE INDEX staff_name ON staff(name_key) WHERE removed_at IS NULL;
+        """,
+    )
