@@ -9,6 +9,11 @@ in that day's figures (stamps, rewards, purchases and total net out; the card no
 as a visitor unless it did something else that stayed). A void made on a later day shows on
 that later day as negative stamps, one reward or purchase fewer and a negative amount. The
 ``voids`` figure counts the voids made that day.
+
+City voucher spends are not loyalty figures: they are counted apart (``voucher_spends`` and
+``voucher_spent_cents``, what the city owes the shop), never in the purchases, and their voids
+are booked like the others (a void made the same day nets the spend out; a later one shows on
+its own day as one spend fewer and a negative sum).
 """
 
 from __future__ import annotations
@@ -38,6 +43,10 @@ class DayReport:
     voids: int
     pending_sync: int
     quarantined: int
+    voucher_spends: int = 0
+    """City voucher spends made that day, voids netted (not in ``purchases``)."""
+    voucher_spent_cents: int = 0
+    """What was paid with city vouchers that day, voids netted: what the city owes the shop."""
 
     def to_json(self) -> dict[str, Any]:
         """The figures as a JSON-ready dict."""
@@ -135,6 +144,7 @@ def _stamps_issued(row: _Row) -> int:
 
 def _day_figures(day: date, rows: list[_Row], currency: str) -> DayReport:
     stamps = rewards = purchases = total = voids = pending = quarantined = 0
+    voucher_spends = voucher_cents = 0
     for row in rows:
         stamps += _stamps_issued(row)
         if row.state in ("pending", "in_flight"):
@@ -146,6 +156,9 @@ def _day_figures(day: date, rows: list[_Row], currency: str) -> DayReport:
         elif row.kind == "purchase":
             purchases += 1
             total += row.amount_cents or 0
+        elif row.kind == "voucher_spend":
+            voucher_spends += 1
+            voucher_cents += row.amount_cents or 0
         elif row.kind == "void":
             voids += 1
             if row.voided_kind == "redeem":
@@ -153,6 +166,9 @@ def _day_figures(day: date, rows: list[_Row], currency: str) -> DayReport:
             elif row.voided_kind == "purchase":
                 purchases -= 1
                 total += row.amount_cents or 0
+            elif row.voided_kind == "voucher_spend":
+                voucher_spends -= 1
+                voucher_cents += row.amount_cents or 0
     voided_same_day = {row.voids for row in rows if row.kind == "void"}
     cards = {
         row.card_id
@@ -172,6 +188,8 @@ def _day_figures(day: date, rows: list[_Row], currency: str) -> DayReport:
         voids=voids,
         pending_sync=pending,
         quarantined=quarantined,
+        voucher_spends=voucher_spends,
+        voucher_spent_cents=voucher_cents,
     )
 
 
@@ -238,8 +256,10 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "voids_receipt_no",
     "voided_by_receipt_no",
     "sync_state",
+    "voucher_id",
 )
-"""The columns of an export, in order: one row per ledger event."""
+"""The columns of an export, in order: one row per ledger event (a city voucher spend and its
+void name the voucher in ``voucher_id``; its ``amount`` is what was paid with the voucher)."""
 
 
 def decimal_text(cents: int | None) -> str:
@@ -272,7 +292,7 @@ def event_rows(
         "SELECT e.receipt_no, e.id AS event_id, e.kind, e.occurred_at, e.shop_id, "
         "e.terminal_id, e.program_id, e.card_id, e.stamps, e.amount_cents, e.currency, "
         "v.receipt_no AS voids_receipt_no, c.receipt_no AS voided_by_receipt_no, "
-        "o.state AS sync_state FROM events e "
+        "o.state AS sync_state, e.voucher_id FROM events e "
         "LEFT JOIN events v ON v.id = e.voids "
         "LEFT JOIN events c ON c.voids = e.id "
         "LEFT JOIN outbox o ON o.seq = e.seq "
@@ -299,6 +319,7 @@ def event_rows(
             "voids_receipt_no": row["voids_receipt_no"] or "",
             "voided_by_receipt_no": row["voided_by_receipt_no"] or "",
             "sync_state": row["sync_state"] or "",
+            "voucher_id": row["voucher_id"] or "",
         }
 
 
@@ -325,6 +346,8 @@ class MonthReport:
             voids=sum(d.voids for d in self.days),
             pending_sync=sum(d.pending_sync for d in self.days),
             quarantined=sum(d.quarantined for d in self.days),
+            voucher_spends=sum(d.voucher_spends for d in self.days),
+            voucher_spent_cents=sum(d.voucher_spent_cents for d in self.days),
         )
 
     distinct_cards: int = 0

@@ -21,7 +21,7 @@ from loyalty.keys import load_private_key
 from loyalty.ledger import Event, EventKind, Ledger
 from loyalty.programs import SHOP_TZ, Program, evaluate, program_in_force
 from receipts.messages import MESSAGES
-from receipts.model import Receipt, ReceiptLine
+from receipts.model import Receipt, ReceiptLine, VoucherSlip
 from receipts.text import clean
 
 SCHEME: Final = "Citie"
@@ -33,7 +33,11 @@ _TITLES: Final = {
     EventKind.REDEEM: "title_redeem",
     EventKind.VOID: "title_void",
     EventKind.ENROLL: "title_enroll",
+    EventKind.VOUCHER_SPEND: "title_voucher_spend",
 }
+
+MASK: Final = "\u2022"
+"""What stands for each hidden character of a voucher id on a slip."""
 
 
 Say = Callable[..., str]
@@ -89,7 +93,12 @@ def receipt_for(
     if event.card_id is not None:
         fields["card_line"] = f"{say('card')} {clean(event.card_id)}"
 
-    if event.amount_cents is not None:
+    voucher_event = event.voucher_id is not None and (
+        event.kind is EventKind.VOUCHER_SPEND or event.detail.get("voided_kind") == "voucher_spend"
+    )
+    if voucher_event:
+        fields["voucher"] = _voucher_slip(ledger, event, lang, currency, say)
+    elif event.amount_cents is not None:
         amount = money(event.amount_cents, lang, currency)
         label = "line_purchase" if event.amount_cents >= 0 else "line_purchase_cancelled"
         fields["lines"] = (ReceiptLine(say(label), clean(amount), event.amount_cents),)
@@ -139,9 +148,57 @@ def receipt_for(
         receipt_label=say("slip_no"),
         occurred_at=event.occurred_at,
         time_text=clean(datetime_text(event.occurred_at, lang, tz)),
-        footer=say("footer"),
+        footer=say("footer_voucher" if voucher_event else "footer"),
         event_ids=(event.id,),
         **fields,  # type: ignore[arg-type]
+    )
+
+
+def mask_voucher_id(voucher_id: str) -> str:
+    """A voucher id with only its prefix and last group showing: ``CV-••••-••••-4HTW``.
+
+    An id of another shape keeps its last four characters.
+    """
+    text = clean(voucher_id)
+    groups = text.split("-")
+    if len(groups) >= 3:
+        hidden = [MASK * len(group) for group in groups[1:-1]]
+        return "-".join([groups[0], *hidden, groups[-1]])
+    keep = min(4, len(text) // 2)
+    return MASK * (len(text) - keep) + text[len(text) - keep :]
+
+
+def _voucher_slip(ledger: Ledger, event: Event, lang: str, currency: str, say: Say) -> VoucherSlip:
+    """The voucher's lines: paid with it (or given back by a void), value left, campaign."""
+    assert event.voucher_id is not None
+    detail = event.detail
+    if event.kind is EventKind.VOID and event.voids is not None:
+        # The campaign was recorded with the spend, not with its void.
+        original = ledger.event(event.voids)
+        if original is not None:
+            detail = original.detail
+    campaign = detail.get("campaign")
+    cents = abs(event.amount_cents or 0)
+    amount = clean(money(cents, lang, currency))
+    if event.kind is EventKind.VOID:
+        paid = ReceiptLine(say("voucher_returned"), amount, cents)
+        left = None
+    else:
+        paid = ReceiptLine(say("voucher_paid"), amount, cents)
+        after = event.detail.get("remaining_after_cents")
+        left = (
+            ReceiptLine(say("voucher_left"), clean(money(after, lang, currency)), after)
+            if isinstance(after, int) and not isinstance(after, bool)
+            else None
+        )
+    return VoucherSlip(
+        id_label=say("voucher"),
+        masked_id=mask_voucher_id(event.voucher_id),
+        campaign=say("voucher_campaign", campaign=clean(campaign))
+        if isinstance(campaign, str) and clean(campaign)
+        else None,
+        paid=paid,
+        left=left,
     )
 
 

@@ -36,6 +36,7 @@ _STAND_INS: Final = {
     "\u201d": '"',
     "\u201e": '"',
     "\u2026": "...",
+    "\u2022": "*",  # the hidden characters of a voucher id on a spend slip
     "Ł": "L",
     "ł": "l",
     "Đ": "D",

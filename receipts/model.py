@@ -21,6 +21,22 @@ class ReceiptLine:
 
 
 @dataclass(frozen=True)
+class VoucherSlip:
+    """What a city voucher spend's slip (or its void's) says about the voucher."""
+
+    id_label: str
+    masked_id: str
+    """The voucher id with all but its last group hidden (``CV-••••-••••-4HTW``): a typed
+    id spends the voucher, so a slip left on the counter must not give it away."""
+    campaign: str | None
+    """The campaign as a sentence (``Campagne : Roeselare 2026``), None when unknown."""
+    paid: ReceiptLine
+    """Paid with the voucher; on a void's slip, what went back onto the voucher."""
+    left: ReceiptLine | None = None
+    """The value left on the voucher right after the spend; None on a void's slip."""
+
+
+@dataclass(frozen=True)
 class Receipt:
     """What the customer takes home from one recorded event."""
 
@@ -57,4 +73,6 @@ class Receipt:
     """On a void's receipt: the cancelled receipt. On a cancelled receipt: what cancelled it."""
     claim_code: str | None = None
     claim_hint: str | None = None
+    voucher: VoucherSlip | None = None
+    """On a city voucher spend's slip (and its void's): the voucher's lines."""
     event_ids: tuple[str, ...] = field(default=())

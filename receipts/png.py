@@ -70,7 +70,9 @@ def render_png_image(receipt: Receipt, width: int = 48) -> Image.Image:
             height += line_h // 2 + 4
         else:
             height += line_h
-    image = Image.new("L", (max(paper, *(q.width + 2 * MARGIN for q in qrs.values())), height), 255)
+    # A list, not max(paper, *...): a slip without a QR (a stamp, a voucher spend) has no others.
+    widest = max([paper, *(q.width + 2 * MARGIN for q in qrs.values())])
+    image = Image.new("L", (widest, height), 255)
     paper = image.width
     draw = ImageDraw.Draw(image)
     y = MARGIN

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from receipts.model import Receipt
+from receipts.model import Receipt, VoucherSlip
 
 WIDTHS = (32, 48)
 """Columns of font A on 58 mm and 80 mm paper."""
@@ -131,6 +131,8 @@ def layout(receipt: Receipt, width: int, *, with_qr: bool = True) -> list[Block]
         blocks += _text(receipt.card_line, width)
     if receipt.void_notice:
         blocks += _centred(receipt.void_notice, width, bold=True)
+    if receipt.voucher is not None:
+        blocks += _voucher_rows(receipt.voucher, width)
     if receipt.lines or receipt.total:
         blocks.append(Rule())
         for line in receipt.lines:
@@ -160,6 +162,17 @@ def layout(receipt: Receipt, width: int, *, with_qr: bool = True) -> list[Block]
     blocks.append(Rule())
     blocks += _centred(receipt.footer, width)
     return blocks
+
+
+def _voucher_rows(voucher: VoucherSlip, width: int) -> list[Block]:
+    rows: list[Block] = [Rule()]
+    rows += _pair(voucher.id_label, voucher.masked_id, width)
+    if voucher.campaign:
+        rows += _text(voucher.campaign, width)
+    rows += _pair(voucher.paid.label, voucher.paid.amount, width, bold=True)
+    if voucher.left is not None:
+        rows += _pair(voucher.left.label, voucher.left.amount, width, bold=True)
+    return rows
 
 
 def row_text(row: Row, width: int) -> str:

@@ -60,6 +60,8 @@ def test_day_figures_net_voids_where_they_are_made(store: Store) -> None:
         "voids": 2,
         "pending_sync": 9 - 2 - 1,  # two of today's events synced, one quarantined
         "quarantined": 1,
+        "voucher_spends": 0,
+        "voucher_spent_cents": 0,
     }
     yesterday = day_report(store, DAY - timedelta(days=1))
     # Yesterday's figures did not change when its purchase was voided today.

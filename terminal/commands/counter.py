@@ -305,6 +305,8 @@ DAY_COLUMNS = (
     "voids",
     "pending_sync",
     "quarantined",
+    "voucher_spends",
+    "voucher_total",
 )
 """The columns of ``report --month --csv``: one row per local day, then the month's total."""
 
@@ -314,6 +316,7 @@ def _day_row(figures: DayReport, day: str) -> dict[str, Any]:
         **figures.to_json(),
         "day": day,
         "purchase_total": decimal_text(figures.purchase_total_cents),
+        "voucher_total": decimal_text(figures.voucher_spent_cents),
     }
 
 
@@ -329,6 +332,9 @@ def _figures_lines(s: Session, d: DayReport) -> None:
         ("cli.report.pending", pending),
     ):
         click.echo(f"  {s.say(key):<18}{value}")
+    # City vouchers apart from the loyalty figures: money the city owes the shop.
+    vouchers = money(d.voucher_spent_cents, s.language, d.currency)
+    click.echo(f"  {s.say('voucher.cli.report'):<18}{d.voucher_spends} ({vouchers})")
 
 
 @click.command()
@@ -351,10 +357,12 @@ def _figures_lines(s: Session, d: DayReport) -> None:
 def report(
     env: CliEnv, day_text: str | None, month_text: str | None, as_csv: bool, as_json: bool
 ) -> None:
-    """End-of-day figures: stamps, rewards, purchases, cards, voids, pending sync.
+    """End-of-day figures: stamps, rewards, purchases, cards, voids, pending sync, and city
+    voucher spends apart (count and sum, voids netted).
 
-    --csv prints the day's events (one row each, voids included) or, with --month, one row
-    per day and the month's total: money as decimal text with its currency.
+    --csv prints the day's events (one row each, voids included; a voucher spend names its
+    voucher_id) or, with --month, one row per day and the month's total: money as decimal text
+    with its currency.
     """
     one_format(env, as_csv, as_json)
     if day_text is not None and month_text is not None:
