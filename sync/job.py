@@ -184,6 +184,13 @@ def run_sync(
         _fail(report, "busy", EXIT_UNREACHABLE, exc.code, str(exc))
         report.finished_at = iso(utc_now())
         report.seconds = time.monotonic() - started
+    except DatabaseError as exc:
+        # The ledger could not keep the run's bookkeeping (disk full, I/O error, locked):
+        # what the platform accepted and was marked synced stays so; the rest stays pending
+        # and goes with the next run. Said as a result, never raised at the nightly job.
+        _fail(report, "error", EXIT_UNREACHABLE, "database_error", exc.text("en"))
+        report.finished_at = report.finished_at or iso(utc_now())
+        report.seconds = time.monotonic() - started
     say(report.to_json())
     return report
 

@@ -7,6 +7,7 @@ the nightly command runs as a real subprocess, as cron runs it.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import socket
@@ -25,7 +26,7 @@ import pytest
 import sync.client
 from config import Settings, load_settings
 from loyalty import schema as _schema  # noqa: F401  (registers the ledger migrations)
-from loyalty.db import Store
+from loyalty.db import DatabaseWriteFailed, Store
 from loyalty.keys import write_secret
 from sync.client import BudgetSpent, PlatformClient, ProtocolError, SyncError, Transient
 from sync.job import run_sync
@@ -614,3 +615,35 @@ def test_unreachable_is_said_only_when_the_platform_was_not_reached(tmp_path: Pa
             backup=False,
         )
     assert (report.outcome, report.exit_code, report.pending_new) == ("unreachable", 2, 0)
+
+
+# --- a ledger that cannot keep the run's bookkeeping ---------------------------------------
+
+
+def test_a_full_ledger_ends_the_sync_as_a_database_error_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    from tests.test_ledger_hardening import fill_to_the_brim
+
+    settings = counter_for(f"http://127.0.0.1:{closed_port()}", tmp_path / "t1", events=5)
+    with Store.open(settings.database_path) as store:
+        pages = store.pragma("page_count")
+        store._write_conn.execute(f"PRAGMA max_page_count = {pages}")
+        fill_to_the_brim(store)
+        for size in (3000, 300, 30, 1):  # and the pages of the table of runs
+            with contextlib.suppress(DatabaseWriteFailed):
+                while True:
+                    with store.write() as db:
+                        db.execute(
+                            "INSERT INTO sync_runs (started_at, message) VALUES ('x', ?)",
+                            ["x" * size],
+                        )
+        pending = counts(store.read())["pending"]
+        lines: list[dict[str, Any]] = []
+        report = run_sync(settings, store, log=lines.append, backup=False, policy=FAST)
+        assert (report.outcome, report.code, report.exit_code) == ("error", "database_error", 2)
+        assert "database or disk is full" in report.message
+        assert lines[-1]["outcome"] == "error"
+        with sync_lock(store.path):  # the run let go of the lock
+            pass
+        assert counts(store.read())["pending"] == pending >= 5
