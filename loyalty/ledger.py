@@ -55,6 +55,7 @@ from loyalty.programs import (
     history_window_start,
     lines_from_json,
 )
+from loyalty.staff import Role, active_role, any_staff
 
 BACKUP_PATTERN: Final = re.compile(r"^ledger-\d{8}T\d{12}Z\.db$")
 
@@ -98,7 +99,21 @@ class RefusalReason(StrEnum):
     CANNOT_VOID_VOID = "cannot_void_void"
     REVOKED = "revoked"
     NOTHING_TO_STAMP = "nothing_to_stamp"
+    STAFF_REQUIRED = "staff_required"
+    UNKNOWN_STAFF = "unknown_staff"
+    APPROVER_NOT_MANAGER = "approver_not_manager"
+    APPROVAL_NEEDED = "approval_needed"
 
+
+OFFLINE_REASONS: Final = frozenset(
+    {
+        RefusalReason.OFFLINE_CARD_LIMIT,
+        RefusalReason.OFFLINE_TERMINAL_LIMIT,
+        RefusalReason.SYNC_TOO_OLD,
+    }
+)
+"""A redeem refused for one of these is beyond the offline allowance: with ``[limits]
+allow_manager_override`` a manager may approve it (``Ledger.redeem(..., override=True)``)."""
 
 CATALOG = Catalog("ledger", "loyalty", "ledger")
 
@@ -327,8 +342,14 @@ class Ledger:
         *,
         count: int | None = None,
         now: datetime | None = None,
+        staff_id: str | None = None,
+        approver_id: str | None = None,
     ) -> Recorded:
-        """Record the stamps the rules give for a visit (or ``count`` typed by hand)."""
+        """Record the stamps the rules give for a visit (or ``count`` typed by hand).
+
+        ``staff_id``: who records it (required once staff accounts exist); ``approver_id``:
+        the manager who approved it. The same two on every write method.
+        """
         with self.store.write() as db:
             moment = self._not_before_newest(db, _moment(now))
             self._refuse_revoked(db, card_id)
@@ -347,6 +368,8 @@ class Ledger:
                 stamps=decision.stamps,
                 moment=moment,
                 detail=detail,
+                staff_id=staff_id,
+                approver_id=approver_id,
             )
             balance = self._balance(db, card_id)
         return Recorded(event, balance, decision.lines)
@@ -358,6 +381,8 @@ class Ledger:
         program: Program,
         *,
         now: datetime | None = None,
+        staff_id: str | None = None,
+        approver_id: str | None = None,
     ) -> Recorded:
         """Record a purchase; with a card it earns what the rules give (possibly nothing).
 
@@ -383,6 +408,8 @@ class Ledger:
                 amount_cents=amount_cents,
                 moment=moment,
                 detail={"lines": _lines_detail(lines)},
+                staff_id=staff_id,
+                approver_id=approver_id,
             )
             balance = None if card_id is None else self._balance(db, card_id)
         return Recorded(event, balance, lines)
@@ -394,8 +421,18 @@ class Ledger:
         limits: OfflineLimits,
         *,
         now: datetime | None = None,
+        staff_id: str | None = None,
+        approver_id: str | None = None,
+        override: bool = False,
     ) -> Recorded:
-        """Redeem one reward: ``reward_threshold`` stamps off, within the offline limits."""
+        """Redeem one reward: ``reward_threshold`` stamps off, within the offline limits.
+
+        ``override``: a manager approved a redeem beyond the offline allowance (the sync age
+        and the unconfirmed rewards per card and per terminal are not checked); refused
+        (``approval_needed``) without an ``approver_id``. Never beyond the card's stamps.
+        """
+        if override and approver_id is None:
+            raise LedgerRefusal.of(RefusalReason.APPROVAL_NEEDED, "staff.approval.redeem_override")
         with self.store.write() as db:
             moment = self._not_before_newest(db, _moment(now))
             self._refuse_revoked(db, card_id)
@@ -408,28 +445,15 @@ class Ledger:
                     balance=before.total,
                     threshold=program.reward_threshold,
                 )
-            self._refuse_stale_sync(db, limits, moment)
-            start, end = self._day_range(moment)
-            card_count = self._unconfirmed_redeems(db, start, end, card_id)
-            if card_count >= limits.per_card_per_day:
-                raise LedgerRefusal.of(
-                    RefusalReason.OFFLINE_CARD_LIMIT,
-                    "ledger.offline_card_limit",
-                    count=card_count,
-                    limit=limits.per_card_per_day,
-                )
-            terminal_count = self._unconfirmed_redeems(db, start, end, None)
-            if terminal_count >= limits.per_terminal_per_day:
-                raise LedgerRefusal.of(
-                    RefusalReason.OFFLINE_TERMINAL_LIMIT,
-                    "ledger.offline_terminal_limit",
-                    count=terminal_count,
-                    limit=limits.per_terminal_per_day,
-                )
+            if not override:
+                self._refuse_offline(db, card_id, limits, moment)
             line = Explanation(
                 "ledger.redeemed",
                 {"reward": program.reward_name, "threshold": program.reward_threshold},
             )
+            detail: dict[str, Any] = {"lines": _lines_detail([line]), "reward": program.reward_name}
+            if override:
+                detail["override"] = True
             event = self._append(
                 db,
                 kind=EventKind.REDEEM,
@@ -437,12 +461,44 @@ class Ledger:
                 program_id=program.id,
                 stamps=-program.reward_threshold,
                 moment=moment,
-                detail={"lines": _lines_detail([line]), "reward": program.reward_name},
+                detail=detail,
+                staff_id=staff_id,
+                approver_id=approver_id,
             )
             balance = self._balance(db, card_id)
         return Recorded(event, balance, [line])
 
-    def void(self, event_id: str, *, now: datetime | None = None) -> Recorded:
+    def _refuse_offline(
+        self, db: sqlite_utils.Database, card_id: str, limits: OfflineLimits, moment: datetime
+    ) -> None:
+        """The offline allowance: sync age, unconfirmed rewards per card and per terminal."""
+        self._refuse_stale_sync(db, limits, moment)
+        start, end = self._day_range(moment)
+        card_count = self._unconfirmed_redeems(db, start, end, card_id)
+        if card_count >= limits.per_card_per_day:
+            raise LedgerRefusal.of(
+                RefusalReason.OFFLINE_CARD_LIMIT,
+                "ledger.offline_card_limit",
+                count=card_count,
+                limit=limits.per_card_per_day,
+            )
+        terminal_count = self._unconfirmed_redeems(db, start, end, None)
+        if terminal_count >= limits.per_terminal_per_day:
+            raise LedgerRefusal.of(
+                RefusalReason.OFFLINE_TERMINAL_LIMIT,
+                "ledger.offline_terminal_limit",
+                count=terminal_count,
+                limit=limits.per_terminal_per_day,
+            )
+
+    def void(
+        self,
+        event_id: str,
+        *,
+        now: datetime | None = None,
+        staff_id: str | None = None,
+        approver_id: str | None = None,
+    ) -> Recorded:
         """Cancel an event (by id or receipt number) with a compensating event."""
         with self.store.write() as db:
             moment = self._not_before_newest(db, _moment(now))
@@ -487,6 +543,8 @@ class Ledger:
                     currency=original.currency,
                     voids=original.id,
                     voucher_id=original.voucher_id,
+                    staff_id=staff_id,
+                    approver_id=approver_id,
                     moment=moment,
                     detail={
                         "lines": _lines_detail([line]),
@@ -684,6 +742,7 @@ class Ledger:
         staff_id: str | None = None,
         approver_id: str | None = None,
     ) -> Event:
+        self._check_staff(db, staff_id, approver_id)
         event_id = str(uuid6.uuid7())
         at = iso(moment)
         if amount_cents is not None and currency is None:
@@ -753,6 +812,26 @@ class Ledger:
             staff_id=staff_id,
             approver_id=approver_id,
         )
+
+    @staticmethod
+    def _check_staff(
+        db: sqlite_utils.Database, staff_id: str | None, approver_id: str | None
+    ) -> None:
+        """Who records and who approved, checked in the write transaction of every event.
+
+        Once any staff account exists an event without a staff id is refused, so no caller
+        (the app, a command, a voucher spend) can forget to say who pressed the key; a named
+        staff member must be an active account and an approver an active manager.
+        """
+        if approver_id is not None and active_role(db, approver_id) is not Role.MANAGER:
+            raise LedgerRefusal.of(
+                RefusalReason.APPROVER_NOT_MANAGER, "staff.approver_not_manager", id=approver_id
+            )
+        if staff_id is not None:
+            if active_role(db, staff_id) is None:
+                raise LedgerRefusal.of(RefusalReason.UNKNOWN_STAFF, "staff.unknown_id", id=staff_id)
+        elif any_staff(db):
+            raise LedgerRefusal.of(RefusalReason.STAFF_REQUIRED, "staff.staff_required")
 
     def _balance(self, db: sqlite_utils.Database, card_id: str) -> Balance:
         row = db.execute(
