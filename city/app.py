@@ -273,6 +273,8 @@ class Platform:
             programs=page.programs,
             revoked=page.revoked,
             balances=page.balances,
+            vouchers=page.vouchers,
+            flags=page.flags,
         )
         return Response(answer.model_dump_json(), media_type="application/json")
 

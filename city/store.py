@@ -27,7 +27,7 @@ from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence, Sized
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -40,11 +40,13 @@ from city.claims import handle_claim, settle_claims
 from loyalty.db import iso, utc_now
 from sync.protocol import (
     MAX_UPDATE_ITEMS,
+    CardFlag,
     ConfirmedBalance,
     Event,
     EventResult,
     ProgramUpdate,
     RevokedCard,
+    VoucherState,
     describe,
 )
 
@@ -132,7 +134,7 @@ class NewTerminal:
     token: str
 
 
-@dataclass(frozen=True)
+@dataclass
 class UpdatesPage:
     """One page of what changed for a shop since a cursor."""
 
@@ -141,14 +143,17 @@ class UpdatesPage:
     balances: list[ConfirmedBalance]
     next_cursor: str
     more: bool
+    vouchers: list[VoucherState] = field(default_factory=list)
+    flags: list[CardFlag] = field(default_factory=list)
 
 
 @dataclass
 class _Budget:
     """What is left of one updates page: items and bytes (a page takes at least one item)."""
 
-    items: int = UPDATE_PAGE
-    size: int = UPDATE_PAGE_BYTES
+    # Read at each page, not once at import: tests page through small pages.
+    items: int = field(default_factory=lambda: UPDATE_PAGE)
+    size: int = field(default_factory=lambda: UPDATE_PAGE_BYTES)
 
     def take(self, size: int) -> bool:
         if self.items <= 0 or (self.size < size and self.items < UPDATE_PAGE):
@@ -699,23 +704,33 @@ class PlatformStore(ABC):
     # updates ------------------------------------------------------------------------------
 
     def updates(self, terminal: TerminalRecord, cursor: str) -> UpdatesPage:
-        """One page of what changed for this terminal's shop since ``cursor``: revocations
-        first, then the shop's programs and balances in change order; bounded in items and
-        bytes, nothing sent twice.
+        """One page of what changed for this terminal since ``cursor``: the city's changes
+        first (revocations, vouchers, card flags, merged in version order), then the shop's
+        programs and balances in change order; bounded in items and bytes, nothing sent twice.
 
         Two sequences advance: the shop's own (its balances and programs) and the city's
-        revocations; the cursor carries both (``format_cursor``). Every change has its own
-        number, so a page may end after any item. When a list is exhausted its part of the
-        cursor jumps to the counter's value.
+        (revocations, vouchers, card flags); the cursor carries both (``format_cursor``). Every
+        change has its own number, so a page may end after any item. When every list of a
+        sequence is exhausted its part of the cursor jumps to the counter's value.
         """
-        shop_after, revoked_after = parse_cursor(cursor)
+        shop_after, city_after = parse_cursor(cursor)
         with self.read() as tx:
             shop_top = self._counter(tx, shop_counter(terminal.shop_id))
-            revoked_top = self._counter(tx, "version")
+            city_top = self._counter(tx, "version")
             revoked = tx.execute(
                 "SELECT version, card_id, revoked_at FROM revoked WHERE version > ? "
                 "ORDER BY version LIMIT ?",
-                [revoked_after, UPDATE_PAGE + 1],
+                [city_after, UPDATE_PAGE + 1],
+            ).fetchall()
+            vouchers = tx.execute(
+                "SELECT version, id, face_cents, currency, expires_at, campaign, spent_cents, "
+                "revoked_at FROM vouchers WHERE version > ? ORDER BY version LIMIT ?",
+                [city_after, UPDATE_PAGE + 1],
+            ).fetchall()
+            flagged = tx.execute(
+                "SELECT version, card_id, reasons, last_at FROM card_flags WHERE version > ? "
+                "ORDER BY version LIMIT ?",
+                [city_after, UPDATE_PAGE + 1],
             ).fetchall()
             programs = tx.execute(
                 "SELECT version, id, body FROM programs WHERE shop_id = ? AND version > ? "
@@ -729,24 +744,11 @@ class PlatformStore(ABC):
             ).fetchall()
         page = UpdatesPage([], [], [], "", False)
         budget = _Budget()
-        revoked_last, revoked_cut = revoked_after, False
-        for row in revoked:
-            if not budget.take(80):
-                revoked_cut = True
-                break
-            page.revoked.append(RevokedCard(card_id=row[1], revoked_at=row[2]))
-            revoked_last = int(row[0])
-        if not revoked_cut and len(revoked) > UPDATE_PAGE:
-            revoked_cut = True
-        # A shop list that came back full may hold more past its last row: stop before it.
-        horizon = min(
-            [
-                int(rows[-1][0])
-                for rows, limit in ((programs, PROGRAM_PAGE + 1), (balances, UPDATE_PAGE + 1))
-                if len(rows) == limit
-            ],
-            default=None,
+        city_last, city_cut = self._city_updates(
+            page, budget, city_after, revoked, vouchers, flagged
         )
+        # A shop list that came back full may hold more past its last row: stop before it.
+        horizon = _horizon(((programs, PROGRAM_PAGE + 1), (balances, UPDATE_PAGE + 1)))
         merged = sorted(
             [(int(r[0]), True, r) for r in programs] + [(int(r[0]), False, r) for r in balances],
             key=lambda item: item[0],
@@ -770,16 +772,67 @@ class PlatformStore(ABC):
                     )
                 )
             shop_last = version
-        return UpdatesPage(
-            page.programs,
-            page.revoked,
-            page.balances,
-            format_cursor(
-                shop_last if shop_cut else max(shop_top, shop_after),
-                revoked_last if revoked_cut else max(revoked_top, revoked_after),
-            ),
-            shop_cut or revoked_cut,
+        page.next_cursor = format_cursor(
+            shop_last if shop_cut else max(shop_top, shop_after),
+            city_last if city_cut else max(city_top, city_after),
         )
+        page.more = shop_cut or city_cut
+        return page
+
+    @staticmethod
+    def _city_updates(
+        page: UpdatesPage,
+        budget: _Budget,
+        after: int,
+        revoked: list[Any],
+        vouchers: list[Any],
+        flagged: list[Any],
+    ) -> tuple[int, bool]:
+        """Fill the page with the city's changes in version order; return the last version
+        sent and whether the city's sequence was cut short (more to come)."""
+        limit = UPDATE_PAGE + 1
+        horizon = _horizon(((revoked, limit), (vouchers, limit), (flagged, limit)))
+        merged = sorted(
+            [(int(r[0]), 0, r) for r in revoked]
+            + [(int(r[0]), 1, r) for r in vouchers]
+            + [(int(r[0]), 2, r) for r in flagged],
+            key=lambda item: item[0],
+        )
+        last, cut = after, horizon is not None
+        for version, kind, row in merged:
+            if horizon is not None and version >= horizon:
+                break
+            if kind == 0:
+                if not budget.take(80):
+                    return last, True
+                page.revoked.append(RevokedCard(card_id=row[1], revoked_at=row[2]))
+            elif kind == 1:
+                if not budget.take(200 + len(str(row[5]))):
+                    return last, True
+                page.vouchers.append(
+                    VoucherState(
+                        voucher_id=row[1],
+                        face_cents=int(row[2]),
+                        currency=row[3],
+                        expires_at=row[4],
+                        campaign=row[5],
+                        spent_cents=max(int(row[6]), 0),
+                        revoked_at=row[7],
+                        version=version,
+                    )
+                )
+            else:
+                reasons = [r for r in str(row[2]).split(",") if r][:8]
+                if not reasons:
+                    last = version  # nothing to say about this card (yet): skipped, not sent
+                    continue
+                if not budget.take(100 + len(str(row[2]))):
+                    return last, True
+                page.flags.append(
+                    CardFlag(card_id=row[1], reasons=reasons, flagged_at=row[3], version=version)
+                )
+            last = version
+        return last, cut
 
     # operator commands ------------------------------------------------------------------------
 
@@ -1105,6 +1158,12 @@ def _time_or_none(text: object) -> datetime | None:
         return checks.parse_time(text)
     except ValueError:
         return None
+
+
+def _horizon(lists: Iterable[tuple[Sequence[Any], int]]) -> int | None:
+    """The lowest last version among lists that came back full (``limit`` rows): past it a
+    full list may hold rows it did not return, so a page stops before it."""
+    return min((int(rows[-1][0]) for rows, limit in lists if len(rows) == limit), default=None)
 
 
 def _marks(values: Sized) -> str:
