@@ -290,25 +290,37 @@ class Store:
             raise
         return store
 
-    def integrity_check(self) -> None:
-        """Raise DatabaseDamaged unless ``PRAGMA integrity_check`` says ok.
+    def integrity_check(self, *, cancel: threading.Event | None = None) -> bool:
+        """Raise DatabaseDamaged unless ``PRAGMA integrity_check`` says ok; True when checked.
 
         Reads on the calling thread's own connection, so a background check does not hold
-        the write lock.
+        the write lock. ``cancel`` (set from any thread) stops the check within a few
+        thousand SQLite steps and returns False (nothing was found, nothing was checked):
+        on a big ledger the check takes minutes, and the app must not wait for it to quit.
         """
+        conn = self.read().conn
+        if cancel is not None:
+            conn.set_progress_handler(lambda: int(cancel.is_set()), 1000)
         try:
-            rows = self.read().execute("PRAGMA integrity_check").fetchall()
+            rows = conn.execute("PRAGMA integrity_check").fetchall()
         except sqlite3.DatabaseError as exc:
+            interrupted = isinstance(exc, sqlite3.OperationalError) and "interrupt" in str(exc)
+            if interrupted and cancel is not None and cancel.is_set():
+                return False
             raise DatabaseDamaged(
                 f"the ledger {self.path} is damaged ({exc}). "
                 "Stop the terminal and restore the latest backup from the backups folder."
             ) from exc
+        finally:
+            if cancel is not None:
+                conn.set_progress_handler(None, 0)
         problems = [row[0] for row in rows if row[0] != "ok"]
         if problems:
             raise DatabaseDamaged(
                 f"the ledger {self.path} is damaged: {problems[0]}. "
                 "Stop the terminal and restore the latest backup from the backups folder."
             )
+        return True
 
     def _pending_migrations(self, db: sqlite_utils.Database) -> list[str]:
         tables = db.execute(

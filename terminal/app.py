@@ -111,6 +111,7 @@ class CounterApp(App[None]):
         self.sync_unreachable = False
         """A request of the current (or just ended) run could not reach the platform."""
         self._sync_cancel = threading.Event()
+        self._check_cancel = threading.Event()
         self.sync_soon_seconds = sync_soon_seconds
         self._sync_soon_timer: Timer | None = None
         self.sync_again = False
@@ -145,6 +146,7 @@ class CounterApp(App[None]):
     async def action_quit(self) -> None:
         """Ctrl+Q: end a running sync (its events stay pending), then exit at once."""
         self.cancel_sync()
+        self._check_cancel.set()  # a full check of a big ledger would hold the exit
         self.exit()
 
     def cancel_sync(self) -> None:
@@ -156,8 +158,9 @@ class CounterApp(App[None]):
         self._sync_cancel.set()
 
     def on_unmount(self) -> None:
-        """Stop the sync and the camera child with the app."""
+        """Stop the sync, the ledger check and the camera child with the app."""
         self.cancel_sync()
+        self._check_cancel.set()
         if self.scanner is not None:
             with contextlib.suppress(Exception):
                 self.scanner.stop()
@@ -202,7 +205,8 @@ class CounterApp(App[None]):
     def check_ledger(self) -> None:
         """The full integrity check, after the start (opening the ledger checks far less)."""
         try:
-            self.desk.store.integrity_check()
+            if not self.desk.store.integrity_check(cancel=self._check_cancel):
+                return  # the app is closing: not checked, nothing to say
         except DatabaseError as exc:
             self.post_message(msg.LedgerChecked(clean(exc.text(self.lang), 300)))
             return

@@ -93,3 +93,21 @@ def test_online_backup_is_a_working_copy(tmp_path: Path) -> None:
         copy = store.backup(tmp_path / "backups" / "copy.db")
     with Store.open(copy) as restored:
         assert restored.read().execute("SELECT value FROM meta").fetchone() == ("x",)
+
+
+def test_a_cancelled_integrity_check_stops_and_says_it_did_not_check(tmp_path: Path) -> None:
+    import threading
+
+    store = Store.open(tmp_path / "ledger.db")
+    with store.write() as db:
+        db.execute("CREATE TABLE filler (n INTEGER PRIMARY KEY, text TEXT)")
+        db.execute(
+            "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 20000) "
+            "INSERT INTO filler SELECT n, printf('%0100d', n) FROM r"
+        )
+    stop = threading.Event()
+    stop.set()
+    assert store.integrity_check(cancel=stop) is False
+    assert store.integrity_check(cancel=threading.Event()) is True
+    assert store.integrity_check() is True  # the handler is gone: nothing left set
+    store.close()
