@@ -351,6 +351,7 @@ class Ledger:
         the manager who approved it. The same two on every write method.
         """
         with self.store.write() as db:
+            self._check_staff(db, staff_id, approver_id)  # who asks comes before any rule
             moment = self._not_before_newest(db, _moment(now))
             self._refuse_revoked(db, card_id)
             history = self._history(db, card_id, program, moment)
@@ -391,6 +392,7 @@ class Ledger:
         """
         _check_amount(amount_cents)
         with self.store.write() as db:
+            self._check_staff(db, staff_id, approver_id)  # who asks comes before any rule
             moment = self._not_before_newest(db, _moment(now))
             if card_id is None:
                 lines = [Explanation("ledger.anonymous")]
@@ -434,6 +436,7 @@ class Ledger:
         if override and approver_id is None:
             raise LedgerRefusal.of(RefusalReason.APPROVAL_NEEDED, "staff.approval.redeem_override")
         with self.store.write() as db:
+            self._check_staff(db, staff_id, approver_id)  # who asks comes before any rule
             moment = self._not_before_newest(db, _moment(now))
             self._refuse_revoked(db, card_id)
             before = self._balance(db, card_id)
@@ -501,6 +504,7 @@ class Ledger:
     ) -> Recorded:
         """Cancel an event (by id or receipt number) with a compensating event."""
         with self.store.write() as db:
+            self._check_staff(db, staff_id, approver_id)  # who asks comes before any rule
             moment = self._not_before_newest(db, _moment(now))
             original = self._find(db, event_id)
             if original is None:

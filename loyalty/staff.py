@@ -152,10 +152,11 @@ def clean_name(name: str) -> str:
     1 to 40 characters, no control or format characters (a bidi override would make a
     history line read differently from what it holds), and not shaped like a staff id.
     """
-    text = " ".join(unicodedata.normalize("NFC", name).split())
-    if not 1 <= len(text) <= NAME_MAX or ID_PATTERN.fullmatch(text.lower()):
+    raw = unicodedata.normalize("NFC", name)
+    if any(unicodedata.category(char).startswith("C") for char in raw):
         raise StaffError(StaffReason.NAME_FORMAT, max=NAME_MAX)
-    if any(unicodedata.category(char).startswith("C") for char in text):
+    text = " ".join(raw.split())
+    if not 1 <= len(text) <= NAME_MAX or ID_PATTERN.fullmatch(text.lower()):
         raise StaffError(StaffReason.NAME_FORMAT, max=NAME_MAX)
     return text
 
