@@ -19,6 +19,16 @@ What is kept and flagged (like an overdraft): ``daily_limit`` when a card's stam
 local day at this shop, over all its terminals, pass the program's daily limit, and
 ``clock_skew`` when an event is dated further than ``max_clock_skew`` from its arrival.
 
+City vouchers (``voucher_spend``, no card, ``amount_cents`` > 0 paid with the voucher): a
+voucher the city never issued is rejected ``voucher_unknown``, another currency than the
+voucher's ``currency_mismatch``, a spend without a positive amount ``amount_invalid``, a
+voucher spend with a card or stamps, or a voucher id on another kind, ``voucher_invalid``.
+Whatever the counter could not know is kept and flagged, never blamed on the customer: a
+spend dated past the voucher's expiry (beyond the verifier's clock leeway)
+``voucher_expired``, on a revoked voucher ``voucher_revoked``, beyond what is left of the
+voucher city-wide (another shop spent it offline) ``voucher_overspent``. A void of a spend is
+its exact negative (voucher too) and gives the value back.
+
 A program the platform does not know (a shop that runs on its terminals' config) cannot
 be checked exactly: its events are bounded by the most any program may give
 (``UNKNOWN_PROGRAM_MAX``), redeems must take stamps off, and no daily limit is counted.
@@ -34,6 +44,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
+from loyalty.cards import CLOCK_LEEWAY
 from loyalty.programs import SHOP_TZ, Program, ProgramError, local_day
 from sync.protocol import Event
 
@@ -41,6 +52,8 @@ DEFAULT_MAX_CLOCK_SKEW: Final = timedelta(hours=48)
 UNKNOWN_PROGRAM_MAX: Final = 1000
 """The most stamps any program may give in a day (``Program.max_stamps_per_day``'s bound)."""
 EARNING_KINDS: Final = ("stamp", "purchase")
+VOUCHER_SPEND: Final = "voucher_spend"
+VOUCHER_FLAGS: Final = ("voucher_expired", "voucher_revoked", "voucher_overspent")
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -65,6 +78,20 @@ class Target:
     amount_cents: int | None
     voided: bool
     occurred_at: datetime | None = None
+    voucher_id: str | None = None
+    currency: str | None = None
+
+
+@dataclass(frozen=True)
+class VoucherFacts:
+    """A city voucher as the store holds it when the batch is judged."""
+
+    id: str
+    face_cents: int
+    currency: str
+    expires_at: datetime
+    revoked: bool = False
+    spent_cents: int = 0
 
 
 @dataclass(frozen=True)
@@ -86,6 +113,8 @@ class Context:
     targets: Mapping[str, Target] = field(default_factory=dict)
     earned: Sequence[Earned] = ()
     max_clock_skew: timedelta = DEFAULT_MAX_CLOCK_SKEW
+    vouchers: Mapping[str, VoucherFacts] = field(default_factory=dict)
+    """The vouchers the batch's spends and voids name (read with the rows locked)."""
 
 
 @dataclass(frozen=True)
@@ -100,12 +129,14 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Needs:
-    """What the store must read before judging: voided targets, cards and a time window."""
+    """What the store must read before judging: voided targets, cards, a time window and the
+    vouchers spent or given back."""
 
     void_targets: frozenset[str]
     cards: frozenset[str]
     since: datetime | None
     until: datetime | None
+    vouchers: frozenset[str] = frozenset()
 
 
 def needs(events: Sequence[Event]) -> Needs:
@@ -121,6 +152,7 @@ def needs(events: Sequence[Event]) -> Needs:
         cards=frozenset(c for c in cards if c is not None),
         since=min(times) - timedelta(hours=36) if times else None,
         until=max(times) + timedelta(hours=36) if times else None,
+        vouchers=frozenset(e.voucher_id for e in events if e.voucher_id is not None),
     )
 
 
@@ -146,9 +178,12 @@ def judge(events: Sequence[Event], context: Context) -> list[Verdict]:
     day_totals: dict[tuple[str, str, date], int] = defaultdict(int)
     for past in context.earned:
         day_totals[(past.card_id, past.program_id, local_day(past.occurred_at))] += past.stamps
+    spent = {v.id: v.spent_cents for v in context.vouchers.values()}
     verdicts = []
     for event in events:
         verdict = _judge_one(event, context, targets, day_totals)
+        if verdict.accepted and event.voucher_id is not None:
+            verdict = _voucher(event, context, targets, spent, verdict)
         if verdict.accepted:
             _count(event, targets, day_totals)
         verdicts.append(verdict)
@@ -183,6 +218,11 @@ def _judge_one(
     if abs(context.received_at - at) > context.max_clock_skew:
         flags.append("clock_skew")
     programs = _in_force(context, event.program_id, at)
+    if event.voucher_id is not None and event.kind not in (VOUCHER_SPEND, "void"):
+        return _reject(
+            "voucher_invalid",
+            f"a {event.kind} event names no voucher; only a spend and its void do.",
+        )
     if event.kind in EARNING_KINDS:
         refusal = _earning(event, programs)
         if refusal is not None:
@@ -198,6 +238,10 @@ def _judge_one(
             return refusal
     elif event.kind == "void":
         refusal = _void(event, targets.get(event.voids or ""))
+        if refusal is not None:
+            return refusal
+    elif event.kind == VOUCHER_SPEND:
+        refusal = _voucher_spend(event)
         if refusal is not None:
             return refusal
     elif event.stamps != 0 or event.amount_cents is not None:
@@ -281,6 +325,8 @@ def _void(event: Event, target: Target | None) -> Verdict | None:
             ("amount", event.amount_cents == expected_amount),
             ("card", event.card_id == target.card_id),
             ("program", event.program_id == target.program_id),
+            ("voucher", event.voucher_id == target.voucher_id),
+            ("currency", target.voucher_id is None or event.currency == target.currency),
         )
         if not ok
     ]
@@ -292,6 +338,59 @@ def _void(event: Event, target: Target | None) -> Verdict | None:
             f"this one differs in {', '.join(mismatches)}.",
         )
     return None
+
+
+def _voucher_spend(event: Event) -> Verdict | None:
+    """A spend's own shape: a voucher, no card, no stamps, a positive amount and a currency."""
+    if event.card_id is not None or event.stamps != 0:
+        return _reject(
+            "voucher_invalid",
+            "a voucher spend carries no card and no stamps (record them as their own events).",
+        )
+    if event.amount_cents is None or event.amount_cents <= 0 or event.currency is None:
+        return _reject(
+            "amount_invalid",
+            "a voucher spend needs the amount paid with the voucher, above zero, and its currency.",
+        )
+    return None
+
+
+def _voucher(
+    event: Event,
+    context: Context,
+    targets: Mapping[str, Target],
+    spent: dict[str, int],
+    verdict: Verdict,
+) -> Verdict:
+    """Judge a spend or void against its voucher; count it in ``spent`` when accepted."""
+    voucher_id = event.voucher_id or ""
+    amount = event.amount_cents or 0
+    if event.kind == "void":
+        # ``_void`` made it the exact negative of a spend of this voucher, when the target is
+        # known; an unknown target is the store's ``void_target_unknown``.
+        if event.voids in targets:
+            spent[voucher_id] = spent.get(voucher_id, 0) + amount  # negative: value comes back
+        return verdict
+    voucher = context.vouchers.get(voucher_id)
+    if voucher is None:
+        return _reject(
+            "voucher_unknown", f"voucher {voucher_id} was never issued by this city platform."
+        )
+    if event.currency != voucher.currency:
+        return _reject(
+            "currency_mismatch",
+            f"voucher {voucher_id} is in {voucher.currency}, this spend in {event.currency}.",
+        )
+    flags = list(verdict.flags)
+    if parse_time(event.occurred_at) > voucher.expires_at + CLOCK_LEEWAY:
+        flags.append("voucher_expired")
+    if voucher.revoked:
+        flags.append("voucher_revoked")
+    already = spent.get(voucher_id, 0)
+    if already + amount > voucher.face_cents:
+        flags.append("voucher_overspent")
+    spent[voucher_id] = already + amount
+    return replace(verdict, flags=tuple(flags))
 
 
 def _count(
@@ -313,6 +412,8 @@ def _count(
         amount_cents=event.amount_cents,
         voided=False,
         occurred_at=at,
+        voucher_id=event.voucher_id,
+        currency=event.currency,
     )
     old = targets.get(event.voids or "")
     if old is not None:

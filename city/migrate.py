@@ -86,7 +86,7 @@ def migrate(
                 cursor = src.execute(f"SELECT {names} FROM {table}")  # noqa: S608
                 copied = 0
                 with conn.cursor() as out, out.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                    while rows := cursor.fetchmany(CHUNK_ROWS):  # type: ignore[attr-defined]
+                    while rows := cursor.fetchmany(CHUNK_ROWS):
                         for row in rows:
                             copy.write_row(row)
                         copied += len(rows)

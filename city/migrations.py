@@ -191,6 +191,17 @@ CREATE TABLE card_flags (
 CREATE INDEX card_flags_version ON card_flags(version);
 """,
     ),
+    (
+        6,
+        """
+CREATE INDEX events_voucher_received ON events(shop_id, received_at, pseq)
+    WHERE voucher_id IS NOT NULL;
+CREATE INDEX events_voucher_occurred ON events(shop_id, occurred_at, pseq)
+    WHERE voucher_id IS NOT NULL;
+CREATE INDEX events_voucher_books ON events(voucher_id, kind, amount_cents)
+    WHERE voucher_id IS NOT NULL;
+""",
+    ),
 )
 
 POSTGRES: Final[tuple[tuple[int, str], ...]] = (
@@ -366,6 +377,17 @@ CREATE TABLE card_flags (
     version BIGINT NOT NULL
 );
 CREATE INDEX card_flags_version ON card_flags(version);
+""",
+    ),
+    (
+        6,
+        """
+CREATE INDEX events_voucher_received ON events(shop_id, received_at, pseq)
+    WHERE voucher_id IS NOT NULL;
+CREATE INDEX events_voucher_occurred ON events(shop_id, occurred_at, pseq)
+    WHERE voucher_id IS NOT NULL;
+CREATE INDEX events_voucher_books ON events(voucher_id, kind, amount_cents)
+    WHERE voucher_id IS NOT NULL;
 """,
     ),
 )

@@ -18,7 +18,7 @@ from psycopg import errors
 from psycopg_pool import ConnectionPool
 
 from city.migrations import POSTGRES, statements
-from city.store import EVENT_COLUMNS, PlatformStore, Retry, Rows, Tx, redact
+from city.store import EVENT_COLUMNS, STREAM_PAGE, PlatformStore, Retry, Rows, Tx, redact
 
 POOL_SIZE = 8
 """Connections per platform process (``serve --workers N`` opens up to N times as many)."""
@@ -105,6 +105,16 @@ class PostgresStore(PlatformStore):
         with self.pool.connection() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield PostgresTx(conn)
+
+    @contextmanager
+    def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Iterator[tuple[Any, ...]]]:
+        """The rows of a read-only query through a server-side cursor: a page at a time."""
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            with conn.cursor(name="citie_stream") as cursor:
+                cursor.itersize = STREAM_PAGE
+                cursor.execute(_pg(sql), list(params) if params else None)
+                yield iter(cursor)
 
     def _insert_events(self, tx: Tx, rows: list[tuple[Any, ...]]) -> set[str]:
         """One INSERT of every row (arrays unnested); ids another transaction stored are skipped.

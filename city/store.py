@@ -26,7 +26,7 @@ import secrets
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence, Sized
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import ValidationError
 
 from city import checks
+from city import vouchers as voucher_books
 from city.claims import handle_claim, settle_claims
 from loyalty.db import iso, utc_now
 from sync.protocol import (
@@ -60,6 +61,8 @@ LIST_PAGE: Final = 1000
 """Most rows one operator listing returns at a time."""
 CHUNK: Final = 500
 """Most values in one ``IN (...)`` list."""
+STREAM_PAGE: Final = 5000
+"""Rows fetched at a time by ``stream``."""
 
 EVENT_COLUMNS: Final = (
     "id",
@@ -202,6 +205,9 @@ class Rows(Protocol):
 
     def fetchall(self) -> list[Any]:
         """The remaining rows."""
+
+    def fetchmany(self, size: int = 1000) -> list[Any]:
+        """Up to ``size`` of the remaining rows."""
 
 
 class Tx(Protocol):
@@ -501,6 +507,16 @@ class PlatformStore(ABC):
         ]
         if rows and self._insert_events(tx, rows) != {c.event.id for c in accepted}:
             raise Retry("another transaction stored some of these ids first")
+        # Vouchers spent or given back: their rows were locked when the batch was judged.
+        voucher_books.fold(
+            tx,
+            [
+                (c.event, (results[c.position] or _ACCEPTED).flags)
+                for c in accepted
+                if c.event.voucher_id is not None
+            ],
+            lambda count: self._bump(tx, voucher_books.VERSION_COUNTER, count),
+        )
         if balances:
             top = self._bump(tx, shop_counter(terminal.shop_id), len(balances))
             first = top - len(balances) + 1
@@ -545,6 +561,8 @@ class PlatformStore(ABC):
             return []
         events = [c.event for c in fresh]
         need = checks.needs(events)
+        # First of all the batch's locks: the vouchers it spends, in id order (see city.vouchers).
+        vouchers = voucher_books.read_for_batch(tx, need.vouchers, for_update=self.for_update)
         targets = self._targets(tx, need.void_targets)
         programs = self._program_versions(tx, terminal.shop_id)
         # A daily limit exists only where the platform knows the program: the stamps a card
@@ -560,6 +578,7 @@ class PlatformStore(ABC):
             targets={k: v for k, v in targets.items() if v.shop_id == terminal.shop_id},
             earned=self._earned(tx, terminal.shop_id, need, limited, sorted(programs)),
             max_clock_skew=self.max_clock_skew,
+            vouchers=vouchers,
         )
         verdicts = checks.judge(events, context)
         accepted: list[_Candidate] = []
@@ -592,7 +611,7 @@ class PlatformStore(ABC):
             rows = tx.execute(
                 "SELECT e.id, e.shop_id, e.kind, e.card_id, e.program_id, e.stamps, "
                 "e.amount_cents, e.occurred_at, "
-                "EXISTS (SELECT 1 FROM events v WHERE v.voids = e.id) "
+                "EXISTS (SELECT 1 FROM events v WHERE v.voids = e.id), e.voucher_id, e.currency "
                 f"FROM events e WHERE e.id IN ({_marks(chunk)})",
                 chunk,
             ).fetchall()
@@ -607,6 +626,8 @@ class PlatformStore(ABC):
                     amount_cents=None if r[6] is None else int(r[6]),
                     voided=bool(r[8]),
                     occurred_at=_time_or_none(r[7]),
+                    voucher_id=r[9],
+                    currency=r[10],
                 )
         return found
 
@@ -948,13 +969,64 @@ class PlatformStore(ABC):
             for r in rows
         ]
 
+    # city vouchers (the rules are city.vouchers's) ----------------------------------------------
+
+    def add_vouchers(self, vouchers: Sequence[voucher_books.IssuedVoucher]) -> None:
+        """Store vouchers the issuer made, in one transaction, each with its own version."""
+
+        def work(tx: Tx) -> None:
+            voucher_books.insert(
+                tx, vouchers, lambda count: self._bump(tx, voucher_books.VERSION_COUNTER, count)
+            )
+
+        self._transaction(work)
+
+    def unknown_vouchers(self, voucher_ids: Sequence[str]) -> list[str]:
+        """The ids among ``voucher_ids`` this platform never issued, in the order given."""
+        with self.read() as tx:
+            known = voucher_books.known(tx, voucher_ids)
+        return [v for v in voucher_ids if v not in known]
+
+    def revoke_vouchers(self, voucher_ids: Sequence[str]) -> int:
+        """Revoke vouchers in one transaction; return how many were not revoked before."""
+
+        def work(tx: Tx) -> int:
+            return voucher_books.revoke(
+                tx,
+                voucher_ids,
+                lambda count: self._bump(tx, voucher_books.VERSION_COUNTER, count),
+                for_update=self.for_update,
+                now=iso(utc_now()),
+            )
+
+        count: int = self._transaction(work)
+        return count
+
+    def voucher_summary(self, now: datetime | None = None) -> list[voucher_books.Figures]:
+        """Issued, spent, voided, expired, revoked and outstanding value per campaign, then
+        the total (one aggregate over the events)."""
+        with self.read() as tx:
+            return voucher_books.summary(tx, now)
+
+    @contextmanager
+    def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Iterator[tuple[Any, ...]]]:
+        """The rows of a read-only query, a few thousand at a time, from one snapshot."""
+        with self.read() as tx:
+            rows = tx.execute(sql, params)
+
+            def each() -> Iterator[tuple[Any, ...]]:
+                while page := rows.fetchmany(STREAM_PAGE):
+                    yield from page
+
+            yield each()
+
     def list_flagged(self, after: int = 0, limit: int = LIST_PAGE) -> list[dict[str, Any]]:
         """Events kept but flagged (overdraft, daily_limit, clock_skew), in arrival order after
         the stored sequence number ``after`` (a page of at most ``limit``)."""
         with self.read() as tx:
             rows = tx.execute(
                 "SELECT pseq, id, kind, terminal_id, shop_id, card_id, program_id, stamps, "
-                "occurred_at, received_at, flags FROM events "
+                "occurred_at, received_at, flags, voucher_id, amount_cents FROM events "
                 "WHERE pseq > ? AND flags != '' ORDER BY pseq LIMIT ?",
                 [after, min(limit, LIST_PAGE)],
             ).fetchall()
@@ -971,7 +1043,13 @@ class PlatformStore(ABC):
             "received_at",
         )
         return [
-            {**dict(zip(keys, r[:10], strict=True)), "flags": str(r[10]).split(",")} for r in rows
+            {
+                **dict(zip(keys, r[:10], strict=True)),
+                "flags": str(r[10]).split(","),
+                "voucher_id": r[11],
+                "amount_cents": r[12],
+            }
+            for r in rows
         ]
 
     def stats(self) -> dict[str, int]:
@@ -1005,6 +1083,13 @@ class PlatformStore(ABC):
                     "SELECT COUNT(*) FROM events WHERE replace(flags, 'clock_skew', '') != flags"
                 ),
                 "revoked_cards": one("SELECT COUNT(*) FROM revoked"),
+                "vouchers": one("SELECT COUNT(*) FROM vouchers"),
+                "voucher_spends": one("SELECT COUNT(*) FROM events WHERE kind = 'voucher_spend'"),
+                "flagged_voucher_overspent": one(
+                    "SELECT COUNT(*) FROM events "
+                    "WHERE replace(flags, 'voucher_overspent', '') != flags"
+                ),
+                "overspent_vouchers": one("SELECT COUNT(*) FROM vouchers WHERE overspent = 1"),
             }
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -1077,8 +1162,15 @@ def _parse(raw: Any, terminal: TerminalRecord) -> Event | EventResult:
             reason="wrong_terminal",
             message=f"this credential belongs to terminal {terminal.id}, not {event.terminal_id}.",
         )
-    # Anonymous purchases, and the voids that cancel them, carry no card.
-    if event.kind not in ("purchase", "void") and event.card_id is None:
+    if event.kind == checks.VOUCHER_SPEND and event.voucher_id is None:
+        return EventResult(
+            id=event.id,
+            status="rejected",
+            reason="voucher_missing",
+            message="a voucher_spend event needs the id of the voucher paid with.",
+        )
+    # Anonymous purchases, voucher spends, and the voids that cancel them, carry no card.
+    if event.kind not in ("purchase", "void", checks.VOUCHER_SPEND) and event.card_id is None:
         return EventResult(
             id=event.id,
             status="rejected",
