@@ -32,6 +32,7 @@ from loyalty.cards import (
 )
 from loyalty.db import iso, private_dir, private_file, utc_now
 from loyalty.keys import KeyFileError, load_private_key, public_hex, write_secret
+from loyalty.vouchers import Voucher, issue_voucher, new_voucher_id
 
 STATE_FORMAT: Final = "citie-issuer/1"
 STATE_FILE: Final = "issuer.json"
@@ -130,6 +131,52 @@ class Issuer:
             expires_at=issued_at + timedelta(days=expires_days),
         )
         return card_id, code
+
+    def issue_voucher(
+        self,
+        face_cents: int,
+        *,
+        currency: str = "EUR",
+        city: str,
+        campaign: str,
+        expires_days: int = 365,
+        voucher_id: str | None = None,
+        now: datetime | None = None,
+    ) -> tuple[Voucher, str]:
+        """A new city voucher: (the voucher as its code says, the signed ``CV1:`` code).
+
+        ValueError names what cannot be issued (face value, currency, city, campaign, expiry).
+        """
+        if not 1 <= expires_days <= MAX_EXPIRES_DAYS:
+            raise ValueError(f"a voucher expires after 1 to {MAX_EXPIRES_DAYS} days")
+        voucher_id = voucher_id or new_voucher_id()
+        # Whole seconds: the code carries seconds, and the Voucher returned is what it says.
+        issued_at = (now or utc_now()).replace(microsecond=0)
+        kid = self._state.current
+        voucher = Voucher(
+            voucher_id=voucher_id,
+            face_cents=face_cents,
+            currency=currency,
+            city=city,
+            campaign=campaign,
+            issuer=self._state.issuer,
+            kid=kid,
+            issued_at=issued_at,
+            expires_at=issued_at + timedelta(days=expires_days),
+        )
+        code = issue_voucher(
+            self._private_key(kid),
+            kid=kid,
+            issuer=voucher.issuer,
+            voucher_id=voucher_id,
+            face_cents=face_cents,
+            currency=currency,
+            city=city,
+            campaign=campaign,
+            issued_at=voucher.issued_at,
+            expires_at=voucher.expires_at,
+        )
+        return voucher, code
 
     def rotate(self) -> str:
         """Add a new signing key, make it current and bump the version; return its key id."""

@@ -39,6 +39,8 @@ from loyalty.i18n import Catalog, date_text
 PREFIX: Final = "CT1:"
 CLAIM_PREFIX: Final = "CC1:"
 """The prefix of a slip's claim code (``loyalty.claims.PREFIX``; that module imports this one)."""
+VOUCHER_PREFIX: Final = "CV1:"
+"""The prefix of a city voucher (``loyalty.vouchers.PREFIX``; that module imports this one)."""
 MAX_LENGTH: Final = 512
 """Anything longer is refused without being read; legitimate codes are about 200 characters."""
 
@@ -62,7 +64,6 @@ CARD_ID_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9-]{0,39}")
 _OWN_FAMILY = re.compile(r"CT\d{1,3}:")
 _URL_SCHEME = re.compile(r"[a-z][a-z0-9+.\-]{1,20}://")
 _SIG_CONTEXT: Final = b"\x84\x6aSignature1"  # array(4), text(10) "Signature1"
-_EMPTY_AAD: Final = b"\x40"
 # A COSE envelope needs at most: protected (~40) + payload (<=256) + signature (66) + heads.
 _MAX_ENVELOPE = 400
 # Far enough to cover any printed card, small enough that datetime never overflows.
@@ -253,15 +254,24 @@ def issue(
     iat, exp = _seconds(issued_at), _seconds(expires_at)
     if not 0 <= iat < exp < _MAX_TIMESTAMP:
         raise ValueError("a card must expire after it is issued")
+    claims = {_ISS: issuer, _EXP: exp, _IAT: iat, _CTI: card_id.encode("ascii")}
+    return PREFIX + seal(private_key, kid=kid, claims=claims)
+
+
+def seal(
+    private_key: Ed25519PrivateKey, *, kid: str, claims: Mapping[int, object], aad: bytes = b""
+) -> str:
+    """The Base45 text of a signed COSE_Sign1 envelope around ``claims`` (no prefix).
+
+    Shared with ``loyalty.vouchers``: ``aad`` is the COSE external data the signature also
+    covers, so a code made for one purpose never verifies as another (cards use none).
+    """
     protected = cbor2.dumps({_ALG: ALG_EDDSA, _KID: kid.encode("ascii")}, canonical=True)
-    payload = cbor2.dumps(
-        {_ISS: issuer, _EXP: exp, _IAT: iat, _CTI: card_id.encode("ascii")}, canonical=True
-    )
-    to_sign = cbor2.dumps(["Signature1", protected, b"", payload])
-    signature = private_key.sign(to_sign)
+    payload = cbor2.dumps(dict(claims), canonical=True)
+    signature = private_key.sign(cbor2.dumps(["Signature1", protected, aad, payload]))
     envelope = cbor2.dumps(cbor2.CBORTag(18, [protected, {}, payload, signature]))
     encoded: bytes = base45.b45encode(envelope)
-    return PREFIX + encoded.decode("ascii")
+    return encoded.decode("ascii")
 
 
 def new_card_id() -> str:
@@ -271,6 +281,11 @@ def new_card_id() -> str:
     0/O/1/I, and the check character catches every single mistyped character and every
     swap of two characters.
     """
+    return new_id("CT")
+
+
+def new_id(kind: str) -> str:
+    """A fresh ``<kind>-XXXX-XXXX-XXXX`` id (cards ``CT``, vouchers ``CV``), see ``new_card_id``."""
     size = _CARD_ID_GROUPS * _CARD_ID_GROUP - 1
     while True:
         body = "".join(secrets.choice(CARD_ID_ALPHABET) for _ in range(size))
@@ -280,14 +295,19 @@ def new_card_id() -> str:
             break
     chars = body + CARD_ID_ALPHABET[check]
     groups = [chars[i : i + _CARD_ID_GROUP] for i in range(0, len(chars), _CARD_ID_GROUP)]
-    return "CT-" + "-".join(groups)
+    return f"{kind}-" + "-".join(groups)
 
 
 def card_id_is_valid(card_id: str) -> bool:
     """True for an id made by ``new_card_id`` with a correct check character."""
-    if not card_id.startswith("CT-"):
+    return id_is_valid(card_id, "CT")
+
+
+def id_is_valid(text: str, kind: str) -> bool:
+    """True for an id made by ``new_id(kind)`` with a correct check character."""
+    if not isinstance(text, str) or not text.startswith(f"{kind}-"):
         return False
-    groups = card_id[3:].split("-")
+    groups = text[len(kind) + 1 :].split("-")
     if len(groups) != _CARD_ID_GROUPS or any(len(g) != _CARD_ID_GROUP for g in groups):
         return False
     chars = "".join(groups)
@@ -296,7 +316,7 @@ def card_id_is_valid(card_id: str) -> bool:
     return _check_value(chars[:-1]) == CARD_ID_ALPHABET.index(chars[-1])
 
 
-_TYPED_NUMBER = re.compile(r"CT[\s\-]*((?:[0-9A-Z][\s\-]*){12})")
+_TYPED_NUMBER = re.compile(r"(C[TV])[\s\-]*((?:[0-9A-Z][\s\-]*){12})")
 
 
 def card_number(text: str) -> str | None:
@@ -306,14 +326,19 @@ def card_number(text: str) -> str | None:
     check character is not checked here (``card_id_is_valid`` does: a typo is then named as
     one, not as "not a card").
     """
+    return typed_id(text, "CT")
+
+
+def typed_id(text: str, kind: str) -> str | None:
+    """A typed ``<kind>`` id (``CT`` card, ``CV`` voucher) in its printed form, else None."""
     if not isinstance(text, str) or len(text) > 40:
         return None
     match = _TYPED_NUMBER.fullmatch(text.strip().upper())
-    if match is None:
+    if match is None or match.group(1) != kind:
         return None
-    chars = re.sub(r"[\s\-]", "", match.group(1))
+    chars = re.sub(r"[\s\-]", "", match.group(2))
     groups = [chars[i : i + _CARD_ID_GROUP] for i in range(0, len(chars), _CARD_ID_GROUP)]
-    return "CT-" + "-".join(groups)
+    return f"{kind}-" + "-".join(groups)
 
 
 def card_number_refusal(reason: RefusalReason) -> Refusal:
@@ -371,28 +396,10 @@ def _verify(
     text = text.strip()
     if not text.startswith(PREFIX):
         return _not_ours(text)
-    body = text[len(PREFIX) :]
-    if not _B45_BODY.fullmatch(body):
-        return _refuse(RefusalReason.MALFORMED)
-    try:
-        envelope = base45.b45decode(body)
-    except Exception:
-        return _refuse(RefusalReason.MALFORMED)
-    try:
-        protected, payload, signature, kid = _open_envelope(envelope)
-    except _Malformed:
-        return _refuse(RefusalReason.MALFORMED)
-
-    key = trust.keys.get(kid)
-    if key is None:
-        return _refuse(RefusalReason.UNKNOWN_KEY)
-    try:
-        key.public_key.verify(signature, _SIG_CONTEXT + protected + _EMPTY_AAD + payload)
-    except InvalidSignature:
-        return _refuse(RefusalReason.BAD_SIGNATURE)
-
-    # Only now, with the signature checked, are the claims read.
-    claims = cbor2.loads(_bstr_content(payload))
+    opened = unseal(text[len(PREFIX) :], trust)
+    if isinstance(opened, RefusalReason):
+        return _refuse(opened)
+    key, claims = opened
     card = _card_from_claims(claims, key)
     if card is None:
         return _refuse(RefusalReason.MALFORMED)
@@ -404,6 +411,33 @@ def _verify(
     if card.issued_at > moment + leeway:
         return _refuse(RefusalReason.NOT_YET_VALID, at=card.issued_at)
     return card
+
+
+def unseal(
+    body: str, trust: TrustList, *, aad: bytes = b""
+) -> tuple[IssuerKey, object] | RefusalReason:
+    """The trusted key and the signed claims of a ``seal``-ed text (no prefix), or why not:
+    ``malformed``, ``unknown_key`` or ``bad_signature``. Shared with ``loyalty.vouchers``;
+    may raise on hostile input only where ``verify``'s last-line ``except`` catches it."""
+    if not _B45_BODY.fullmatch(body):
+        return RefusalReason.MALFORMED
+    try:
+        envelope = base45.b45decode(body)
+    except Exception:
+        return RefusalReason.MALFORMED
+    try:
+        protected, payload, signature, kid = _open_envelope(envelope)
+    except _Malformed:
+        return RefusalReason.MALFORMED
+    key = trust.keys.get(kid)
+    if key is None:
+        return RefusalReason.UNKNOWN_KEY
+    try:
+        key.public_key.verify(signature, _SIG_CONTEXT + protected + cbor2.dumps(aad) + payload)
+    except InvalidSignature:
+        return RefusalReason.BAD_SIGNATURE
+    # Only now, with the signature checked, are the claims read.
+    return key, cbor2.loads(_bstr_content(payload))
 
 
 def _open_envelope(data: bytes) -> tuple[bytes, bytes, bytes, str]:
@@ -535,30 +569,47 @@ _OTHER_APP_PREFIXES = (
 
 def _not_ours(text: str) -> Refusal:
     """Name what a text without our prefix is, so the shopkeeper knows what to ask for."""
+    kind = foreign_kind(text, PREFIX, _OWN_FAMILY)
+    if kind in ("case", "version"):
+        return _refuse(RefusalReason.MALFORMED, f"malformed.{kind}")
+    return _refuse(RefusalReason.NOT_A_CARD, f"not_a_card.{kind}")
+
+
+def foreign_kind(text: str, prefix: str, family: re.Pattern[str]) -> str:
+    """What a (stripped) text that does not start with ``prefix`` is, as a catalog key suffix:
+    ``empty``, ``case`` (our prefix in other letters: Caps Lock), ``version`` (another version
+    of our code, ``family``), ``card``, ``voucher``, ``claim``, ``payment``, ``other_app``,
+    ``link`` or ``text``. Shared by the card and the voucher verifiers."""
     if not text:
-        return _refuse(RefusalReason.NOT_A_CARD, "not_a_card.empty")
+        return "empty"
     head = text[:80].lower()
     upper_head = text[:8].upper()
+    if upper_head.startswith(prefix):
+        return "case"
+    # A voucher where a card is expected and the reverse: signed alike, never accepted as
+    # the other (the signature covers different external data too).
+    if upper_head.startswith(VOUCHER_PREFIX):
+        return "voucher"
     if upper_head.startswith(PREFIX):
-        return _refuse(RefusalReason.MALFORMED, "malformed.case")
+        return "card"
     if upper_head.startswith(CLAIM_PREFIX):
         # A slip's claim code (loyalty.claims) held up at the counter: it is claimed in the
         # city app, not stamped here.
-        return _refuse(RefusalReason.NOT_A_CARD, "not_a_card.claim")
-    if _OWN_FAMILY.match(upper_head):
-        return _refuse(RefusalReason.MALFORMED, "malformed.version")
+        return "claim"
+    if family.match(upper_head):
+        return "version"
     first_line = text.split("\n", 1)[0].strip()
     # EPC069-12 (SEPA credit transfer, "Scan to pay"): first line "BCD", then version lines.
     if (first_line == "BCD" and "\n" in text) or any(m in head for m in _PAYMENT_MARKERS):
-        return _refuse(RefusalReason.NOT_A_CARD, "not_a_card.payment")
+        return "payment"
     # EMVCo merchant-presented QR (card payments) starts with its format indicator.
     if text.startswith("000201"):
-        return _refuse(RefusalReason.NOT_A_CARD, "not_a_card.payment")
+        return "payment"
     if head.startswith(_OTHER_APP_PREFIXES):
-        return _refuse(RefusalReason.NOT_A_CARD, "not_a_card.other_app")
+        return "other_app"
     if _URL_SCHEME.match(head) or head.startswith("www."):
-        return _refuse(RefusalReason.NOT_A_CARD, "not_a_card.link")
-    return _refuse(RefusalReason.NOT_A_CARD, "not_a_card.text")
+        return "link"
+    return "text"
 
 
 def _refuse(reason: RefusalReason, key: str = "", *, at: datetime | None = None) -> Refusal:
