@@ -96,3 +96,55 @@ def test_platform_refuses_bad_fault_settings(tmp_path: Path) -> None:
     result = run(PLATFORM, "serve", "--port", "0", "--fail-rate", "2", "--data-dir", str(tmp_path))
     assert result.returncode == 2
     assert "refused: bad_faults: fail_rate must be between 0 and 1" in result.stderr
+
+
+def test_pairing_speaks_the_shops_language(
+    platform_factory: Callable[..., RunningPlatform], tmp_path: Path
+) -> None:
+    platform = platform_factory()
+    pdir = str(platform.data_dir)
+    added = run(
+        PLATFORM,
+        "terminal",
+        "add",
+        "--shop",
+        "Bakker",
+        "--shop-id",
+        "bakker",
+        "--terminal-id",
+        "b-1",
+        "--json",
+        "--data-dir",
+        pdir,
+    )
+    token = json.loads(added.stdout)["token"]
+    data = str(tmp_path / "counter")
+    init = run(
+        TERMINAL,
+        "init",
+        "--data-dir",
+        data,
+        "--shop-id",
+        "bakker",
+        "--terminal-id",
+        "b-1",
+        "--shop-language",
+        "nl",
+    )
+    assert init.returncode == 0, init.stderr
+
+    insecure = run(TERMINAL, "pair", "http://platform.example", token, "--data-dir", data)
+    assert insecure.returncode == 3
+    assert insecure.stderr.startswith("refused: insecure_url: Het adres http://platform.example")
+    french = run(
+        TERMINAL, "pair", "http://platform.example", token, "--data-dir", data, "--lang", "fr"
+    )
+    assert "L'adresse http://platform.example doit commencer par https://" in french.stderr
+
+    paired = run(TERMINAL, "pair", platform.url, token, "--data-dir", data)
+    assert paired.returncode == 0, paired.stderr
+    assert paired.stdout.startswith(f"Gekoppeld: terminal b-1 van winkel bakker op {platform.url}.")
+    assert "Ontvangen van het platform: sleutellijst versie 1" in paired.stdout
+    spent = run(TERMINAL, "pair", platform.url, token, "--data-dir", data, "--lang", "de")
+    assert spent.returncode == 3
+    assert "refused: unknown_pairing_token: Dieser Kopplungscode ist unbekannt" in spent.stderr

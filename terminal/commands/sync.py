@@ -28,6 +28,7 @@ from sync.outbox import RetryPolicy
 from sync.pairing import pair_terminal
 from terminal.cli_support import CliEnv, Refused, common_options, emit, pass_env
 from terminal.commands.setup import ensure_private_key, open_store
+from terminal.safe import clean
 
 
 def register(group: click.Group) -> None:
@@ -62,30 +63,61 @@ def pair(env: CliEnv, url: str, token: str, as_json: bool) -> None:
             config_is_managed=env.config is not None,
         )
     except SyncError as exc:
-        raise Refused(exc.code, exc.message, exit_code=EXIT_AUTH_OR_CONFIG) from exc
+        raise Refused(exc.code, _pair_refusal(env, exc, url), EXIT_AUTH_OR_CONFIG) from exc
     except DatabaseError as exc:
-        raise Refused("database_error", str(exc), exit_code=EXIT_AUTH_OR_CONFIG) from exc
+        raise Refused("database_error", exc.text(env.language), EXIT_AUTH_OR_CONFIG) from exc
     finally:
         store.close()
     if as_json:
         emit(result.to_json())
         return
-    click.echo(f"paired: terminal {result.terminal_id} of shop {result.shop_id} at {result.url}")
-    click.echo(f"credential stored in {result.token_path} (mode 0600)")
+    say = env.say
+    click.echo(
+        say("cli.pair.done", terminal=result.terminal_id, shop=result.shop_id, url=result.url)
+    )
+    click.echo(say("cli.pair.credential", path=result.token_path))
     if result.config_written:
-        click.echo(f"config updated: {result.config_path}")
+        click.echo(say("cli.pair.config_written", path=result.config_path))
     else:
-        click.echo(f"set these in {result.config_path}:")
+        click.echo(say("cli.pair.to_set", path=result.config_path))
         for section, values in result.to_set.items():
             for key, value in values.items():
                 click.echo(f'  [{section}] {key} = "{value}"')
     if result.pull is not None:
+        pulled = result.pull
         click.echo(
-            f"pulled: trust list version {result.pull.trust_version}, "
-            f"{result.pull.programs} program(s), {result.pull.revoked} revoked card(s)"
+            say(
+                "cli.pair.pulled",
+                version=pulled.trust_version,
+                programs=pulled.programs,
+                revoked=pulled.revoked,
+            )
         )
     if result.pull_error:
-        click.echo(f"warning: the first pull failed ({result.pull_error}); `sync` retries it.")
+        click.echo(say("cli.pair.pull_failed", detail=result.pull_error))
+
+
+PAIR_REFUSALS = frozenset(
+    {
+        "unreachable",
+        "timeout",
+        "connection_lost",
+        "server_error",
+        "unknown_pairing_token",
+        "bad_pairing_token",
+        "insecure_url",
+        "proxy_unsupported",
+        "tls_error",
+        "no_key_pair",
+    }
+)
+"""The pairing failures a shopkeeper meets, said in the shop's language (others: English)."""
+
+
+def _pair_refusal(env: CliEnv, exc: SyncError, url: str) -> str:
+    if exc.code not in PAIR_REFUSALS:
+        return exc.message
+    return env.say(f"cli.pair.refused.{exc.code}", url=clean(url.strip(), 200))
 
 
 @click.command()
