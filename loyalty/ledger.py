@@ -608,6 +608,39 @@ class Ledger:
         )
         return [_event(row) for row in rows.fetchall()]
 
+    def events(
+        self,
+        *,
+        card_id: str | None = None,
+        staff_id: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 50,
+    ) -> list[Event]:
+        """Events newest first: of a card, recorded or approved by a staff member, in
+        ``[start, end)`` (what ``history`` lists; indexed by card, staff and time)."""
+        where: list[str] = []
+        params: list[Any] = []
+        if card_id is not None:
+            where.append("card_id = ?")
+            params.append(card_id)
+        if staff_id is not None:
+            where.append("(staff_id = ? OR approver_id = ?)")
+            params += [staff_id, staff_id]
+        if start is not None:
+            where.append("occurred_at >= ?")
+            params.append(iso(start))
+        if end is not None:
+            where.append("occurred_at < ?")
+            params.append(iso(end))
+        # Only constant clauses are joined in; every value is a parameter.
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        rows = self.store.read().execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events {clause}ORDER BY seq DESC LIMIT ?",  # noqa: S608
+            [*params, limit],
+        )
+        return [_event(row) for row in rows.fetchall()]
+
     def event(self, event_id_or_receipt_no: str) -> Event | None:
         """One event by its id or its receipt number."""
         return self._find(self.store.read(), event_id_or_receipt_no)

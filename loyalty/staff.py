@@ -420,7 +420,8 @@ class StaffBook:
         return [_member(row) for row in rows.fetchall()]
 
     def get(self, name_or_id: str, *, removed: bool = False) -> StaffMember | None:
-        """An account by its name (any case) or its id; removed ones only when asked."""
+        """An account by its name (any case), its id, or a first name only one active account
+        has; removed ones only when asked."""
         return self._row(self.store.read(), name_or_id, removed=removed)
 
     def names(self) -> dict[str, str]:
@@ -536,6 +537,14 @@ class StaffBook:
                 "ORDER BY removed_at IS NOT NULL, created_at DESC LIMIT 1",
                 [name_key(text)],
             ).fetchone()
+        if row is None and " " not in text:
+            # A first name alone, when exactly one active account has it ("bert").
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM staff WHERE removed_at IS NULL "  # noqa: S608
+                "AND substr(name_key, 1, ?) = ?",
+                [len(name_key(text)) + 1, name_key(text) + " "],
+            ).fetchall()
+            row = rows[0] if len(rows) == 1 else None
         return None if row is None else _member(row)
 
     def _required(self, db: sqlite_utils.Database, name_or_id: str) -> StaffMember:

@@ -22,6 +22,8 @@ COMMAND_MODULES = [
     "terminal.commands.scan",
     "terminal.commands.sync",
     "terminal.commands.counter",
+    "terminal.commands.staff",
+    "terminal.commands.history",
 ]
 
 

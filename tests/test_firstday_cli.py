@@ -145,7 +145,8 @@ def test_init_asks_for_the_shop_in_a_terminal(tmp_path: Path) -> None:
     data = tmp_path / "asked"
     leader, follower = pty.openpty()
     # Typed ahead: the terminal keeps the lines until init reads them.
-    answers = "Bakkerij Peeters\nOoststraat 5, 8800 Roeselare\neen gratis brood\n8\n"
+    # The last, empty answer: no first manager yet (init then says how to add one).
+    answers = "Bakkerij Peeters\nOoststraat 5, 8800 Roeselare\neen gratis brood\n8\n\n"
     os.write(leader, answers.encode())
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITIE_")}
     command = [sys.executable, "-m", "terminal.cli", "init", "--data-dir", str(data)]

@@ -26,7 +26,7 @@ from config import Settings
 from loyalty.cards import Card
 from loyalty.db import DatabaseError, Store, check_backup, restore, utc_now
 from loyalty.i18n import date_text, locale_for, money
-from loyalty.ledger import Balance, Ledger, LedgerRefusal, Recorded, backups
+from loyalty.ledger import OFFLINE_REASONS, Balance, Ledger, LedgerRefusal, Recorded, backups
 from loyalty.money import AmountError, parse_amount
 from loyalty.programs import (
     MAX_COUNT,
@@ -38,6 +38,7 @@ from loyalty.programs import (
 )
 from loyalty.reports import EXPORT_COLUMNS, DayReport, decimal_text, event_rows, month_report
 from loyalty.reports import report as build_report
+from loyalty.staff import approval_needed
 from loyalty.trust import CardVerifier
 from sync.lock import CounterRunning, SyncBusy, no_counter_open, sync_lock
 from terminal.cli_support import (
@@ -50,6 +51,7 @@ from terminal.cli_support import (
     pass_env,
 )
 from terminal.commands.setup import ensure_private_key, open_store
+from terminal.commands.staff import Acting, staff_options, who_acts
 from terminal.i18n import t
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -90,6 +92,19 @@ class Session:
             click.echo(self.say("cli.program_invalid", problem=exc), err=True)
 
         return program_in_force(self.store.read(), self.settings.program, on_invalid=warn)
+
+    def acting(
+        self, staff_name: str | None, approver_name: str | None, approval: str | None = None
+    ) -> Acting:
+        """Who records (``--staff``) and approves (``--approver``), their PINs checked."""
+        return who_acts(
+            self.store,
+            self.settings,
+            self.language,
+            staff_name=staff_name,
+            approver_name=approver_name,
+            approval=approval,
+        )
 
     def card_id(self, code: str) -> str:
         """Verify a card code and return its card id, or refuse with the card's reason."""
@@ -147,6 +162,8 @@ def show_recorded(s: Session, recorded: Recorded, as_json: bool) -> None:
                 "currency": event.currency,
                 "occurred_at": event.to_json()["occurred_at"],
                 "voids": event.voids,
+                "staff_id": event.staff_id,
+                "approver_id": event.approver_id,
                 "balance": balance_json(recorded.balance),
                 "lines": [line.to_json(s.language) for line in recorded.lines],
             }
@@ -193,55 +210,127 @@ def balance_text(balance: Balance, language: str = "en") -> str:
     type=click.IntRange(1, MAX_COUNT),
     help="Stamps to give (default: what the program gives for a visit).",
 )
+@staff_options
 @json_option
 @common_options
 @pass_env
-def stamp(env: CliEnv, code: str, count: int | None, as_json: bool) -> None:
-    """Record stamps for the card in CODE (refused: too_soon, daily_limit, revoked, ...)."""
+def stamp(
+    env: CliEnv,
+    code: str,
+    count: int | None,
+    staff_name: str | None,
+    approver_name: str | None,
+    as_json: bool,
+) -> None:
+    """Record stamps for the card in CODE (refused: too_soon, daily_limit, revoked, ...).
+
+    A --count above [limits] approval_over_stamps needs a manager (--approver NAME).
+    """
     with session(env, records=True) as s:
         card_id = s.card_id(code)
-        show_recorded(s, s.ledger.stamp(card_id, s.program(), count=count), as_json)
+        need = approval_needed("stamp", limits=s.settings.limits, count=count)
+        who = s.acting(staff_name, approver_name, need)
+        recorded = s.ledger.stamp(
+            card_id, s.program(), count=count, staff_id=who.staff_id, approver_id=who.approver_id
+        )
+        show_recorded(s, recorded, as_json)
 
 
 @click.command()
 @click.argument("code", required=False)
 @click.option("--amount", required=True, help="The amount as typed: 12,50 or 12.50 or € 1.234,50.")
+@staff_options
 @json_option
 @common_options
 @pass_env
-def purchase(env: CliEnv, code: str | None, amount: str, as_json: bool) -> None:
-    """Record a purchase, for the card in CODE or anonymous without one."""
+def purchase(
+    env: CliEnv,
+    code: str | None,
+    amount: str,
+    staff_name: str | None,
+    approver_name: str | None,
+    as_json: bool,
+) -> None:
+    """Record a purchase, for the card in CODE or anonymous without one.
+
+    A purchase above [limits] approval_over_cents needs a manager (--approver NAME).
+    """
     try:
         cents = parse_amount(amount, max_cents=env.settings.limits.max_purchase_cents)
     except AmountError as exc:
         raise Refused(exc.reason.value, exc.text(env.language)) from exc
     with session(env, records=True) as s:
         card_id = None if code is None else s.card_id(code)
-        show_recorded(s, s.ledger.purchase(card_id, cents, s.program()), as_json)
+        need = approval_needed("purchase", limits=s.settings.limits, amount_cents=cents)
+        who = s.acting(staff_name, approver_name, need)
+        recorded = s.ledger.purchase(
+            card_id, cents, s.program(), staff_id=who.staff_id, approver_id=who.approver_id
+        )
+        show_recorded(s, recorded, as_json)
 
 
 @click.command()
 @click.argument("code")
+@staff_options
 @json_option
 @common_options
 @pass_env
-def redeem(env: CliEnv, code: str, as_json: bool) -> None:
-    """Redeem one reward for the card in CODE, within the offline limits."""
+def redeem(
+    env: CliEnv, code: str, staff_name: str | None, approver_name: str | None, as_json: bool
+) -> None:
+    """Redeem one reward for the card in CODE, within the offline limits.
+
+    Beyond them, with [limits] allow_manager_override on, a manager may approve it
+    (--approver NAME).
+    """
     with session(env, records=True) as s:
         card_id = s.card_id(code)
         limits = OfflineLimits.from_settings(s.settings.limits)
-        show_recorded(s, s.ledger.redeem(card_id, s.program(), limits), as_json)
+        who = s.acting(staff_name, approver_name)
+        program = s.program()
+        try:
+            recorded = s.ledger.redeem(
+                card_id, program, limits, staff_id=who.staff_id, approver_id=who.approver_id
+            )
+        except LedgerRefusal as refusal:
+            need = approval_needed(
+                "redeem",
+                limits=s.settings.limits,
+                beyond_offline=refusal.reason in OFFLINE_REASONS,
+            )
+            if need is None or who.staff is None:
+                raise
+            who = who.approved(need, s.settings, s.language)
+            recorded = s.ledger.redeem(
+                card_id,
+                program,
+                limits,
+                staff_id=who.staff_id,
+                approver_id=who.approver_id,
+                override=True,
+            )
+        show_recorded(s, recorded, as_json)
 
 
 @click.command()
 @click.argument("event_id")
+@staff_options
 @json_option
 @common_options
 @pass_env
-def void(env: CliEnv, event_id: str, as_json: bool) -> None:
-    """Cancel EVENT_ID (an event id or a receipt number) with a compensating event."""
+def void(
+    env: CliEnv, event_id: str, staff_name: str | None, approver_name: str | None, as_json: bool
+) -> None:
+    """Cancel EVENT_ID (an event id or a receipt number) with a compensating event.
+
+    Once staff accounts exist a void needs a manager: --approver NAME, or --staff a manager.
+    """
     with session(env, records=True) as s:
-        show_recorded(s, s.ledger.void(event_id.strip()), as_json)
+        who = s.acting(staff_name, approver_name, approval_needed("void", limits=s.settings.limits))
+        recorded = s.ledger.void(
+            event_id.strip(), staff_id=who.staff_id, approver_id=who.approver_id
+        )
+        show_recorded(s, recorded, as_json)
 
 
 @click.command()

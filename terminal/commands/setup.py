@@ -98,6 +98,11 @@ def person_at_terminal() -> bool:
     help="Stamps one reward costs (default 10).",
 )
 @click.option("--platform-url", help="The city platform's base URL (https://...).")
+@click.option(
+    "--manager",
+    metavar="NAME",
+    help="Create the first staff account, a manager (PIN typed twice, or one stdin line).",
+)
 @click.option("--force", is_flag=True, help="Rewrite an existing config file.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
 @common_options
@@ -112,14 +117,16 @@ def init(
     reward_name: str | None,
     stamps_for_reward: int | None,
     platform_url: str | None,
+    manager: str | None,
     force: bool,
     as_json: bool,
 ) -> None:
     """Create the data directory, config file, terminal key pair (0600) and the ledger.
 
     Run in a terminal, it asks for the shop's name, address, reward and stamps per reward
-    that no option gave (never when standard input is not a terminal). Running it again
-    changes nothing and says so; --force rewrites the config file.
+    that no option gave (never when standard input is not a terminal), and for the first
+    manager's name and PIN while the terminal has no staff account (empty name: later).
+    Running it again changes nothing and says so; --force rewrites the config file.
     """
     env.overrides = {
         "shop": {"id": shop_id, "name": shop_name, "address": shop_address, "language": language},
@@ -180,6 +187,7 @@ def init(
         kept.append(env.say("cli.what.ledger", path=db_path))
     else:
         done.append(env.say("cli.what.ledger", path=db_path))
+    first_manager = _first_manager(env, settings, manager)
 
     if as_json:
         emit(
@@ -198,6 +206,7 @@ def init(
                     "reward_name": settings.program.reward_name,
                     "reward_threshold": settings.program.reward_threshold,
                 },
+                "manager": first_manager,
             }
         )
         return
@@ -205,8 +214,43 @@ def init(
         click.echo(env.say("cli.created", what=line))
     for line in kept:
         click.echo(env.say("cli.unchanged", what=line))
-    if not done:
+    if first_manager is not None:
+        click.echo(first_manager.get("added") or first_manager["how"])
+    if not done and (first_manager is None or "added" not in first_manager):
         click.echo(env.say("cli.nothing_to_do"))
+
+
+def _first_manager(env: CliEnv, settings: Settings, name: str | None) -> dict[str, Any] | None:
+    """The first manager (``--manager``, or asked in a terminal), or how to add one later.
+
+    None when the terminal already has staff accounts; the new account's JSON, or
+    ``{"name": None, "how": sentence}`` when none was made.
+    """
+    # Imported here: the staff commands build on this module's open_store.
+    from loyalty.staff import CATALOG, Role, StaffBook  # noqa: PLC0415
+    from terminal.commands.staff import add_member, read_new_pin  # noqa: PLC0415
+
+    language = env.language
+    with Store.open(settings.database_path) as store:
+        book = StaffBook(store)
+        if book.any():
+            if name is not None and book.get(name) is None:
+                # A further manager is added by a manager: ``staff add NAME --approver``.
+                raise Refused("approval_needed", CATALOG.text("staff.cli.manager_needed", language))
+            return None
+        if name is None and person_at_terminal():
+            name = click.prompt(
+                CATALOG.text("staff.prompt.manager_name", language).rstrip(": "),
+                default="",
+                show_default=False,
+            ).strip()
+        if not name:
+            return {"name": None, "how": CATALOG.text("staff.cli.init_how", language)}
+        pin = read_new_pin(language, name)
+        member = add_member(store, settings, language, name, Role.MANAGER, pin)
+    role = CATALOG.text("staff.role.manager", language)
+    added = CATALOG.text("staff.cli.added", language, name=member.name, role=role, id=member.id)
+    return {**member.to_json(), "added": added}
 
 
 def _ask_shop(
