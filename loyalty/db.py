@@ -12,12 +12,13 @@ folders whatever the umask: they hold customer data.
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -557,10 +558,53 @@ def restore(backup: Path, path: Path, *, moment: datetime | None = None) -> Path
             target.write(chunk)
         target.flush()
         os.fsync(target.fileno())
-    kept = set_aside(path, moment or utc_now())
+    moment = moment or utc_now()
+    kept = set_aside(path, moment)
     os.replace(tmp, path)
-    Store.open(path).close()
+    with Store.open(path) as store:
+        _skip_lost_numbers(store, kept, moment)
     return kept
+
+
+RECEIPT_JUMP = 1000
+"""After a restore, event numbers (and so receipt numbers) go on from a multiple of this."""
+
+
+def _skip_lost_numbers(store: Store, kept: Path | None, moment: datetime) -> None:
+    """Number the next events past any the backup does not hold.
+
+    Events recorded after the backup was made are gone from the restored ledger, but their
+    receipt numbers (``<terminal>-<seq>``) may be on slips in customers' hands and on the
+    platform. The next number is past the highest of: what the file set aside still shows
+    (when it can be read), and twice the backup's recent daily pace over the days since its
+    newest event; rounded up to a thousand so the jump is plain on the slips.
+    """
+    db = store.read()
+    top, newest = db.execute(
+        "SELECT COALESCE(MAX(seq), 0), MAX(occurred_at) FROM events"
+    ).fetchone()
+    floor = int(top)
+    if kept is not None:
+        with suppress(sqlite3.Error, OSError):
+            conn = sqlite3.connect(f"file:{kept}?mode=ro", uri=True)
+            try:
+                row = conn.execute("SELECT MAX(seq) FROM events").fetchone()
+                floor = max(floor, int(row[0] or 0))
+            finally:
+                conn.close()
+    if newest is not None:
+        last = parse_iso(newest)
+        week = db.execute(
+            "SELECT COUNT(*) FROM events WHERE occurred_at >= ?", [iso(last - timedelta(days=7))]
+        ).fetchone()[0]
+        days = max(1, math.ceil((moment - last).total_seconds() / 86400))
+        floor = max(floor, int(top) + math.ceil(2 * int(week) / 7 * days))
+    if floor == 0:
+        return
+    target = (floor // RECEIPT_JUMP + 1) * RECEIPT_JUMP
+    with store.write() as w:
+        w.execute("DELETE FROM sqlite_sequence WHERE name = 'events'")
+        w.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('events', ?)", [target])
 
 
 def lost_ledger(path: Path, problem: str, newest_backup: Path | None, folder: Path) -> LedgerLost:

@@ -337,3 +337,27 @@ def test_keep_backups_zero_never_prunes_a_backup_made_by_hand(counter: Counter) 
     config.write_text(config.read_text().replace("keep_backups = 7", "keep_backups = 0"))
     made = [Path(counter.ok("ledger", "backup").split()[1]) for _ in range(3)]
     assert sorted((counter.data_dir / "backups").iterdir()) == made
+
+
+def _receipts(counter: Counter, n: int) -> list[str]:
+    numbers = []
+    for _ in range(n):
+        _card_id, code = counter.issuer.issue_card(expires_days=30)
+        numbers.append(json.loads(counter.ok("stamp", code, "--json"))["receipt_no"])
+    return numbers
+
+
+@pytest.mark.parametrize("current", ["readable", "truncated"])
+def test_receipt_numbers_after_a_restore_never_repeat_a_lost_one(
+    counter: Counter, current: str
+) -> None:
+    _receipts(counter, 4)
+    backup = Path(json.loads(counter.ok("ledger", "backup", "--json"))["backup"])
+    lost = _receipts(counter, 3)  # on customers' slips, not in the backup
+    if current == "truncated":
+        counter.ledger_path.write_bytes(b"")
+    assert counter.run("ledger", "restore", str(backup)).exit_code == 0
+    after = _receipts(counter, 2)
+    assert not set(after) & set(lost)
+    terminal = after[0].rsplit("-", 1)[0]
+    assert after == [f"{terminal}-1001", f"{terminal}-1002"]
