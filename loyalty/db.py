@@ -586,7 +586,9 @@ def _skip_lost_numbers(store: Store, kept: Path | None, moment: datetime) -> Non
     floor = int(top)
     if kept is not None:
         with suppress(sqlite3.Error, OSError):
-            conn = sqlite3.connect(f"file:{kept}?mode=ro", uri=True)
+            # immutable: the file set aside and its -wal/-shm are evidence, never touched
+            # (a plain read-only open may still check the WAL and delete it when closing).
+            conn = sqlite3.connect(f"{kept.absolute().as_uri()}?mode=ro&immutable=1", uri=True)
             try:
                 row = conn.execute("SELECT MAX(seq) FROM events").fetchone()
                 floor = max(floor, int(row[0] or 0))
