@@ -8,7 +8,8 @@ installed: a refused list leaves the installed keys in place and says why in the
 The shop's program in force is the valid program the platform sent last (it sends them oldest
 first), whatever its id: its id is kept in ``meta`` for ``loyalty.programs.program_in_force``.
 Revocations apply at once; confirmed balances are stored per card and program, with the card's
-sum in ``confirmed_balances`` for the counter.
+sum in ``confirmed_balances`` for the counter. City vouchers' states (``voucher_states``, read
+by ``loyalty.voucher_book``) are stored in the page's transaction and never go back a version.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class PullReport:
     programs: int = 0
     revoked: int = 0
     balances: int = 0
+    flags: int = 0
+    vouchers: int = 0
     trust_version: int | None = None
     trust_installed: bool = False
     trust_root: str | None = None
@@ -146,10 +149,57 @@ def _apply_page(store: Store, updates: Updates, report: PullReport) -> None:
             "confirmed_at = excluded.confirmed_at, platform_seq = excluded.platform_seq",
             [(now, card) for card in cards],
         )
+        _store_vouchers(conn, updates)
+        _store_flags(conn, updates)
         _set_meta(conn, "sync_cursor", updates.next_cursor)
     report.programs += len(programs)
     report.revoked += len(updates.revoked)
     report.balances += len(updates.balances)
+    report.flags += len(updates.flags)
+    report.vouchers += len(updates.vouchers)
+
+
+def _store_vouchers(conn: Any, updates: Updates) -> None:
+    """City vouchers' confirmed state, in the page's transaction; a version never goes back.
+
+    Only a strictly newer version is written: the row's ``mark`` (a trigger) must say when
+    the confirmation this terminal holds was stored, so the same version again must not
+    move it past spends the platform had not counted in it.
+    """
+    conn.executemany(
+        "INSERT INTO voucher_states (voucher_id, face_cents, currency, expires_at, campaign, "
+        "spent_cents, revoked_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT(voucher_id) DO UPDATE SET face_cents = excluded.face_cents, "
+        "currency = excluded.currency, expires_at = excluded.expires_at, "
+        "campaign = excluded.campaign, spent_cents = excluded.spent_cents, "
+        "revoked_at = excluded.revoked_at, version = excluded.version "
+        "WHERE excluded.version > voucher_states.version",
+        [
+            (
+                v.voucher_id,
+                v.face_cents,
+                v.currency,
+                v.expires_at,
+                v.campaign,
+                v.spent_cents,
+                v.revoked_at,
+                v.version,
+            )
+            for v in updates.vouchers
+        ],
+    )
+
+
+def _store_flags(conn: Any, updates: Updates) -> None:
+    """Cards the city flagged (the counter warns when one is scanned); an older version of a
+    card's flag never replaces a newer one."""
+    conn.executemany(
+        "INSERT INTO card_flags (card_id, reasons, flagged_at, version) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(card_id) DO UPDATE SET reasons = excluded.reasons, "
+        "flagged_at = excluded.flagged_at, version = excluded.version "
+        "WHERE excluded.version >= card_flags.version",
+        [(f.card_id, ",".join(f.reasons), f.flagged_at, f.version) for f in updates.flags],
+    )
 
 
 def _set_meta(conn: Any, key: str, value: str) -> None:
