@@ -412,6 +412,15 @@ class CounterSettings(_Section):
     """The customer panel clears after this many seconds without a key or a scan (0: never)."""
 
 
+class VoucherSettings(_Section):
+    """City vouchers spent at the counter."""
+
+    model_config = _SECTION
+
+    offline_max_cents: Annotated[int, Field(ge=1, le=1_000_000)] = 5000
+    """The most this terminal lets be spent on one voucher between two syncs, in cents."""
+
+
 class Settings(_Section):
     """Everything the terminal is told, in one validated object."""
 
@@ -449,6 +458,9 @@ class Settings(_Section):
 
     counter: CounterSettings = Field(default_factory=CounterSettings)
     """The counter screen."""
+
+    vouchers: VoucherSettings = Field(default_factory=VoucherSettings)
+    """City vouchers."""
 
     @model_validator(mode="before")
     @classmethod
