@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from city.cli import cli as city_cli
 from config.settings import ProgramSettings
 from loyalty import schema as _schema  # noqa: F401  (registers the ledger migrations)
 from loyalty.cards import IssuerKey, TrustList
@@ -18,6 +21,7 @@ from loyalty.i18n import LANGUAGES, money
 from loyalty.ledger import EventKind, Ledger, LedgerRefusal
 from loyalty.programs import Program
 from loyalty.staff import Role, StaffBook
+from loyalty.trust import load_trust
 from loyalty.voucher_book import (
     VOUCHER_PROGRAM,
     KnownVoucher,
@@ -32,8 +36,10 @@ from loyalty.vouchers import (
     new_voucher_id,
     verify_voucher,
 )
+from sync.job import run_sync
 from sync.protocol import Updates, VoucherState
 from sync.puller import PullReport, _apply_page
+from tests.conftest_platform import FAST, PairedTerminal, RunningPlatform
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 KEY = Ed25519PrivateKey.generate()
@@ -455,3 +461,59 @@ def test_staff_and_approver_are_recorded_and_checked(book: VoucherBook, store: S
 
 def _program() -> Program:
     return Program.from_settings(ProgramSettings())
+
+
+# --- with the reference platform over real HTTP --------------------------------------------------
+
+
+def test_a_real_sync_brings_the_confirmation_and_frees_the_offline_allowance(
+    platform: RunningPlatform, terminal_factory: Callable[..., PairedTerminal]
+) -> None:
+    terminal = terminal_factory(platform)
+    run_sync(terminal.settings, terminal.store, policy=FAST, backup=False)  # keys, nothing else
+    result = CliRunner().invoke(
+        city_cli,
+        ["--data-dir", str(platform.data_dir), "voucher", "new", "--amount", "100,00", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    code = json.loads(result.output.splitlines()[-1])["code"]
+    voucher = verify_voucher(code, load_trust(terminal.store.read()))
+    assert isinstance(voucher, Voucher), voucher
+    ledger = Ledger(
+        terminal.store,
+        shop_id=terminal.shop_id,
+        terminal_id=terminal.terminal_id,
+        platform_configured=True,
+    )
+    book = VoucherBook(ledger, offline_max_cents=5000)
+    book.spend(voucher, 3000)
+    book.spend(voucher, 2000)
+    with pytest.raises(VoucherRefused) as caught:
+        book.spend(voucher, 1)
+    assert caught.value.reason is VoucherRefusalReason.OFFLINE_VOUCHER_LIMIT
+
+    report = run_sync(terminal.settings, terminal.store, policy=FAST, backup=False)
+    assert report.exit_code == 0, report.to_json()
+    row = (
+        terminal.store.read()
+        .execute(
+            "SELECT spent_cents, revoked_at FROM voucher_states WHERE voucher_id = ?",
+            [voucher.voucher_id],
+        )
+        .fetchone()
+    )
+    assert tuple(row) == (5000, None)
+    balance = book.balance(voucher)
+    assert (
+        balance.confirmed_spent,
+        balance.local_unconfirmed,
+        balance.remaining_cents,
+        balance.offline_left_cents,
+    ) == (5000, 0, 5000, 5000)
+    # The typed number is now known too, on the platform's word.
+    known = book.known(voucher.voucher_id)
+    assert known is not None and known.spent_cents == 5000
+    # A second sync brings nothing new and changes nothing.
+    run_sync(terminal.settings, terminal.store, policy=FAST, backup=False)
+    assert book.balance(voucher) == balance
+    assert book.spend(voucher, None).event.amount_cents == 5000
