@@ -134,6 +134,8 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
 def _unknown_env(environ: Mapping[str, str]) -> list[str]:
     known = {env_var_name(s, k) for s, m in SECTIONS.items() for k in m.model_fields}
     known |= {f"{ENV_PREFIX}DATA_DIR", f"{ENV_PREFIX}CONFIG"}
+    # Not settings: the PINs a till's script passes to --staff and --approver (loyalty.staff).
+    known |= {f"{ENV_PREFIX}STAFF_PIN", f"{ENV_PREFIX}APPROVER_PIN"}
     return sorted(n for n in environ if n.startswith(ENV_PREFIX) and n not in known)
 
 
