@@ -22,7 +22,7 @@ import click
 import platformdirs
 from pydantic import TypeAdapter, ValidationError
 
-from city import checks
+from city import checks, fraud
 from city.app import Limits
 from city.faults import FaultConfig
 from city.issuer import Issuer, IssuerError
@@ -95,6 +95,7 @@ class PlatformEnv:
         """Open (creating, migrating) the platform database."""
         target = self.db_target
         skew = max_clock_skew(self.folder)
+        rules = fraud_settings(self.folder)
         try:
             store = open_store(target)
         except Exception as exc:
@@ -108,6 +109,7 @@ class PlatformEnv:
                 "database_error", f"cannot open the platform database {shown}: {exc}. {hint}"
             ) from exc
         store.max_clock_skew = skew
+        store.fraud_settings = rules
         return store
 
 
@@ -142,6 +144,33 @@ def max_clock_skew(folder: Path) -> timedelta:
             exit_code=2,
         )
     return timedelta(hours=hours)
+
+
+def fraud_env(name: str) -> str:
+    """The environment variable of a fraud threshold (``serve`` options set them)."""
+    return f"CITIE_PLATFORM_{name.upper()}"
+
+
+def fraud_settings(folder: Path) -> fraud.FraudSettings:
+    """The fraud thresholds (``city.fraud``): each from CITIE_PLATFORM_<NAME>, else
+    ``[platform] <name>`` in the data folder's platform.toml, else its default."""
+    path = folder / CONFIG_NAME
+    section: object = {}
+    if path.is_file():
+        try:
+            section = tomllib.loads(path.read_text(encoding="utf-8")).get("platform", {})
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise Refused("bad_config", f"cannot read {path}: {exc}.", exit_code=2) from exc
+    values: dict[str, tuple[object, str]] = {}
+    for name in fraud.SETTING_NAMES:
+        if (raw := os.environ.get(fraud_env(name))) is not None:
+            values[name] = (raw, fraud_env(name))
+        elif isinstance(section, dict) and name in section:
+            values[name] = (section[name], f"[platform] {name} in {path}")
+    try:
+        return fraud.settings_from(values)
+    except fraud.FraudConfigError as exc:
+        raise Refused("bad_config", f"{exc}.", exit_code=2) from exc
 
 
 pass_env = click.make_pass_decorator(PlatformEnv, ensure=True)
@@ -248,6 +277,35 @@ def cli() -> None:
     "[platform] max_clock_skew_hours in platform.toml, else 48).",
 )
 @click.option(
+    "--velocity-shops",
+    type=click.IntRange(1, 1000),
+    help="Flag a card stamped at more than this many shops within --velocity-minutes "
+    "(default: [platform] velocity_shops, else 2).",
+)
+@click.option(
+    "--velocity-minutes",
+    type=click.IntRange(1, 7 * 24 * 60),
+    help="The velocity window (default: [platform] velocity_minutes, else 30).",
+)
+@click.option(
+    "--max-daily-stamps-city",
+    type=click.IntRange(1, 1_000_000),
+    help="Flag a card given more stamps than this in one day across the city "
+    "(default: [platform] max_daily_stamps_city, else 20).",
+)
+@click.option(
+    "--max-void-share",
+    type=click.FloatRange(0, 1),
+    help="Flag a staff member whose voids in a day pass this share of their events "
+    "(default: [platform] max_void_share, else 0.2).",
+)
+@click.option(
+    "--min-void-events",
+    type=click.IntRange(1, 1_000_000),
+    help="Events a staff member records in a day before the void share counts "
+    "(default: [platform] min_void_events, else 10).",
+)
+@click.option(
     "--max-in-flight",
     type=click.IntRange(1, 100_000),
     default=64,
@@ -294,6 +352,11 @@ def serve(
     port: int,
     workers: int,
     max_clock_skew_hours: float | None,
+    velocity_shops: int | None,
+    velocity_minutes: int | None,
+    max_daily_stamps_city: int | None,
+    max_void_share: float | None,
+    min_void_events: int | None,
     max_in_flight: int,
     header_timeout: float,
     body_timeout: float,
@@ -316,7 +379,17 @@ def serve(
         env.db = db
     if max_clock_skew_hours is not None:
         os.environ[ENV_MAX_CLOCK_SKEW] = str(max_clock_skew_hours)  # workers inherit it
+    for name, value in (
+        ("velocity_shops", velocity_shops),
+        ("velocity_minutes", velocity_minutes),
+        ("max_daily_stamps_city", max_daily_stamps_city),
+        ("max_void_share", max_void_share),
+        ("min_void_events", min_void_events),
+    ):
+        if value is not None:
+            os.environ[fraud_env(name)] = str(value)  # workers inherit them
     max_clock_skew(env.folder)  # a bad setting is refused before the port is taken
+    fraud_settings(env.folder)
     try:
         config = FaultConfig.from_env()
         for name, value in (
@@ -769,7 +842,10 @@ def program_list(env: PlatformEnv, shop_id: str | None, as_json: bool) -> None:
 @pass_env
 def flags(env: PlatformEnv, after: int, limit: int | None, as_json: bool) -> None:
     """Events kept but flagged: overdraft, daily_limit (across the shop's terminals),
-    clock_skew (dated far from their arrival), oldest first, a page at a time."""
+    clock_skew (dated far from their arrival), velocity and city_daily_limit (across the
+    city), oldest first, a page at a time (--after, --limit); then every flagged card (sent
+    to the terminals as a warning) and every staff member's day whose voids passed
+    max_void_share (JSON lines with "card_flag" or "staff_flag": true)."""
     with env.store() as store:
         rows = _pages(
             lambda last, size: store.list_flagged(int(last), size), str(after), limit, "pseq"
@@ -783,6 +859,34 @@ def flags(env: PlatformEnv, after: int, limit: int | None, as_json: bool) -> Non
                     f"card {row['card_id'] or '-'}  terminal {row['terminal_id']}  "
                     f"at {row['occurred_at']} (received {row['received_at']})"
                 )
+        for card in _pages(
+            lambda last, size: store.list_card_flags(int(last), size), "0", None, "version"
+        ):
+            if as_json:
+                emit({"card_flag": True, **card})
+            else:
+                click.echo(
+                    f"card {card['card_id']}  {','.join(card['reasons'])}  "
+                    f"since {card['first_at']} (last {card['last_at']})"
+                )
+        for day in _staff_flag_pages(store):
+            if as_json:
+                emit({"staff_flag": True, "reason": fraud.VOID_SHARE, **day})
+            else:
+                click.echo(
+                    f"staff {day['staff_id'] or '(none)'}  terminal {day['terminal_id']}  "
+                    f"{day['day']}  void_share {day['voids']}/{day['events']} voids"
+                )
+
+
+def _staff_flag_pages(store: PlatformStore) -> Iterator[dict[str, Any]]:
+    after = ("", "", "")
+    while page := store.list_staff_flags(after):
+        yield from page
+        if len(page) < LIST_PAGE:
+            return
+        last = page[-1]
+        after = (last["day"], last["terminal_id"], last["staff_id"] or "")
 
 
 @cli.command()

@@ -202,6 +202,23 @@ CREATE INDEX events_voucher_books ON events(voucher_id, kind, amount_cents)
     WHERE voucher_id IS NOT NULL;
 """,
     ),
+    (
+        7,
+        """
+CREATE INDEX events_card_city_time ON events(card_id, occurred_at) WHERE card_id IS NOT NULL;
+CREATE TABLE staff_days (
+    terminal_id TEXT NOT NULL,
+    staff_id TEXT NOT NULL,
+    day TEXT NOT NULL,
+    events BIGINT NOT NULL DEFAULT 0,
+    voids BIGINT NOT NULL DEFAULT 0,
+    flagged_at TEXT,
+    PRIMARY KEY (terminal_id, staff_id, day)
+);
+CREATE INDEX staff_days_flagged ON staff_days(day, terminal_id, staff_id)
+    WHERE flagged_at IS NOT NULL;
+""",
+    ),
 )
 
 POSTGRES: Final[tuple[tuple[int, str], ...]] = (
@@ -390,6 +407,23 @@ CREATE INDEX events_voucher_books ON events(voucher_id, kind, amount_cents)
     WHERE voucher_id IS NOT NULL;
 """,
     ),
+    (
+        7,
+        """
+CREATE INDEX events_card_city_time ON events(card_id, occurred_at) WHERE card_id IS NOT NULL;
+CREATE TABLE staff_days (
+    terminal_id TEXT NOT NULL,
+    staff_id TEXT NOT NULL,
+    day TEXT NOT NULL,
+    events BIGINT NOT NULL DEFAULT 0,
+    voids BIGINT NOT NULL DEFAULT 0,
+    flagged_at TEXT,
+    PRIMARY KEY (terminal_id, staff_id, day)
+);
+CREATE INDEX staff_days_flagged ON staff_days(day, terminal_id, staff_id)
+    WHERE flagged_at IS NOT NULL;
+""",
+    ),
 )
 
 TABLES: Final = (
@@ -407,6 +441,7 @@ TABLES: Final = (
     "claims",
     "vouchers",
     "card_flags",
+    "staff_days",
 )
 """Every table of the platform, in an order that respects references (for ``migrate``)."""
 

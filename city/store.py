@@ -35,7 +35,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
-from city import checks
+from city import checks, fraud
 from city import vouchers as voucher_books
 from city.claims import handle_claim, settle_claims
 from loyalty.db import iso, utc_now
@@ -236,6 +236,7 @@ class PlatformStore(ABC):
     retryable: tuple[type[BaseException], ...] = (Retry,)
     """Errors after which a write transaction is run again (lost races, deadlocks)."""
     max_clock_skew = checks.DEFAULT_MAX_CLOCK_SKEW
+    fraud_settings = fraud.FraudSettings()
 
     # connections --------------------------------------------------------------------------
 
@@ -478,6 +479,7 @@ class PlatformStore(ABC):
                 results[candidate.position] = _conflict(event, origin[0] == terminal.id)
         accepted = self._judge(tx, terminal, fresh, results, received)
         balances = self._apply_balances(tx, terminal.shop_id, accepted, results)
+        self._fraud(tx, accepted, results, received)
         rows = [
             (
                 c.event.id,
@@ -536,6 +538,122 @@ class PlatformStore(ABC):
         settle_claims(
             tx, [c.event for c in accepted], bump=lambda shop: self._bump(tx, shop_counter(shop))
         )
+
+    def _fraud(
+        self,
+        tx: Tx,
+        accepted: list[_Candidate],
+        results: list[EventResult | None],
+        received: datetime,
+    ) -> None:
+        """City-wide signals (``city.fraud``): flags on the events and their cards, and each
+        staff member's day of events and voids."""
+        if not accepted:
+            return
+        events = [c.event for c in accepted]
+        settings = self.fraud_settings
+        need = fraud.needs(events, settings)
+        cards = sorted(need.cards)
+        self._lock_cards(tx, cards)
+        past: list[fraud.Use] = []
+        if cards and need.since is not None and need.until is not None:
+            for chunk in _chunks(cards):
+                for r in tx.execute(
+                    "SELECT e.id, e.card_id, e.shop_id, e.kind, e.occurred_at, e.stamps "
+                    f"FROM events e WHERE e.card_id IN ({_marks(chunk)}) "
+                    "AND e.kind IN ('stamp', 'purchase', 'claim') AND e.stamps > 0 "
+                    "AND e.occurred_at >= ? AND e.occurred_at <= ? "
+                    "AND NOT EXISTS (SELECT 1 FROM events v WHERE v.voids = e.id)",
+                    [*chunk, iso(need.since), iso(need.until)],
+                ).fetchall():
+                    at = _time_or_none(r[4])
+                    if at is not None:
+                        past.append(fraud.Use(r[0], r[1], r[2], r[3], at, int(r[5])))
+        found = fraud.judge(events, past, settings)
+        for candidate, flags in zip(accepted, found.event_flags, strict=True):
+            result = results[candidate.position]
+            if flags and result is not None:
+                merged = [*result.flags, *(f for f in flags if f not in result.flags)]
+                results[candidate.position] = result.model_copy(update={"flags": merged[:8]})
+        now = iso(received)
+        if found.cards:
+            self._flag_cards(tx, found.cards, now)
+        if found.staff_days:
+            self._count_staff_days(tx, found.staff_days, now)
+
+    def _lock_cards(self, tx: Tx, card_ids: Sequence[str]) -> None:
+        """Make batches about the same cards take turns (PostgreSQL runs them side by side:
+        two shops' batches would each miss the other's events). SQLite has one writer."""
+        if self.dialect != "postgresql":
+            return
+        for card in card_ids:
+            tx.execute("SELECT pg_advisory_xact_lock(7468691, hashtext(?))", [card])
+
+    def _flag_cards(self, tx: Tx, found: dict[str, list[str]], now: str) -> None:
+        """Add the reasons to each card's flag; a card whose reasons change gets a new version
+        (terminals are sent it again)."""
+        cards = sorted(found)
+        stored: dict[str, str] = {}
+        for chunk in _chunks(cards):
+            for r in tx.execute(
+                f"SELECT card_id, reasons FROM card_flags WHERE card_id IN ({_marks(chunk)}) "
+                f"ORDER BY card_id{self.for_update}",
+                chunk,
+            ).fetchall():
+                stored[r[0]] = str(r[1])
+        changed = [
+            (card, fraud.merge_reasons(stored.get(card, ""), found[card]))
+            for card in cards
+            if card not in stored or fraud.merge_reasons(stored[card], found[card]) != stored[card]
+        ]
+        same = [card for card in cards if card in stored and card not in dict(changed)]
+        if same:
+            tx.executemany(
+                "UPDATE card_flags SET last_at = ? WHERE card_id = ?", [(now, c) for c in same]
+            )
+        if not changed:
+            return
+        top = self._bump(tx, "version", len(changed))
+        tx.executemany(
+            "INSERT INTO card_flags (card_id, reasons, first_at, last_at, version) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(card_id) DO UPDATE SET "
+            "reasons = excluded.reasons, last_at = excluded.last_at, version = excluded.version",
+            [
+                (card, reasons, now, now, top - len(changed) + 1 + n)
+                for n, (card, reasons) in enumerate(changed)
+            ],
+        )
+
+    def _count_staff_days(
+        self, tx: Tx, days: dict[tuple[str, str, str], tuple[int, int]], now: str
+    ) -> None:
+        """Add the batch's events and voids to each staff member's day; flag a day whose voids
+        pass the share (once: the first time)."""
+        keys = sorted(days)
+        tx.executemany(
+            "INSERT INTO staff_days (terminal_id, staff_id, day, events, voids) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(terminal_id, staff_id, day) DO UPDATE SET "
+            "events = staff_days.events + excluded.events, "
+            "voids = staff_days.voids + excluded.voids",
+            [(*key, *days[key]) for key in keys],
+        )
+        flagged = []
+        for terminal_id, staff_id, day in keys:
+            row = tx.execute(
+                "SELECT events, voids, flagged_at FROM staff_days "
+                "WHERE terminal_id = ? AND staff_id = ? AND day = ?",
+                [terminal_id, staff_id, day],
+            ).fetchone()
+            if row[2] is None and fraud.void_share_exceeded(
+                int(row[0]), int(row[1]), self.fraud_settings
+            ):
+                flagged.append((now, terminal_id, staff_id, day))
+        if flagged:
+            tx.executemany(
+                "UPDATE staff_days SET flagged_at = ? "
+                "WHERE terminal_id = ? AND staff_id = ? AND day = ?",
+                flagged,
+            )
 
     def _stored_origins(self, tx: Tx, ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
         """For ids already stored: the terminal that sent each and its content digest."""
@@ -749,7 +867,7 @@ class PlatformStore(ABC):
                 [city_after, UPDATE_PAGE + 1],
             ).fetchall()
             flagged = tx.execute(
-                "SELECT version, card_id, reasons, last_at FROM card_flags WHERE version > ? "
+                "SELECT version, card_id, reasons, first_at FROM card_flags WHERE version > ? "
                 "ORDER BY version LIMIT ?",
                 [city_after, UPDATE_PAGE + 1],
             ).fetchall()
@@ -1048,6 +1166,53 @@ class PlatformStore(ABC):
                 "flags": str(r[10]).split(","),
                 "voucher_id": r[11],
                 "amount_cents": r[12],
+            }
+            for r in rows
+        ]
+
+    def list_card_flags(self, after: int = 0, limit: int = LIST_PAGE) -> list[dict[str, Any]]:
+        """Cards the city flagged (``city.fraud``), by version after ``after`` (a page)."""
+        with self.read() as tx:
+            rows = tx.execute(
+                "SELECT version, card_id, reasons, first_at, last_at FROM card_flags "
+                "WHERE version > ? ORDER BY version LIMIT ?",
+                [after, min(limit, LIST_PAGE)],
+            ).fetchall()
+        return [
+            {
+                "version": int(r[0]),
+                "card_id": r[1],
+                "reasons": [x for x in str(r[2]).split(",") if x],
+                "first_at": r[3],
+                "last_at": r[4],
+            }
+            for r in rows
+        ]
+
+    def list_staff_flags(
+        self, after: tuple[str, str, str] = ("", "", ""), limit: int = LIST_PAGE
+    ) -> list[dict[str, Any]]:
+        """Staff members' days whose voids passed ``max_void_share`` of their events, by
+        (day, terminal, staff id) after ``after`` (a page). ``staff_id`` "" is the terminal's
+        events recorded without a staff member."""
+        day, terminal_id, staff_id = after
+        with self.read() as tx:
+            rows = tx.execute(
+                "SELECT day, terminal_id, staff_id, events, voids, flagged_at FROM staff_days "
+                "WHERE flagged_at IS NOT NULL AND (day > ? OR (day = ? AND (terminal_id > ? "
+                "OR (terminal_id = ? AND staff_id > ?)))) "
+                "ORDER BY day, terminal_id, staff_id LIMIT ?",
+                [day, day, terminal_id, terminal_id, staff_id, min(limit, LIST_PAGE)],
+            ).fetchall()
+        return [
+            {
+                "day": r[0],
+                "terminal_id": r[1],
+                "staff_id": r[2] or None,
+                "events": int(r[3]),
+                "voids": int(r[4]),
+                "void_share": round(int(r[4]) / max(int(r[3]), 1), 3),
+                "flagged_at": r[5],
             }
             for r in rows
         ]

@@ -38,6 +38,7 @@ from receipts.text import columns_for_paper
 from scanner.process import ScannerProcess
 from scanner.sources import CameraControls, SourceSpec
 from sync.job import run_sync
+from terminal.flags import card_flag
 from terminal.i18n import t
 
 if TYPE_CHECKING:
@@ -85,6 +86,8 @@ class CardView:
     threshold: int
     reward_name: str
     events: tuple[EventRow, ...] = ()
+    flags: tuple[str, ...] = ()
+    """Why the city flagged the card (``terminal.flags``): the counter warns, never blocks."""
 
     @property
     def rewards_available(self) -> int:
@@ -387,6 +390,7 @@ class Desk:
             threshold=program.reward_threshold,
             reward_name=program.reward_name,
             events=tuple(self._row(e, voided) for e in events),
+            flags=flag.reasons if (flag := card_flag(self.store.read(), card_id)) else (),
         )
 
     # Actions -----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from loyalty.trust import (
 )
 from terminal.cli_support import CliEnv, Refused, common_options, emit, pass_env
 from terminal.commands.setup import open_store
+from terminal.flags import card_flag, flag_json, flag_warning
 
 
 def register(group: click.Group) -> None:
@@ -49,18 +50,21 @@ def card_verify(env: CliEnv, code: str, as_json: bool) -> None:
     store = open_store(env)
     try:
         verifier = CardVerifier.from_db(store.read())
+        result = verifier.verify(code, now=utc_now())
+        flag = card_flag(store.read(), result.card_id) if isinstance(result, Card) else None
     finally:
         store.close()
     trust = verifier.trust
-    result = verifier.verify(code, now=utc_now())
     if isinstance(result, Card):
         if as_json:
-            emit(result.to_json())
+            emit({**result.to_json(), **flag_json(flag, env.language)})
         else:
             card = result.to_json()
             click.echo(env.say("cli.card", card_id=card["card_id"]))
             for name in ("issuer", "kid", "issued_at", "expires_at"):
                 click.echo("  " + env.say(f"cli.card.{name}", value=card[name]))
+            if flag is not None:  # a warning, not a refusal: the card stays valid
+                click.echo("  " + flag_warning(flag.reasons, env.language))
         return
     language = env.language
     if as_json:

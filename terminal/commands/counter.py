@@ -52,6 +52,7 @@ from terminal.cli_support import (
 )
 from terminal.commands.setup import ensure_private_key, open_store
 from terminal.commands.staff import Acting, staff_options, who_acts
+from terminal.flags import card_flag, flag_json, flag_warning
 from terminal.i18n import t
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -352,6 +353,7 @@ def balance(env: CliEnv, code: str, as_json: bool) -> None:
                     "reward_threshold": program.reward_threshold,
                     "reward_name": program.reward_name,
                     "rewards_available": rewards,
+                    **flag_json(card_flag(s.store.read(), card_id), s.language),
                 }
             )
             return
@@ -366,6 +368,8 @@ def balance(env: CliEnv, code: str, as_json: bool) -> None:
                 threshold=program.reward_threshold,
             )
         )
+        if (flag := card_flag(s.store.read(), card_id)) is not None:
+            click.echo("  " + flag_warning(flag.reasons, s.language))
 
 
 def one_format(env: CliEnv, as_csv: bool, as_json: bool) -> None:

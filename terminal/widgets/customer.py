@@ -13,6 +13,7 @@ from textual.content import Content
 from textual.widgets import DataTable, Static
 
 from loyalty.i18n import datetime_text, locale_for, money, time_text
+from terminal.flags import flag_warning
 from terminal.i18n import t
 from terminal.safe import clean, plain
 from terminal.services import CardView, EventRow
@@ -35,6 +36,8 @@ def progress_content(view: CardView, lang: str) -> Content:
     lines = [
         dots + Content(t("counter.stamps", lang, count=done, threshold=threshold)),
     ]
+    if view.flags:  # the city's warning first: the shopkeeper reads it before anything else
+        lines.insert(0, Content(flag_warning(view.flags, lang)).stylize("bold $warning"))
     if view.rewards_available:
         lines.append(
             Content(
