@@ -300,28 +300,10 @@ class VoucherBook:
 
     def _balance(self, db: sqlite_utils.Database, voucher: SpendableVoucher) -> VoucherBalance:
         voucher_id = voucher.voucher_id
-        state = db.execute(
-            "SELECT spent_cents, revoked_at, COALESCE(mark, 0) FROM voucher_states "
-            "WHERE voucher_id = ?",
-            [voucher_id],
-        ).fetchone()
-        confirmed: int | None = None if state is None else int(state[0])
-        # With no confirmation every local spend and void counts (mark -1: all of them).
-        mark = -1 if state is None else int(state[2])
-        (unconfirmed,) = db.execute(
-            "SELECT COALESCE(SUM(e.amount_cents), 0) FROM events e "
-            "LEFT JOIN outbox o ON o.seq = e.seq "
-            "WHERE e.voucher_id = ? AND e.amount_cents IS NOT NULL "
-            "AND (o.state IS NULL OR o.state != 'synced' OR COALESCE(o.synced_mark, 0) > ?)",
-            [voucher_id, mark],
-        ).fetchone()
-        (offline_spent,) = db.execute(
-            "SELECT COALESCE(SUM(e.amount_cents), 0) FROM events e "
-            "LEFT JOIN outbox o ON o.seq = e.seq "
-            "WHERE e.voucher_id = ? AND e.kind = 'voucher_spend' "
-            "AND (o.state IS NULL OR o.state != 'synced') "
-            "AND NOT EXISTS (SELECT 1 FROM events v WHERE v.voids = e.id)",
-            [voucher_id],
+        # One statement, so one snapshot: read outside a write transaction (the balance on
+        # screen), separate statements could straddle a sync marking rows synced.
+        confirmed, revoked_at, unconfirmed, offline_spent = db.execute(
+            _BALANCE_SQL, {"voucher_id": voucher_id}
         ).fetchone()
         remaining = voucher.face_cents - (confirmed or 0) - int(unconfirmed)
         return VoucherBalance(
@@ -329,12 +311,29 @@ class VoucherBook:
             face_cents=voucher.face_cents,
             currency=voucher.currency,
             expires_at=voucher.expires_at,
-            confirmed_spent=confirmed,
+            confirmed_spent=None if confirmed is None else int(confirmed),
             local_unconfirmed=int(unconfirmed),
             remaining_cents=max(remaining, 0),
             offline_left_cents=max(self.offline_max_cents - int(offline_spent), 0),
-            revoked=state is not None and state[1] is not None,
+            revoked=revoked_at is not None,
         )
+
+
+# Spent: face - confirmed (voucher_states) - this terminal's amounts the confirmation does not
+# hold: not synced, or synced after it by the local sequence; with no confirmation (mark -1)
+# every local one. Offline: spends not synced and not voided (their value went back).
+_BALANCE_SQL = """
+SELECT s.spent_cents, s.revoked_at,
+  (SELECT COALESCE(SUM(e.amount_cents), 0) FROM events e LEFT JOIN outbox o ON o.seq = e.seq
+   WHERE e.voucher_id = :voucher_id AND e.amount_cents IS NOT NULL
+   AND (o.state IS NULL OR o.state != 'synced' OR COALESCE(o.synced_mark, 0) >
+        CASE WHEN s.voucher_id IS NULL THEN -1 ELSE COALESCE(s.mark, 0) END)),
+  (SELECT COALESCE(SUM(e.amount_cents), 0) FROM events e LEFT JOIN outbox o ON o.seq = e.seq
+   WHERE e.voucher_id = :voucher_id AND e.kind = 'voucher_spend'
+   AND (o.state IS NULL OR o.state != 'synced')
+   AND NOT EXISTS (SELECT 1 FROM events v WHERE v.voids = e.id))
+FROM (SELECT 1) LEFT JOIN voucher_states s ON s.voucher_id = :voucher_id
+"""
 
 
 def _check_amount(amount_cents: int, currency: str) -> None:
