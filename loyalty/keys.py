@@ -5,15 +5,28 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from loyalty.db import private_dir
+from loyalty.db import CATALOG, private_dir
 
 
 class KeyFileError(Exception):
-    """A key file is missing, unreadable or too open; the message says how to fix it."""
+    """A key file is missing, unreadable or too open; the message says how to fix it.
+
+    ``str()`` is the English sentence; ``text(language)`` says it in the counter's language.
+    """
+
+    def __init__(self, key: str, **params: Any) -> None:
+        self.key = key
+        self.params = params
+        super().__init__(self.text("en"))
+
+    def text(self, language: str) -> str:
+        """The sentence for the person at the counter."""
+        return CATALOG.text(self.key, language, **self.params)
 
 
 def write_secret(path: Path, data: bytes) -> None:
@@ -35,14 +48,9 @@ def check_private(path: Path) -> None:
     try:
         mode = path.stat().st_mode
     except FileNotFoundError as exc:
-        raise KeyFileError(
-            f"the key file {path} is missing. Run `citie-terminal init` to create one."
-        ) from exc
+        raise KeyFileError("keys.missing", path=str(path)) from exc
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise KeyFileError(
-            f"the key file {path} can be read by other users (mode {stat.S_IMODE(mode):04o}). "
-            f"Fix it with: chmod 600 {path}"
-        )
+        raise KeyFileError("keys.too_open", path=str(path), mode=f"{stat.S_IMODE(mode):04o}")
 
 
 def generate_key_pair(private_path: Path, public_path: Path) -> Ed25519PrivateKey:
@@ -64,12 +72,9 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (ValueError, TypeError, OSError) as exc:
-        raise KeyFileError(
-            f"the key file {path} cannot be read as an Ed25519 private key ({exc}). "
-            "Restore it from a backup, or move it away, run `citie-terminal init` and pair again."
-        ) from exc
+        raise KeyFileError("keys.unreadable", path=str(path), cause=str(exc)[:200]) from exc
     if not isinstance(key, Ed25519PrivateKey):
-        raise KeyFileError(f"the key file {path} does not hold an Ed25519 key.")
+        raise KeyFileError("keys.not_ed25519", path=str(path))
     return key
 
 

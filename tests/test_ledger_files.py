@@ -279,6 +279,11 @@ def test_a_world_readable_key_refuses_before_anything_is_recorded(counter: Count
     checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
     assert checks["private key"]["status"] == "fail"
     assert "chmod 600" in checks["private key"]["detail"]
+    dutch = counter.run("stamp", code, "--lang", "nl")
+    assert dutch.stderr.startswith(
+        f"refused: key_file: Het sleutelbestand {key} is leesbaar voor andere gebruikers "
+        f"(modus 0644). Herstel het met: chmod 600 {key}"
+    ), dutch.stderr
     key.chmod(0o600)
     assert counter.run("stamp", code).exit_code == 0
 

@@ -45,7 +45,7 @@ def _load(env: CliEnv, ref: str) -> tuple[Receipt, int]:
         except ReceiptNotFound as exc:
             raise Refused(exc.reason, exc.text(env.language)) from exc
         except KeyFileError as exc:
-            raise Refused("key_file", str(exc), exit_code=3) from exc
+            raise Refused("key_file", exc.text(env.language), exit_code=3) from exc
     finally:
         store.close()
     return receipt, columns_for_paper(settings.printer.paper_width_mm)

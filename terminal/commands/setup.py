@@ -66,7 +66,7 @@ def ensure_private_key(env: CliEnv) -> Path:
     try:
         check_private(path)
     except KeyFileError as exc:
-        raise Refused("key_file", str(exc), exit_code=3) from exc
+        raise Refused("key_file", exc.text(env.language), exit_code=3) from exc
     return path
 
 
@@ -170,7 +170,7 @@ def init(
         try:
             check_private(key_path)
         except KeyFileError as exc:
-            raise Refused("key_file", str(exc), exit_code=3) from exc
+            raise Refused("key_file", exc.text(env.language), exit_code=3) from exc
         kept.append(env.say("cli.what.key_pair", path=key_path))
     else:
         generate_key_pair(key_path, settings.public_key_path)
@@ -304,7 +304,7 @@ def config_check(env: CliEnv, show: bool, as_json: bool) -> None:
         try:
             check_private(key_path)
         except KeyFileError as exc:
-            raise Refused("key_file", str(exc), exit_code=2) from exc
+            raise Refused("key_file", exc.text(env.language), exit_code=2) from exc
     if as_json:
         shown = settings.model_dump(mode="json") if show else None
         emit({"ok": True, "config": str(path), "exists": path.exists(), "settings": shown})
