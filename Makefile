@@ -13,7 +13,7 @@ PACKAGES := terminal scanner sync receipts config loyalty city
 # in one process): about half the wall time on CI's 2 cores. PYTEST_WORKERS= runs serially.
 PYTEST_WORKERS ?= -n 2 --dist loadfile
 
-.PHONY: run test test-lowest setup system-libs postgresql lint typecheck bench clean
+.PHONY: run test test-lowest setup system-libs postgresql lint typecheck bench bench-long clean
 
 run: setup
 	@$(BIN)/python -m terminal.demo_run
@@ -87,8 +87,16 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy --strict $(addprefix -p ,$(PACKAGES))
 
+# The long runs (a 40-minute soak, a city fleet on PostgreSQL) are `make bench-long`.
+BENCH_LONG := bench/soak.py bench/fleet.py
+
 bench: setup
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in $(filter-out $(BENCH_LONG),$(wildcard bench/*.py)); do \
+		echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+bench-long: setup
+	@$(MAKE) --no-print-directory system-libs postgresql STRICT=1
+	@for script in $(BENCH_LONG); do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
