@@ -1241,11 +1241,24 @@ class PlatformStore(ABC):
                 ),
                 "overdrafts": one("SELECT COUNT(*) FROM events WHERE overdraft = 1"),
                 # replace() rather than LIKE: no % in SQL that PostgreSQL's driver formats.
+                # Commas around: 'daily_limit' is inside 'city_daily_limit' too.
                 "flagged_daily_limit": one(
-                    "SELECT COUNT(*) FROM events WHERE replace(flags, 'daily_limit', '') != flags"
+                    "SELECT COUNT(*) FROM events "
+                    "WHERE replace(',' || flags || ',', ',daily_limit,', '') != ',' || flags || ','"
                 ),
                 "flagged_clock_skew": one(
                     "SELECT COUNT(*) FROM events WHERE replace(flags, 'clock_skew', '') != flags"
+                ),
+                "flagged_velocity": one(
+                    "SELECT COUNT(*) FROM events WHERE replace(flags, 'velocity', '') != flags"
+                ),
+                "flagged_city_daily_limit": one(
+                    "SELECT COUNT(*) FROM events "
+                    "WHERE replace(flags, 'city_daily_limit', '') != flags"
+                ),
+                "flagged_cards": one("SELECT COUNT(*) FROM card_flags"),
+                "flagged_staff_days": one(
+                    "SELECT COUNT(*) FROM staff_days WHERE flagged_at IS NOT NULL"
                 ),
                 "revoked_cards": one("SELECT COUNT(*) FROM revoked"),
                 "vouchers": one("SELECT COUNT(*) FROM vouchers"),

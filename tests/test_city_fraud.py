@@ -94,6 +94,7 @@ def test_a_card_at_three_shops_within_half_an_hour_is_flagged_and_sent_to_every_
     ]
 
     assert card_flags(store) == {CARD: [fraud.VELOCITY]}
+    assert (store.stats()["flagged_velocity"], store.stats()["flagged_cards"]) == (1, 1)
     stored = store.query("SELECT terminal_id, flags FROM events WHERE flags != ''")
     assert stored == [(butcher.id, fraud.VELOCITY)]
     page = store.updates(elsewhere, "0")
@@ -144,6 +145,8 @@ def test_more_stamps_in_a_day_than_the_city_allows_flags_the_card(store: Platfor
     )
     assert flags == [[], [fraud.CITY_DAILY_LIMIT]]  # 20 is the limit, 21 passes it
     assert card_flags(store) == {CARD: [fraud.CITY_DAILY_LIMIT]}
+    figures = store.stats()  # a shop's own daily_limit is another count
+    assert (figures["flagged_city_daily_limit"], figures["flagged_daily_limit"]) == (1, 0)
     # The next day starts again from zero.
     tomorrow = MORNING + timedelta(days=1)
     assert send(store, shops[0], event(shops[0], tomorrow, stamps=8)) == [[]]
@@ -183,6 +186,7 @@ def test_a_staff_member_whose_voids_pass_the_share_is_listed(store: PlatformStor
         (other_till.id, None, 12, 3),
     ]
     assert {r["day"] for r in listed} == {"2026-03-03"}
+    assert store.stats()["flagged_staff_days"] == 2
     assert card_flags(store) == {}  # a staff member is flagged, not the cards
 
 
