@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "terminal.commands.scan",
     "terminal.commands.sync",
     "terminal.commands.counter",
+    "terminal.commands.vouchers",
     "terminal.commands.staff",
     "terminal.commands.history",
 ]
