@@ -30,6 +30,28 @@ EARNING = ("stamp", "purchase")
 
 
 @dataclass(frozen=True)
+class StaffFigures:
+    """What one staff member did in a period, as recorded (gross: a void is counted as the
+    voider's void, and the voided event stays in its recorder's figures)."""
+
+    staff_id: str
+    name: str
+    stamps: int
+    """Stamps given with their stamps and purchases."""
+    rewards: int
+    purchases: int
+    purchase_total_cents: int
+    voids: int
+    """Voids they recorded."""
+    approvals: int
+    """Events they approved as a manager (their own approved actions included)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The figures as a JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class DayReport:
     """One local day's figures, voids netted as the module docstring says."""
 
@@ -47,11 +69,14 @@ class DayReport:
     """City voucher spends made that day, voids netted (not in ``purchases``)."""
     voucher_spent_cents: int = 0
     """What was paid with city vouchers that day, voids netted: what the city owes the shop."""
+    staff: tuple[StaffFigures, ...] = ()
+    """Per staff member who recorded or approved something that day, by name."""
 
     def to_json(self) -> dict[str, Any]:
         """The figures as a JSON-ready dict."""
         data = asdict(self)
         data["day"] = self.day.isoformat()
+        data["staff"] = [figures.to_json() for figures in self.staff]
         return data
 
 
@@ -100,6 +125,8 @@ class _Row:
     state: str | None
     voids: str | None
     voided_kind: str | None
+    staff_id: str | None = None
+    approver_id: str | None = None
 
 
 def _local_midnight(day: date, tz: tzinfo) -> datetime:
@@ -111,7 +138,7 @@ def _rows(store: Store, first: date, last: date, tz: tzinfo) -> list[_Row]:
     end = iso(_local_midnight(last + timedelta(days=1), tz))
     cursor = store.read().execute(
         "SELECT e.id, e.kind, e.card_id, e.stamps, e.amount_cents, e.occurred_at, o.state, "
-        "e.voids, v.kind FROM events e "
+        "e.voids, v.kind, e.staff_id, e.approver_id FROM events e "
         "LEFT JOIN outbox o ON o.seq = e.seq "
         "LEFT JOIN events v ON v.id = e.voids "
         "WHERE e.occurred_at >= ? AND e.occurred_at < ? ORDER BY e.seq",
@@ -128,6 +155,8 @@ def _rows(store: Store, first: date, last: date, tz: tzinfo) -> list[_Row]:
             state=row[6],
             voids=row[7],
             voided_kind=row[8],
+            staff_id=row[9],
+            approver_id=row[10],
         )
         for row in cursor.fetchall()
     ]
@@ -142,7 +171,39 @@ def _stamps_issued(row: _Row) -> int:
     return 0
 
 
-def _day_figures(day: date, rows: list[_Row], currency: str) -> DayReport:
+def staff_names(store: Store) -> dict[str, str]:
+    """Every staff id ever given on this terminal (removed accounts too) -> its name."""
+    rows = store.read().execute("SELECT id, name FROM staff").fetchall()
+    return {str(row[0]): str(row[1]) for row in rows}
+
+
+def staff_figures(rows: list[_Row], names: dict[str, str]) -> tuple[StaffFigures, ...]:
+    """Per staff member: what they recorded and what they approved, sorted by name."""
+    counts: dict[str, list[int]] = {}
+    for row in rows:
+        if row.staff_id is not None:
+            mine = counts.setdefault(row.staff_id, [0] * 6)
+            if row.kind in EARNING:
+                mine[0] += max(row.stamps, 0)
+            if row.kind == "redeem":
+                mine[1] += 1
+            elif row.kind == "purchase":
+                mine[2] += 1
+                mine[3] += row.amount_cents or 0
+            elif row.kind == "void":
+                mine[4] += 1
+        if row.approver_id is not None:
+            counts.setdefault(row.approver_id, [0] * 6)[5] += 1
+    figures = [
+        StaffFigures(staff_id, names.get(staff_id, staff_id), *values)
+        for staff_id, values in counts.items()
+    ]
+    return tuple(sorted(figures, key=lambda f: (f.name.casefold(), f.staff_id)))
+
+
+def _day_figures(
+    day: date, rows: list[_Row], currency: str, names: dict[str, str] | None = None
+) -> DayReport:
     stamps = rewards = purchases = total = voids = pending = quarantined = 0
     voucher_spends = voucher_cents = 0
     for row in rows:
@@ -190,14 +251,15 @@ def _day_figures(day: date, rows: list[_Row], currency: str) -> DayReport:
         quarantined=quarantined,
         voucher_spends=voucher_spends,
         voucher_spent_cents=voucher_cents,
+        staff=() if names is None else staff_figures(rows, names),
     )
 
 
 def day_report(
     store: Store, day: date, *, tz: tzinfo = SHOP_TZ, currency: str = "EUR"
 ) -> DayReport:
-    """The figures of one local day."""
-    return _day_figures(day, _rows(store, day, day, tz), currency)
+    """The figures of one local day (per staff member too)."""
+    return _day_figures(day, _rows(store, day, day, tz), currency, staff_names(store))
 
 
 def hourly(store: Store, day: date, *, tz: tzinfo = SHOP_TZ) -> list[HourFigures]:
@@ -348,10 +410,13 @@ class MonthReport:
             quarantined=sum(d.quarantined for d in self.days),
             voucher_spends=sum(d.voucher_spends for d in self.days),
             voucher_spent_cents=sum(d.voucher_spent_cents for d in self.days),
+            staff=self.staff,
         )
 
     distinct_cards: int = 0
     """Cards seen in the month (a card seen on several days counts once)."""
+    staff: tuple[StaffFigures, ...] = ()
+    """Per staff member over the whole month."""
 
     def to_json(self) -> dict[str, Any]:
         """The month as a JSON-ready dict: its days and the totals."""
@@ -375,9 +440,12 @@ def month_report(
     by_day: dict[date, list[_Row]] = {}
     for row in rows:
         by_day.setdefault(row.local.date(), []).append(row)
+    names = staff_names(store)
     days = [
-        _day_figures(first + timedelta(days=n), by_day.get(first + timedelta(days=n), []), currency)
+        _day_figures(
+            first + timedelta(days=n), by_day.get(first + timedelta(days=n), []), currency, names
+        )
         for n in range((last - first).days + 1)
     ]
-    whole = _day_figures(first, rows, currency)
-    return MonthReport(year, month, days, whole.distinct_cards)
+    whole = _day_figures(first, rows, currency, names)
+    return MonthReport(year, month, days, whole.distinct_cards, whole.staff)

@@ -150,13 +150,17 @@ def clean_name(name: str) -> str:
     """A staff name as stored: NFC, spaces collapsed; ``StaffError`` (name_format) if unfit.
 
     1 to 40 characters, no control or format characters (a bidi override would make a
-    history line read differently from what it holds), and not shaped like a staff id.
+    history line read differently from what it holds), not starting with ``= + - @`` (a
+    formula in a spreadsheet), and not shaped like a staff id.
     """
     raw = unicodedata.normalize("NFC", name)
     if any(unicodedata.category(char).startswith("C") for char in raw):
         raise StaffError(StaffReason.NAME_FORMAT, max=NAME_MAX)
     text = " ".join(raw.split())
     if not 1 <= len(text) <= NAME_MAX or ID_PATTERN.fullmatch(text.lower()):
+        raise StaffError(StaffReason.NAME_FORMAT, max=NAME_MAX)
+    if text[0] in "=+-@":
+        # A name goes into report --csv: a spreadsheet would run a cell starting so.
         raise StaffError(StaffReason.NAME_FORMAT, max=NAME_MAX)
     return text
 

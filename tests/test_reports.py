@@ -62,6 +62,7 @@ def test_day_figures_net_voids_where_they_are_made(store: Store) -> None:
         "quarantined": 1,
         "voucher_spends": 0,
         "voucher_spent_cents": 0,
+        "staff": [],  # no staff accounts: nobody to name
     }
     yesterday = day_report(store, DAY - timedelta(days=1))
     # Yesterday's figures did not change when its purchase was voided today.

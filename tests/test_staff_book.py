@@ -70,7 +70,7 @@ def test_names_are_unique_whatever_the_case_and_clean(book: StaffBook) -> None:
     book.add("Anna Peeters", Role.MANAGER, "1234")
     with refused(StaffReason.NAME_TAKEN):
         book.add("anna  PEETERS", Role.CASHIER, "5678")
-    for bad in ("", " ", "x" * 41, "Eve\u202etxt", "tab\there", "st-1a2b3c4d"):
+    for bad in ("", " ", "x" * 41, "Eve\u202etxt", "tab\there", "st-1a2b3c4d", "=HYPERLINK(1)"):
         with refused(StaffReason.NAME_FORMAT):
             book.add(bad, Role.CASHIER, "5678")
     for pin in ("123", "123456789", "12a4", "١٢٣٤", " 1234"):

@@ -361,3 +361,49 @@ def test_no_pin_in_any_output_when_a_run_is_interrupted(shop: Shop, tmp_path: Pa
     assert done.returncode != 0
     for pin in PINS:
         assert pin.encode() not in done.stdout + done.stderr
+
+
+def test_report_gives_figures_per_staff_member(shop: Shop) -> None:
+    bert = add_bert(shop)
+    code = shop.card()
+    stamped = shop.json("stamp", code, "--count", "2", "--staff", "Bert", input=f"{BERT}\n")
+    shop.json("purchase", code, "--amount", "12,50", "--staff", "Bert", input=f"{BERT}\n")
+    shop.json(
+        "void",
+        str(stamped["receipt_no"]),
+        "--staff",
+        "Bert",
+        "--approver",
+        "Anna Peeters",
+        input=f"{BERT}\n{ANNA}\n",
+    )
+    day = shop.json("report")
+    staff = day["staff"]
+    assert isinstance(staff, list)
+    by_name = {row["name"]: row for row in staff}
+    assert by_name["Bert"] == {
+        "staff_id": bert["id"],
+        "name": "Bert",
+        "stamps": 3,  # 2 by hand + 1 for the visit's purchase, as recorded; the void is Bert's
+        "rewards": 0,
+        "purchases": 1,
+        "purchase_total_cents": 1250,
+        "voids": 1,
+        "approvals": 0,
+    }
+    assert by_name["Anna Peeters"]["approvals"] == 1
+    assert by_name["Anna Peeters"]["voids"] == 0
+    rows = shop.ok("report", "--csv", "--by-staff").stdout.splitlines()
+    assert rows[0] == "staff_id,name,stamps,rewards,purchases,purchase_total,voids,approvals"
+    assert f"{bert['id']},Bert,3,0,1,12.50,1,0" in rows
+    text = shop.ok("report", "--lang", "en").stdout
+    assert "Per staff member:" in text
+    assert "Bert: 3 stamps, 0 rewards, 1 purchases, 1 voids, 0 approvals given" in text
+    month = shop.json("report", "--month", str(stamped["occurred_at"])[:7])
+    total = month["total"]
+    assert isinstance(total, dict)
+    assert {row["name"]: row["approvals"] for row in total["staff"]} == {
+        "Anna Peeters": 1,
+        "Bert": 0,
+    }
+    shop.no_pin_shown()

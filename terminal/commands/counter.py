@@ -36,8 +36,17 @@ from loyalty.programs import (
     ProgramError,
     program_in_force,
 )
-from loyalty.reports import EXPORT_COLUMNS, DayReport, decimal_text, event_rows, month_report
+from loyalty.reports import (
+    EXPORT_COLUMNS,
+    DayReport,
+    StaffFigures,
+    day_report,
+    decimal_text,
+    event_rows,
+    month_report,
+)
 from loyalty.reports import report as build_report
+from loyalty.staff import CATALOG as STAFF_CATALOG
 from loyalty.staff import approval_needed
 from loyalty.trust import CardVerifier
 from sync.lock import CounterRunning, SyncBusy, no_counter_open, sync_lock
@@ -444,30 +453,44 @@ def _figures_lines(s: Session, d: DayReport) -> None:
     help="A whole local month instead of a day: each day's figures and the totals.",
 )
 @click.option("--csv", "as_csv", is_flag=True, help="CSV: the day's events, or the month's days.")
+@click.option(
+    "--by-staff",
+    is_flag=True,
+    help="With --csv: one row per staff member (stamps, rewards, purchases, voids, approvals).",
+)
 @json_option
 @common_options
 @pass_env
 def report(
-    env: CliEnv, day_text: str | None, month_text: str | None, as_csv: bool, as_json: bool
+    env: CliEnv,
+    day_text: str | None,
+    month_text: str | None,
+    as_csv: bool,
+    by_staff: bool,
+    as_json: bool,
 ) -> None:
     """End-of-day figures: stamps, rewards, purchases, cards, voids, pending sync, and city
     voucher spends apart (count and sum, voids netted).
 
     --csv prints the day's events (one row each, voids included; a voucher spend names its
     voucher_id) or, with --month, one row per day and the month's total: money as decimal text
-    with its currency.
+    with its currency. Per staff member (who recorded, who approved): in the text, in --json
+    ("staff"), and with --csv --by-staff one row each.
     """
     one_format(env, as_csv, as_json)
     if day_text is not None and month_text is not None:
         raise Refused("bad_options", env.say("cli.month_and_day"), exit_code=2)
     if month_text is not None:
         year, month = parse_month(env, month_text)
-        _month(env, year, month, as_csv, as_json)
+        _month(env, year, month, as_csv, as_json, by_staff)
         return
     wanted: date = (
         parse_day(env, day_text) if day_text is not None else utc_now().astimezone(SHOP_TZ).date()
     )
     with session(env) as s:
+        if as_csv and by_staff:
+            write_csv(_staff_rows(day_report(s.store, wanted).staff), STAFF_COLUMNS)
+            return
         if as_csv:
             write_csv(event_rows(s.store, wanted, wanted), EXPORT_COLUMNS)
             return
@@ -480,19 +503,60 @@ def report(
     day_shown = date_text(noon, s.language, SHOP_TZ)
     click.echo(s.say("cli.report.title", day=day_shown, tz=SHOP_TZ.key))
     _figures_lines(s, d)
+    _staff_lines(s, d.staff)
     busy = [h for h in result.hours if h.events]
     if busy:
         hours = ", ".join(f"{h.hour:02d}h {h.events}" for h in busy)
         click.echo("  " + s.say("cli.report.hours", hours=hours))
 
 
-def _month(env: CliEnv, year: int, month: int, as_csv: bool, as_json: bool) -> None:
+STAFF_COLUMNS = (
+    "staff_id",
+    "name",
+    "stamps",
+    "rewards",
+    "purchases",
+    "purchase_total",
+    "voids",
+    "approvals",
+)
+"""The columns of ``report --csv --by-staff``: one row per staff member."""
+
+
+def _staff_rows(staff: Sequence[StaffFigures]) -> list[dict[str, Any]]:
+    return [{**f.to_json(), "purchase_total": decimal_text(f.purchase_total_cents)} for f in staff]
+
+
+def _staff_lines(s: Session, staff: Sequence[StaffFigures]) -> None:
+    if not staff:
+        return
+    click.echo("  " + STAFF_CATALOG.text("staff.report.title", s.language))
+    for f in staff:
+        line = STAFF_CATALOG.text(
+            "staff.report.line",
+            s.language,
+            name=f.name,
+            stamps=f.stamps,
+            rewards=f.rewards,
+            purchases=f.purchases,
+            voids=f.voids,
+            approvals=f.approvals,
+        )
+        click.echo(f"    {line}")
+
+
+def _month(
+    env: CliEnv, year: int, month: int, as_csv: bool, as_json: bool, by_staff: bool = False
+) -> None:
     with session(env) as s:
         result = month_report(s.store, year, month)
     if as_json:
         emit(result.to_json())
         return
     total = result.total
+    if as_csv and by_staff:
+        write_csv(_staff_rows(result.staff), STAFF_COLUMNS)
+        return
     if as_csv:
         rows = [_day_row(d, d.day.isoformat()) for d in result.days]
         rows.append(_day_row(total, s.say("cli.report.total")))
@@ -500,6 +564,7 @@ def _month(env: CliEnv, year: int, month: int, as_csv: bool, as_json: bool) -> N
         return
     click.echo(s.say("cli.report.month_title", month=f"{year:04d}-{month:02d}", tz=SHOP_TZ.key))
     _figures_lines(s, total)
+    _staff_lines(s, total.staff)
 
 
 @click.group("ledger")
