@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from city.cli import cli as city_cli
 from config.settings import ProgramSettings
@@ -517,3 +521,90 @@ def test_a_real_sync_brings_the_confirmation_and_frees_the_offline_allowance(
     run_sync(terminal.settings, terminal.store, policy=FAST, backup=False)
     assert book.balance(voucher) == balance
     assert book.spend(voucher, None).event.amount_cents == 5000
+
+
+# --- any sequence of spends, voids, pushes and pulls ---------------------------------------------
+
+
+class OneTerminal(RuleBasedStateMachine):
+    """One terminal, one voucher, a platform that confirms what was pushed (voids netted).
+
+    Whatever the order, what is left equals face - every spend net of voids (the mark trick
+    counts each event once: from the confirmation or from the ledger, never both, never
+    neither), and the spends not synced never exceed the offline allowance.
+    """
+
+    FACE = 10_000
+    CAP = 3000
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.folder = tempfile.TemporaryDirectory()
+        self.store = Store.open(Path(self.folder.name) / "ledger.db")
+        self.ledger = Ledger(self.store, shop_id="shop-a", terminal_id="t1")
+        self.book = VoucherBook(self.ledger, offline_max_cents=self.CAP)
+        self.voucher = make_voucher(self.FACE)
+        self.version = 0
+        self.spends: list[str] = []
+
+    def teardown(self) -> None:
+        self.store.close()
+        self.folder.cleanup()
+
+    def net(self, synced_only: bool = False) -> int:
+        sql = "SELECT COALESCE(SUM(e.amount_cents), 0) FROM events e JOIN outbox o USING (seq)"
+        if synced_only:
+            sql += " WHERE o.state = 'synced'"
+        return int(self.store.read().execute(sql).fetchone()[0])
+
+    @rule(amount=st.one_of(st.none(), st.integers(min_value=-5, max_value=4000)))
+    def spend(self, amount: int | None) -> None:
+        before = self.book.balance(self.voucher)
+        try:
+            recorded = self.book.spend(self.voucher, amount, now=NOW)
+        except VoucherRefused as refused:
+            if amount is not None and amount > 0:
+                assert amount > before.spendable_cents or before.remaining_cents == 0
+            if refused.refusal.remaining_cents is not None:
+                assert refused.refusal.remaining_cents == before.spendable_cents
+            return
+        assert recorded.event.amount_cents is not None
+        assert 0 < recorded.event.amount_cents <= before.spendable_cents
+        self.spends.append(recorded.event.id)
+
+    @precondition(lambda self: bool(self.spends))
+    @rule(pick=st.integers(min_value=0, max_value=50))
+    def void(self, pick: int) -> None:
+        event_id = self.spends.pop(pick % len(self.spends))
+        self.ledger.void(event_id, now=NOW)
+
+    @rule()
+    def push(self) -> None:
+        mark_synced(self.store)
+
+    @rule()
+    def pull(self) -> None:
+        self.version += 1
+        confirm(self.store, self.voucher, self.net(synced_only=True), version=self.version)
+
+    @invariant()
+    def counted_once_and_capped(self) -> None:
+        balance = self.book.balance(self.voucher)
+        assert balance.remaining_cents == self.FACE - self.net()
+        (unsynced,) = (
+            self.store.read()
+            .execute(
+                "SELECT COALESCE(SUM(e.amount_cents), 0) FROM events e JOIN outbox o USING (seq) "
+                "WHERE e.kind = 'voucher_spend' AND o.state != 'synced' "
+                "AND NOT EXISTS (SELECT 1 FROM events v WHERE v.voids = e.id)"
+            )
+            .fetchone()
+        )
+        assert unsynced <= self.CAP
+        assert balance.offline_left_cents == self.CAP - unsynced
+
+
+OneTerminal.TestCase.settings = settings(
+    max_examples=40, stateful_step_count=25, deadline=None, database=None
+)
+test_any_order_of_spends_voids_pushes_and_pulls = OneTerminal.TestCase
