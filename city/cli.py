@@ -15,6 +15,7 @@ import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
@@ -22,17 +23,21 @@ import click
 import platformdirs
 from pydantic import TypeAdapter, ValidationError
 
-from city import checks, fraud
+from city import checks, fraud, statement
+from city import vouchers as voucher_books
 from city.app import Limits
 from city.faults import FaultConfig
 from city.issuer import Issuer, IssuerError
 from city.roots import CityRoot, RootError
 from city.serve import ENV_DB, ServeOptions, serving_lock
 from city.serve import run as run_server
-from city.sheets import write_sheet_pdf
+from city.sheets import write_sheet_pdf, write_voucher_sheet_pdf
 from city.store import LIST_PAGE, PlatformError, PlatformStore, is_postgres, open_store, redact
+from loyalty.money import AmountError, parse_amount
 from loyalty.programs import ProgramError, read_program_file
+from loyalty.vouchers import campaign_is_valid, voucher_number
 from receipts.cards import render_card_pdf, render_card_png
+from receipts.vouchers import render_voucher_pdf, render_voucher_png
 from sync.protocol import Id
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,6 +48,8 @@ DB_POINTER = "database.url"
 ISSUER_DIR = "issuer"
 MAX_NEW_CARDS = 100_000
 """Most cards one `card new --count` issues (a city's mailing is a few thousand)."""
+MAX_NEW_VOUCHERS = 100_000
+"""Most vouchers one `voucher new --count` issues."""
 
 
 class Refused(click.ClickException):
@@ -903,6 +910,344 @@ def stats(env: PlatformEnv, as_json: bool) -> None:
     width = max(len(k) for k in figures)
     for key, value in figures.items():
         click.echo(f"{key.replace('_', ' '):<{width}}  {value}")
+
+
+@cli.group()
+def voucher() -> None:
+    """City vouchers: issue, revoke, and the books (summary); `statement` is a shop's payout."""
+
+
+def parse_face(text: str) -> int:
+    """``--amount`` in cents (``25,00``, ``25.00``, ``€ 25``), or a refusal naming why not."""
+    try:
+        return parse_amount(text)
+    except AmountError as exc:
+        raise Refused(
+            "bad_amount", f"--amount {text[:40]!r} ({exc.reason.value}): {exc.text('en')}"
+        ) from exc
+
+
+@voucher.command("new")
+@click.option("--amount", required=True, help="The face value, e.g. 25,00 (cents after , or .).")
+@click.option(
+    "--count",
+    type=click.IntRange(1, MAX_NEW_VOUCHERS),
+    default=1,
+    show_default=True,
+    help="How many vouchers to issue (a city's mailing).",
+)
+@click.option(
+    "--expires",
+    "expires_days",
+    type=click.IntRange(1, 3650),
+    default=365,
+    show_default=True,
+    help="Days until the vouchers expire.",
+)
+@click.option("--campaign", default="", help="The campaign they belong to (the summary's lines).")
+@click.option("--city", help="The issuing city's short name (default: the issuer's name).")
+@click.option(
+    "--png",
+    "png_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the printable voucher (85.6 x 54 mm at 300 dpi) as PNG (one voucher only).",
+)
+@click.option(
+    "--pdf",
+    "pdf_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write it as a PDF of card size; with --count, A4 sheets of ten for a mailing.",
+)
+@click.option(
+    "--language",
+    type=click.Choice(["fr", "nl", "de", "en"]),
+    default="nl",
+    show_default=True,
+    help="Language of the words printed on the voucher.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, one voucher a line.")
+@data_dir_option
+@pass_env
+def voucher_new(
+    env: PlatformEnv,
+    amount: str,
+    count: int,
+    expires_days: int,
+    campaign: str,
+    city: str | None,
+    png_path: Path | None,
+    pdf_path: Path | None,
+    language: str,
+    as_json: bool,
+) -> None:
+    """Issue city vouchers and print their codes (the last line); --png/--pdf print them."""
+    face = parse_face(amount)
+    if count > 1 and png_path is not None:
+        raise Refused(
+            "png_one_voucher",
+            "--png writes one voucher; for several use --pdf, which writes A4 sheets.",
+        )
+    if not campaign_is_valid(campaign) or len(campaign) > voucher_books.MAX_CAMPAIGN:
+        raise Refused(
+            "bad_campaign",
+            f"--campaign {campaign[:40]!r} must be at most {voucher_books.MAX_CAMPAIGN} "
+            "printable characters, without spaces at the ends.",
+        )
+    issuer = open_issuer(env)
+    try:
+        made = [
+            issuer.issue_voucher(
+                face,
+                city=city or issuer.issuer,
+                campaign=campaign,
+                expires_days=expires_days,
+            )
+            for _ in range(count)
+        ]
+    except ValueError as exc:
+        raise Refused("bad_voucher", f"{exc}.") from exc
+    with env.store() as store:
+        store.add_vouchers([v for v, _ in made])
+    first, first_code = made[0]
+
+    def one(render: Callable[..., bytes]) -> bytes:
+        return render(
+            first_code,
+            first.voucher_id,
+            first.face_cents,
+            first.currency,
+            first.expires_at,
+            first.city,
+            campaign=first.campaign,
+            language=language,
+        )
+
+    outputs: list[tuple[Path | None, Callable[[BinaryIO], object]]] = [
+        (png_path, lambda out: out.write(one(render_voucher_png))),
+        (
+            pdf_path,
+            lambda out: (
+                out.write(one(render_voucher_pdf))
+                if count == 1
+                else write_voucher_sheet_pdf(
+                    [
+                        (
+                            v.voucher_id,
+                            code,
+                            v.face_cents,
+                            v.currency,
+                            v.expires_at,
+                            v.city,
+                            v.campaign,
+                        )
+                        for v, code in made
+                    ],
+                    out,
+                    language=language,
+                )
+            ),
+        ),
+    ]
+    written: dict[str, str] = {}
+    for path, render in outputs:
+        if path is None:
+            continue
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("wb") as out:
+                render(out)
+        except OSError as exc:
+            issued = first.voucher_id if count == 1 else f"{count} vouchers"
+            raise Refused(
+                "not_written",
+                f"voucher {issued} was issued, but {path} could not be written "
+                f"({exc.strerror}); choose another path and print it again.",
+            ) from exc
+        written[path.suffix.lstrip(".") or "file"] = str(path)
+    for issued_voucher, code in made:
+        if as_json:
+            emit(issued_voucher.to_json() | {"code": code} | (written if count == 1 else {}))
+        else:
+            click.echo(code)
+    if as_json and count > 1 and written:
+        emit({"vouchers": count, **written})
+    elif not as_json:
+        for path_text in written.values():
+            click.echo(f"written: {path_text}", err=True)
+
+
+@voucher.command("revoke")
+@click.argument("voucher_ids", nargs=-1)
+@click.option(
+    "--from",
+    "from_file",
+    type=click.File("r", encoding="utf-8"),
+    help="A file of voucher ids, one a line ('-' reads standard input; # starts a comment).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@data_dir_option
+@pass_env
+def voucher_revoke(
+    env: PlatformEnv, voucher_ids: tuple[str, ...], from_file: Any, as_json: bool
+) -> None:
+    """Revoke vouchers: terminals refuse them after their next pull; spends already made
+    offline still arrive, kept and flagged voucher_revoked.
+
+    Ids this platform never issued are refused (all listed, exit 1) and nothing is revoked.
+    """
+    typed = [v.strip() for v in voucher_ids if v.strip()]
+    if from_file is not None:
+        for line in from_file:
+            text = line.split("#", 1)[0].strip()
+            if text:
+                typed.append(text)
+    if not typed:
+        raise Refused(
+            "no_vouchers", "name the vouchers to revoke: voucher revoke ID... or --from FILE."
+        )
+    # A typed id in any case, with spaces or dashes, is the voucher it names.
+    wanted = list(dict.fromkeys(voucher_number(v) or v for v in typed))
+    with env.store() as store:
+        unknown = store.unknown_vouchers(wanted)
+        if unknown:
+            if as_json:
+                emit({"revoked": 0, "unknown": unknown})
+            shown = ", ".join(repr(u[:40]) for u in unknown[:20]) + (
+                f" (+{len(unknown) - 20} more; --json lists them all)" if len(unknown) > 20 else ""
+            )
+            raise Refused(
+                "unknown_vouchers",
+                f"{len(unknown)} of {len(wanted)} voucher id(s) were never issued by this "
+                f"platform: {shown}. Nothing was revoked; check the ids and try again.",
+            )
+        fresh = store.revoke_vouchers(wanted)
+    if as_json:
+        emit({"revoked": fresh, "already_revoked": len(wanted) - fresh})
+    elif len(wanted) == 1:
+        click.echo(
+            f"revoked: {wanted[0]}" if fresh else f"unchanged: {wanted[0]} was already revoked"
+        )
+    else:
+        click.echo(f"revoked: {fresh} voucher(s); {len(wanted) - fresh} were already revoked")
+
+
+@voucher.command("summary")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON, one campaign a line, then the total."
+)
+@data_dir_option
+@pass_env
+def voucher_summary(env: PlatformEnv, as_json: bool) -> None:
+    """The city's voucher books per campaign and in total: issued, spent, voided, expired
+    (unspent value of expired vouchers), revoked (unspent value), overspent (spent beyond the
+    face value) and outstanding (the city's liability), all from the stored events."""
+    with env.store() as store:
+        figures = store.voucher_summary()
+    if as_json:
+        for line in figures:
+            emit(line.to_json())
+        return
+    names = ("issued", "spent", "voided", "expired", "revoked", "overspent", "outstanding")
+    click.echo(f"{'campaign':<24} {'vouchers':>8} " + " ".join(f"{n:>14}" for n in names))
+    for line in figures:
+        label = "TOTAL" if line.campaign == voucher_books.TOTAL else (line.campaign or "-")
+        amounts = (
+            line.issued_cents,
+            line.spent_cents,
+            line.voided_cents,
+            line.expired_cents,
+            line.revoked_cents,
+            line.overspent_cents,
+            line.outstanding_cents,
+        )
+        click.echo(
+            f"{click.unstyle(label)[:24]:<24} {line.vouchers:>8} "
+            + " ".join(f"{statement.cents_text(a, line.currency):>14}" for a in amounts)
+        )
+
+
+@cli.command("statement")
+@click.option("--shop", "shop_id", required=True, help="The shop the city pays.")
+@click.option("--from", "first", required=True, help="First day (2026-11-01 or 01/11/2026).")
+@click.option("--to", "last", required=True, help="Last day, included.")
+@click.option(
+    "--by",
+    type=click.Choice(["received", "occurred"]),
+    default="received",
+    show_default=True,
+    help="Count a spend on the day the platform received it (a paid period never changes) "
+    "or on the terminal's own day.",
+)
+@click.option(
+    "--csv", "as_csv", is_flag=True, help="Print CSV (a line a spend or void, then the total)."
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON, one line a spend or void, then the total."
+)
+@data_dir_option
+@pass_env
+def statement_command(
+    env: PlatformEnv, shop_id: str, first: str, last: str, by: str, as_csv: bool, as_json: bool
+) -> None:
+    """What the city owes a shop for the vouchers spent there in shop-local days FROM to TO:
+    every spend, every void of one (a negative line naming the spend), and the total."""
+    if as_csv and as_json:
+        raise Refused("bad_format", "choose one of --csv and --json.", exit_code=2)
+    days = []
+    for label, text in (("--from", first), ("--to", last)):
+        try:
+            days.append(statement.parse_day(text))
+        except ValueError as exc:
+            raise Refused("bad_day", f"{label}: {exc}.", exit_code=2) from exc
+    start, end = days
+    if end < start:
+        raise Refused("bad_period", f"--to {end} is before --from {start}.", exit_code=2)
+    if (end - start).days >= statement.MAX_DAYS:
+        raise Refused(
+            "bad_period", f"a statement covers at most {statement.MAX_DAYS} days.", exit_code=2
+        )
+    order: statement.By = "received" if by == "received" else "occurred"
+    with env.store() as store:
+        if not store.shop_exists(shop_id):
+            raise Refused("unknown_shop", f"there is no shop {shop_id[:64]!r} on this platform.")
+        with statement.lines(store, shop_id, start, end, order) as rows:
+            out = sys.stdout
+            if as_csv:
+                totals = statement.write_csv(rows, out)
+            else:
+                totals = statement.Totals()
+                for row in rows:
+                    totals.add(row)
+                    if as_json:
+                        out.write(json.dumps(dict(zip(statement.COLUMNS, row, strict=True))) + "\n")
+                    else:
+                        out.write(
+                            f"{row[0]}  {row[2]}  {row[5]}  {row[4]:<13}  "
+                            f"{statement.cents_text(int(row[6]), str(row[7])):>14}"
+                            + (f"  (cancels {row[8]})" if row[8] else "")
+                            + "\n"
+                        )
+    if as_json:
+        emit(
+            {
+                "shop_id": shop_id,
+                "from": str(start),
+                "to": str(end),
+                "by": by,
+                "totals": totals.to_json(),
+            }
+        )
+    elif not as_csv:
+        if not totals.by_currency:
+            click.echo(f"no voucher spends at shop {shop_id} from {start} to {end}.")
+        for total in totals.by_currency.values():
+            money_text = partial(statement.cents_text, currency=total.currency)
+            click.echo(
+                f"total {money_text(total.net_cents)}: "
+                f"{total.spends} spend(s) {money_text(total.spent_cents)}, "
+                f"{total.voids} void(s) {money_text(-total.voided_cents)}"
+            )
+    sys.stdout.flush()
 
 
 @cli.command("migrate")

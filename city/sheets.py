@@ -1,6 +1,7 @@
 """Sheets of printable cards for a city's mailing: A4 pages of ten cards, as one PDF.
 
 Each card is the same image ``receipts.cards`` renders for one card (85.6 x 54 mm at 300 dpi),
+or ``receipts.vouchers`` for one city voucher (the same size: ``write_voucher_sheet_pdf``),
 laid out two across and five down with room to cut between them. The PDF is written a page at
 a time (each page one losslessly compressed image), so ten thousand cards never need more
 memory than one page: Pillow's multi-page PDF writer would hold every page at once (26 MB
@@ -11,12 +12,15 @@ from __future__ import annotations
 
 import io
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from functools import partial
 from typing import BinaryIO, Final
 
 from PIL import Image
 
 from receipts.cards import render_card_image
+from receipts.vouchers import render_voucher_image
 
 A4: Final = (2480, 3508)
 """An A4 page at 300 dpi, in pixels."""
@@ -43,8 +47,47 @@ def write_sheet_pdf(
     language: str = "nl",
 ) -> None:
     """Write the sheets to ``out``, one page in memory at a time."""
-    if not cards:
+    write_image_sheets(
+        [
+            partial(render_card_image, code, card_id, scheme, language=language)
+            for card_id, code in cards
+        ],
+        out,
+    )
+
+
+def write_voucher_sheet_pdf(
+    vouchers: Sequence[tuple[str, str, int, str, datetime, str, str]],
+    out: BinaryIO,
+    *,
+    language: str = "nl",
+) -> None:
+    """Sheets of city vouchers: ``(voucher id, code, face cents, currency, expires at, city,
+    campaign)`` each, ten a page, written a page at a time."""
+    write_image_sheets(
+        [
+            partial(
+                render_voucher_image,
+                code,
+                voucher_id,
+                face,
+                currency,
+                expires,
+                city,
+                campaign=campaign,
+                language=language,
+            )
+            for voucher_id, code, face, currency, expires, city, campaign in vouchers
+        ],
+        out,
+    )
+
+
+def write_image_sheets(images: Sequence[Callable[[], Image.Image]], out: BinaryIO) -> None:
+    """Card-size images (each drawn when its page is), ten to an A4 page, as one PDF."""
+    if not images:
         raise ValueError("a sheet needs at least one card")
+    cards = images
     pages = (len(cards) + PER_PAGE - 1) // PER_PAGE
     writer = _PdfWriter(out)
     writer.header()
@@ -55,7 +98,7 @@ def write_sheet_pdf(
     width, height = A4_POINTS
     for number in range(pages):
         page, contents, image = 3 + 3 * number, 4 + 3 * number, 5 + 3 * number
-        pixels = _page(cards[number * PER_PAGE : (number + 1) * PER_PAGE], scheme, language)
+        pixels = _page(cards[number * PER_PAGE : (number + 1) * PER_PAGE])
         writer.obj(
             page,
             (
@@ -75,10 +118,10 @@ def write_sheet_pdf(
     writer.finish(size=3 + 3 * pages, root=1)
 
 
-def _page(cards: Sequence[tuple[str, str]], scheme: str, language: str) -> Image.Image:
+def _page(cards: Sequence[Callable[[], Image.Image]]) -> Image.Image:
     page = Image.new("RGB", A4, "white")
-    for slot, (card_id, code) in enumerate(cards):
-        image = render_card_image(code, card_id, scheme, language=language).convert("RGB")
+    for slot, draw in enumerate(cards):
+        image = draw().convert("RGB")
         gap_x = (A4[0] - COLUMNS * image.width) // (COLUMNS + 1)
         gap_y = (A4[1] - ROWS * image.height) // (ROWS + 1)
         column, row = slot % COLUMNS, slot // COLUMNS

@@ -502,3 +502,241 @@ def test_a_void_of_a_stamp_carrying_a_voucher_is_a_mismatch() -> None:
     )
     (verdict,) = judge([event], Context(received_at=NOW, targets={"s1": stamp}))
     assert (verdict.accepted, verdict.reason) == (False, "void_mismatch")
+
+
+# -- the operator's commands -------------------------------------------------------------------
+
+
+def trust(data_dir: Path) -> Any:
+    from city.issuer import Issuer
+
+    return Issuer.open(data_dir / "issuer").trust_list()
+
+
+def test_voucher_new_stores_the_row_and_prints_the_code_last_with_a_png_that_scans(
+    store: PlatformStore, data_dir: Path
+) -> None:
+    from loyalty.vouchers import Voucher, verify_voucher
+    from tests.test_city_operator import decode
+
+    png = data_dir / "out" / "voucher.png"
+    made = cli(
+        data_dir,
+        "voucher",
+        "new",
+        "--amount",
+        "25,00",
+        "--campaign",
+        "Kerst 2026",
+        "--png",
+        str(png),
+    )
+
+    assert made.returncode == 0, made.stderr
+    code = made.stdout.splitlines()[-1]
+    verified = verify_voucher(code, trust(data_dir))
+    assert isinstance(verified, Voucher), verified
+    assert (verified.face_cents, verified.currency, verified.campaign) == (
+        2500,
+        "EUR",
+        "Kerst 2026",
+    )
+    rows = store.query(
+        "SELECT id, face_cents, currency, campaign, expires_at, spent_cents, version FROM vouchers"
+    )
+    assert len(rows) == 1
+    voucher_id, face, currency, campaign, expires_at, spent, version = rows[0]
+    assert (voucher_id, face, currency, campaign, spent) == (
+        verified.voucher_id,
+        2500,
+        "EUR",
+        "Kerst 2026",
+        0,
+    )
+    assert expires_at == iso(verified.expires_at)
+    assert version >= 1
+    import cv2
+    import numpy as np
+
+    image = cv2.cvtColor(cv2.imread(str(png)), cv2.COLOR_BGR2RGB)
+    assert image.shape[:2] == (638, 1011)
+    assert decode(np.asarray(image)) == [code]
+
+
+def test_voucher_new_count_makes_a_mailing_of_a4_sheets(
+    store: PlatformStore, data_dir: Path
+) -> None:
+    from tests.test_city_operator import decode, sheet_images
+
+    sheet = data_dir / "mailing.pdf"
+    made = cli(
+        data_dir, "voucher", "new", "--amount", "10", "--count", "12", "--expires", "30",
+        "--json", "--pdf", str(sheet), "--language", "fr",
+    )  # fmt: skip
+
+    assert made.returncode == 0, made.stderr
+    *vouchers, summary = json_lines(made)
+    assert summary == {"vouchers": 12, "pdf": str(sheet)}
+    assert len({v["voucher_id"] for v in vouchers}) == 12
+    assert {v["face_cents"] for v in vouchers} == {1000}
+    rows = store.query("SELECT id, version FROM vouchers ORDER BY version")
+    assert sorted(r[0] for r in rows) == sorted(v["voucher_id"] for v in vouchers)
+    assert len({r[1] for r in rows}) == 12, "each voucher has its own version"
+    pdf = sheet.read_bytes()
+    assert pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages") == 2
+    scanned = [text for page in sheet_images(pdf) for text in decode(page)]
+    assert sorted(scanned) == sorted(v["code"] for v in vouchers)
+
+
+@pytest.mark.parametrize(
+    ("amount", "reason"),
+    [("0", "zero"), ("-1", "negative"), ("12,505", "ambiguous"), ("abc", "not_a_number"),
+     ("", "empty"), ("99999999", "too_large"), ("1,234", "ambiguous")],
+)  # fmt: skip
+def test_voucher_new_refuses_an_amount_it_cannot_read_with_the_reason(
+    store: PlatformStore, data_dir: Path, amount: str, reason: str
+) -> None:
+    made = cli(data_dir, "voucher", "new", "--amount", amount)
+    assert made.returncode == 1, made.stdout
+    assert made.stderr.startswith("refused: bad_amount: "), made.stderr
+    assert f"({reason})" in made.stderr
+    assert store.query("SELECT COUNT(*) FROM vouchers") == [(0,)]
+
+
+def test_voucher_new_refuses_a_huge_count_a_png_of_many_and_a_bad_campaign(
+    store: PlatformStore, data_dir: Path
+) -> None:
+    huge = cli(data_dir, "voucher", "new", "--amount", "5", "--count", "100000000000")
+    assert huge.returncode == 2 and "--count" in huge.stderr
+    many = cli(data_dir, "voucher", "new", "--amount", "5", "--count", "2", "--png", "x.png")
+    assert many.returncode == 1 and "refused: png_one_voucher" in many.stderr
+    for campaign in ("a\x1b[31mred", " padded", "x" * 81):
+        bad = cli(data_dir, "voucher", "new", "--amount", "5", "--campaign", campaign)
+        assert bad.returncode == 1 and "refused: bad_campaign" in bad.stderr, campaign
+        assert "\x1b" not in bad.stderr
+    assert store.query("SELECT COUNT(*) FROM vouchers") == [(0,)]
+
+
+def test_voucher_revoke_refuses_unknown_ids_and_revokes_nothing(
+    store: PlatformStore, data_dir: Path
+) -> None:
+    made = json_lines(cli(data_dir, "voucher", "new", "--amount", "5", "--count", "3", "--json"))
+    ids = [v["voucher_id"] for v in made]
+
+    refused = cli(data_dir, "voucher", "revoke", ids[0], "CV-NOPE-NOPE-NOPE")
+    assert refused.returncode == 1
+    assert "refused: unknown_vouchers" in refused.stderr and "CV-NOPE-NOPE-NOPE" in refused.stderr
+    assert store.query("SELECT COUNT(*) FROM vouchers WHERE revoked_at IS NOT NULL") == [(0,)]
+
+    before = {r[0]: r[1] for r in store.query("SELECT id, version FROM vouchers")}
+    listed = data_dir / "lost.txt"
+    listed.write_text(f"# lost in the post\n{ids[1]}\n", encoding="utf-8")
+    typed = ids[0].lower().replace("-", " ")  # as read aloud over the phone
+    revoked = cli(data_dir, "voucher", "revoke", typed, "--from", str(listed), "--json")
+    assert revoked.returncode == 0, revoked.stderr
+    assert json_lines(revoked) == [{"revoked": 2, "already_revoked": 0}]
+    after = {
+        r[0]: (r[1], r[2]) for r in store.query("SELECT id, version, revoked_at FROM vouchers")
+    }
+    for voucher_id in ids[:2]:
+        assert after[voucher_id][1] is not None
+        assert after[voucher_id][0] > before[voucher_id], "a revocation bumps the version"
+    assert after[ids[2]] == (before[ids[2]], None)
+    again = cli(data_dir, "voucher", "revoke", ids[1])
+    assert again.returncode == 0 and "already revoked" in again.stdout
+
+
+def test_statement_and_summary_commands_match_the_events(
+    store: PlatformStore, data_dir: Path
+) -> None:
+    made = json_lines(
+        cli(
+            data_dir,
+            "voucher",
+            "new",
+            "--amount",
+            "20",
+            "--count",
+            "2",
+            "--campaign",
+            "x",
+            "--json",
+        )
+    )
+    a, b = (v["voucher_id"] for v in made)
+    first, second = spend(a, 1500), spend(b, 700)
+    store.record_batch(T1, "b1", [first, second])
+    store.record_batch(T2, "b1", [spend(b, 600, T2)])
+    store.record_batch(T1, "b2", [void(second), spend(a, 900)])  # the last one overspends
+    today = utc_now().astimezone(SHOP_TZ).date().isoformat()
+
+    as_csv = cli(data_dir, "statement", "--shop", "shop-a", "--from", today, "--to", today, "--csv")
+    assert as_csv.returncode == 0, as_csv.stderr
+    table = list(csv.reader(io.StringIO(as_csv.stdout)))
+    assert table[0] == list(statement.COLUMNS)
+    assert [(r[4], r[5], int(r[6])) for r in table[1:-1]] == [
+        ("voucher_spend", a, 1500),
+        ("voucher_spend", b, 700),
+        ("void", b, -700),
+        ("voucher_spend", a, 900),
+    ]
+    assert table[2][3] == table[3][8] == second["id"], "the void's line names the spend"
+    assert table[-1][4:8] == ["total", "", "2400", "EUR"]
+
+    as_json = json_lines(
+        cli(data_dir, "statement", "--shop", "shop-b", "--from", today, "--to", today, "--json")
+    )
+    assert [line.get("amount_cents") for line in as_json[:-1]] == [600]
+    assert as_json[-1]["totals"] == [
+        {
+            "currency": "EUR",
+            "spends": 1,
+            "voids": 0,
+            "spent_cents": 600,
+            "voided_cents": 0,
+            "total_cents": 600,
+        }
+    ]
+    text = cli(data_dir, "statement", "--shop", "shop-a", "--from", today, "--to", today)
+    assert text.returncode == 0 and "total 24.00 EUR" in text.stdout
+
+    summary = json_lines(cli(data_dir, "voucher", "summary", "--json"))
+    campaign, total = summary
+    assert campaign["campaign"] == "x" and total["campaign"] is None
+    assert campaign["issued_cents"] == 4000
+    assert campaign["spent_cents"] == 1500 + 700 + 600 + 900
+    assert campaign["voided_cents"] == 700
+    assert campaign["overspent_cents"] == 400
+    assert campaign["outstanding_cents"] == 2000 - 600
+    assert campaign["overspent_vouchers"] == 1
+    assert {k: v for k, v in total.items() if k != "campaign"} == {
+        k: v for k, v in campaign.items() if k != "campaign"
+    }
+    shown = cli(data_dir, "voucher", "summary")
+    assert shown.returncode == 0 and "TOTAL" in shown.stdout
+
+    stats = json_lines(cli(data_dir, "stats", "--json"))[0]
+    assert stats["flagged_voucher_overspent"] == 1
+    flagged = json_lines(cli(data_dir, "flags", "--json"))
+    assert [(f["voucher_id"], f["amount_cents"], f["flags"]) for f in flagged][:1] == [
+        (a, 900, ["voucher_overspent"])
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["--shop", "nowhere", "--from", "2026-11-01", "--to", "2026-11-30"], "unknown_shop"),
+        (["--shop", "shop-a", "--from", "2026-11-31", "--to", "2026-12-01"], "bad_day"),
+        (["--shop", "shop-a", "--from", "yesterday", "--to", "2026-12-01"], "bad_day"),
+        (["--shop", "shop-a", "--from", "02/12/2026", "--to", "2026-12-01"], "bad_period"),
+        (["--shop", "shop-a", "--from", "2026-11-01", "--to", "2026-11-30", "--csv", "--json"],
+         "bad_format"),
+    ],
+)  # fmt: skip
+def test_statement_refuses_what_it_cannot_answer(
+    store: PlatformStore, data_dir: Path, args: list[str], code: str
+) -> None:
+    refused = cli(data_dir, "statement", *args)
+    assert refused.returncode in (1, 2)
+    assert refused.stderr.startswith(f"refused: {code}: "), refused.stderr
