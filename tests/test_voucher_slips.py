@@ -34,8 +34,8 @@ CAMPAIGN = "Roeselare koopt lokaal"
 WORDS = {
     "nl": ("Betaling met stadsbon", "Betaald met de bon", "Nog op de bon", "Teruggezet op de bon",
            "geen btw-kasticket", "€ 7,50", "€ 17,50"),
-    "fr": ("Paiement par chèque de la ville", "Payé avec le chèque", "Reste sur le chèque",
-           "Rendu au chèque", "pas un ticket de caisse TVA", "7,50 €", "17,50 €"),
+    "fr": ("Paiement par bon de la ville", "Payé avec le bon", "Reste sur le bon",
+           "Rendu au bon", "pas un ticket de caisse TVA", "7,50 €", "17,50 €"),
     "de": ("Zahlung mit Stadtgutschein", "Mit dem Gutschein bezahlt", "Restwert des Gutscheins",
            "Dem Gutschein gutgeschrieben", "kein MwSt.-Kassenbon", "7,50 €", "17,50 €"),
     "en": ("City voucher payment", "Paid with the voucher", "Value left on the voucher",
@@ -131,7 +131,7 @@ def test_png_and_escpos_render_the_spend_slip(spent: tuple[Shop, str, dict[str, 
         last = voucher_id.rsplit("-", 1)[1]
         # The printer's code page has no bullet: the hidden characters print as stars.
         assert f"CV-****-****-{last}" in text
-        assert "Payé avec le chèque" in text and "\u20ac" in text
+        assert "Payé avec le bon" in text and "\u20ac" in text
 
 
 def test_receipt_show_and_the_void_slip(spent: tuple[Shop, str, dict[str, Any]]) -> None:
