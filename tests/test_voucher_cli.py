@@ -22,7 +22,10 @@ from click.testing import CliRunner
 
 from city.issuer import Issuer
 from loyalty.db import Store, iso, utc_now
+from loyalty.ledger import Ledger
 from loyalty.programs import SHOP_TZ
+from loyalty.reports import day_report, month_report
+from loyalty.voucher_book import VoucherBook
 from loyalty.vouchers import Voucher
 from sync.protocol import Updates, VoucherState
 from sync.puller import PullReport, _apply_page
@@ -469,3 +472,26 @@ def test_the_report_counts_voucher_spends_apart_from_loyalty_figures(shop: Shop)
     assert purchase_row["voucher_id"] == ""
     export = list(csv.DictReader(io.StringIO(shop.ok("ledger", "export").stdout)))
     assert [r["voucher_id"] for r in export] == [r["voucher_id"] for r in rows]
+
+
+def test_a_spend_voided_on_a_later_day_books_the_void_on_that_day(tmp_path: Path) -> None:
+    issuer = Issuer.open(tmp_path / "issuer")
+    yesterday = datetime(2026, 11, 24, 15, 0, tzinfo=SHOP_TZ)
+    today = yesterday + timedelta(days=1)
+    voucher, _code = issuer.issue_voucher(
+        5000, city=CITY, campaign=CAMPAIGN, now=yesterday - timedelta(days=1)
+    )
+    with Store.open(tmp_path / "ledger.db") as store:
+        book = VoucherBook(Ledger(store, shop_id="s", terminal_id="t1"))
+        kept = book.spend(voucher, 1000, now=yesterday)
+        cancelled = book.spend(voucher, 750, now=yesterday + timedelta(hours=1))
+        book.ledger.void(cancelled.event.id, now=today)
+        before = day_report(store, yesterday.date())
+        after = day_report(store, today.date())
+        month = month_report(store, 2026, 11).total
+    # The day that is closed keeps its figures; the void is booked on the day it was made.
+    assert (before.voucher_spends, before.voucher_spent_cents) == (2, 1750)
+    assert (after.voucher_spends, after.voucher_spent_cents, after.voids) == (-1, -750, 1)
+    assert (month.voucher_spends, month.voucher_spent_cents) == (1, 1000)
+    assert (before.purchases, before.purchase_total_cents, before.stamps_issued) == (0, 0, 0)
+    assert kept.event.amount_cents == 1000
