@@ -89,7 +89,11 @@ def settings_from(values: Mapping[str, tuple[object, str]]) -> FraudSettings:
         except ValueError:
             number = -1
         if isinstance(raw, bool) or not low <= number <= high:
-            kind = "a share from 0 to 1" if is_share else f"a whole number from {low:g} to {high:g}"
+            kind = (
+                "a share from 0 to 1"
+                if is_share
+                else f"a whole number from {low:.0f} to {high:.0f}"
+            )
             raise FraudConfigError(f"{where} must be {kind}, not {str(raw)[:40]!r}")
         chosen[spec.name] = number
     return FraudSettings(**chosen)  # type: ignore[arg-type]  # names and types checked above

@@ -246,7 +246,7 @@ def test_fraud_settings_come_from_the_environment_then_platform_toml(
     [
         ("velocity_shops = 0", "[platform] velocity_shops in "),
         ('max_void_share = "half"', "must be a share from 0 to 1, not 'half'"),
-        ("max_daily_stamps_city = 2.5", "must be a whole number from 1 to 1e+06"),
+        ("max_daily_stamps_city = 2.5", "must be a whole number from 1 to 1000000, not '2.5'"),
     ],
 )
 def test_a_bad_threshold_is_refused_naming_it(tmp_path: Path, line: str, said: str) -> None:
