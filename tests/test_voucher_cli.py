@@ -452,6 +452,12 @@ def test_the_report_counts_voucher_spends_apart_from_loyalty_figures(shop: Shop)
     assert day["voids"] == 1
     text = shop.ok("report").stdout
     assert "stadsbonnen:" in text and "2 (€ 9,75)" in text
+    # Every figure stands apart from its label, the longest French one included.
+    french = shop.ok("report", "--lang", "fr").stdout.splitlines()
+    assert [line.split(":  ")[-1].strip() for line in french if "bons de la ville" in line] == [
+        "2 (9,75 €)"
+    ]
+    assert any(line.strip() == "cartes différentes : 0" for line in french), french
     this_month = datetime.now(SHOP_TZ).strftime("%Y-%m")
     month = shop.json("report", "--month", this_month)
     assert (month["total"]["voucher_spends"], month["total"]["voucher_spent_cents"]) == (2, 975)

@@ -425,18 +425,25 @@ def _day_row(figures: DayReport, day: str) -> dict[str, Any]:
 def _figures_lines(s: Session, d: DayReport) -> None:
     money_text = money(d.purchase_total_cents, s.language, d.currency)
     pending = s.say("cli.report.quarantined", pending=d.pending_sync, quarantined=d.quarantined)
-    for key, value in (
-        ("cli.report.stamps", d.stamps_issued),
-        ("cli.report.rewards", d.rewards_redeemed),
-        ("cli.report.purchases", f"{d.purchases} ({money_text})"),
-        ("cli.report.cards", d.distinct_cards),
-        ("cli.report.voids", d.voids),
-        ("cli.report.pending", pending),
-    ):
-        click.echo(f"  {s.say(key):<18}{value}")
-    # City vouchers apart from the loyalty figures: money the city owes the shop.
+    # City vouchers last, apart from the loyalty figures: money the city owes the shop.
     vouchers = money(d.voucher_spent_cents, s.language, d.currency)
-    click.echo(f"  {s.say('voucher.cli.report'):<18}{d.voucher_spends} ({vouchers})")
+    rows = [
+        (s.say(key), value)
+        for key, value in (
+            ("cli.report.stamps", d.stamps_issued),
+            ("cli.report.rewards", d.rewards_redeemed),
+            ("cli.report.purchases", f"{d.purchases} ({money_text})"),
+            ("cli.report.cards", d.distinct_cards),
+            ("cli.report.voids", d.voids),
+            ("cli.report.pending", pending),
+            ("voucher.cli.report", f"{d.voucher_spends} ({vouchers})"),
+        )
+    ]
+    # One column for the figures, wide enough for the longest label in this language
+    # ("cartes différentes :" ran into its number).
+    column = max(18, *(len(label) + 1 for label, _ in rows))
+    for label, value in rows:
+        click.echo(f"  {label:<{column}}{value}")
 
 
 @click.command()
