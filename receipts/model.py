@@ -42,7 +42,7 @@ class Receipt:
 
     language: str
     kind: str
-    """The event kind: purchase, stamp, redeem, void or enroll."""
+    """The event kind: purchase, stamp, redeem, void, enroll or voucher_spend."""
     title: str
     shop_name: str
     shop_address: str
@@ -75,4 +75,7 @@ class Receipt:
     claim_hint: str | None = None
     voucher: VoucherSlip | None = None
     """On a city voucher spend's slip (and its void's): the voucher's lines."""
+    staff_label: str | None = None
+    staff_name: str | None = None
+    """Who served: the staff member's first name (``[staff] slip_name = "first"``)."""
     event_ids: tuple[str, ...] = field(default=())
