@@ -20,6 +20,7 @@ from loyalty.i18n import datetime_text, money
 from loyalty.keys import load_private_key
 from loyalty.ledger import Event, EventKind, Ledger
 from loyalty.programs import SHOP_TZ, Program, evaluate, program_in_force
+from loyalty.staff import StaffBook
 from receipts.messages import MESSAGES
 from receipts.model import Receipt, ReceiptLine, VoucherSlip
 from receipts.text import clean
@@ -123,6 +124,10 @@ def receipt_for(
             voided = original.receipt_no if original else "?"
         fields["void_notice"] = say("void_notice", no=clean(voided))
 
+    served_by = _served_by(ledger, event, settings)
+    if served_by:
+        fields.update(staff_label=say("served_by"), staff_name=served_by)
+
     cancelled_by = ledger.voided_by(event.id) if event.kind is not EventKind.VOID else None
     if cancelled_by is not None:
         fields["void_notice"] = say("voided_by", no=cancelled_by.receipt_no)
@@ -200,6 +205,15 @@ def _voucher_slip(ledger: Ledger, event: Event, lang: str, currency: str, say: S
         paid=paid,
         left=left,
     )
+
+
+def _served_by(ledger: Ledger, event: Event, settings: Settings) -> str:
+    """The first name of who recorded the event, when the slip shows it ("" otherwise)."""
+    if event.staff_id is None or settings.staff.slip_name != "first":
+        return ""
+    member = StaffBook(ledger.store).get(event.staff_id, removed=True)
+    # A removed account keeps its name: a reprint says what the first slip said.
+    return clean(member.first_name)[:40] if member is not None else ""
 
 
 def _balance_after(ledger: Ledger, event: Event) -> int:

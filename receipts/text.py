@@ -126,6 +126,8 @@ def layout(receipt: Receipt, width: int, *, with_qr: bool = True) -> list[Block]
     blocks += _centred(receipt.title, width, bold=True)
     blocks += _pair(receipt.receipt_label, receipt.receipt_no, width)
     blocks += _pair(receipt.terminal_label, receipt.terminal_id, width)
+    if receipt.staff_name:
+        blocks += _pair(receipt.staff_label or "", receipt.staff_name, width)
     blocks += _text(receipt.time_text, width)
     if receipt.card_line:
         blocks += _text(receipt.card_line, width)

@@ -17,9 +17,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import BindingType
+from textual.content import Content
 from textual.reactive import reactive
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -27,18 +28,21 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from config import Settings
 from config.settings import PrinterKind
 from loyalty.db import DatabaseError, DatabaseWriteFailed
-from loyalty.i18n import LANGUAGES
-from loyalty.ledger import LedgerRefusal
+from loyalty.i18n import LANGUAGES, money
+from loyalty.ledger import OFFLINE_REASONS, LedgerRefusal
+from loyalty.voucher_book import VoucherRefused
 from receipts.printers import PrinterError
 from receipts.text import Qr, columns_for_paper, layout, text_lines
 from scanner import events as ev
 from terminal import messages as msg
+from terminal.dialogs.approval import ApprovalDialog
 from terminal.dialogs.confirm import ConfirmDialog
 from terminal.dialogs.help import HelpDialog
 from terminal.dialogs.receipt import QR_MARK, ReceiptDialog
 from terminal.i18n import next_language, t
 from terminal.safe import clean, plain
 from terminal.screens.counter import CounterScreen
+from terminal.screens.lock import LockScreen, first_name
 from terminal.screens.sync import outcome_text
 from terminal.services import (
     SYNC_SOON_SECONDS,
@@ -50,12 +54,22 @@ from terminal.services import (
     StatusFacts,
     SyncResult,
     SyncRunner,
+    VoucherView,
     test_page,
 )
 from terminal.widgets.keys import key, localize_bindings
 from terminal.widgets.status import StatusLine
+from terminal.widgets.voucher import (
+    PurchasePaidWithVoucher,
+    VoucherRefreshed,
+    VoucherRefusedShown,
+    VoucherShown,
+    VoucherSpent,
+)
 
-WORK_GROUPS = ("camera", "ledger", "sync", "printer", "receipt", "status", "check")
+WORK_GROUPS = ("camera", "ledger", "sync", "printer", "receipt", "status", "check", "staff")
+IDLE_TICK_SECONDS = 0.5
+"""How often the idle lock and the customer panel's clearing look at the idle clock."""
 
 
 class CounterApp(App[None]):
@@ -68,6 +82,7 @@ class CounterApp(App[None]):
         # Priority: quit and help work in every dialog too (the key bar always shows them).
         key("f1", "help", "key.help", priority=True),
         key("f9", "cycle_language", "key.language"),
+        key("ctrl+l", "lock", "lock.key_lock"),
         key("ctrl+q", "quit", "key.quit", priority=True),
     ]
 
@@ -87,7 +102,10 @@ class CounterApp(App[None]):
         background_sync: bool = True,
         receipt_builder: Callable[[str, str], Any] | None = None,
         key_clock: Callable[[], float] = time.monotonic,
+        idle_clock: Callable[[], float] = time.monotonic,
+        staff_required: bool = False,
         sync_soon_seconds: float | None = SYNC_SOON_SECONDS,
+        demo_vouchers: Sequence[Path] = (),
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -121,11 +139,27 @@ class CounterApp(App[None]):
         self.writing: Counter[str] = Counter()
         """Writes in flight per card (its stamp key does nothing until they end)."""
         self.demo_index = 0
+        self.demo_vouchers = tuple(demo_vouchers)
+        self.demo_voucher_index = 0
+        self.voucher: VoucherView | None = None
+        """The voucher at the counter (beside the card: a visit can have both)."""
         self.ledger_problem = ""
         """What the background integrity check found wrong with the ledger ("" when sound)."""
         self.preview_on = False
         self.sync_requested = False
         """The shopkeeper asked for the running sync (F7): its outcome gets a notice."""
+        self.idle_clock = idle_clock
+        self.staff_required = staff_required
+        """Staff accounts exist: nothing is done at the counter without one of them."""
+        self.serving: Any = None
+        """The staff member at the counter (``loyalty.staff.StaffMember``), None when locked."""
+        self.last_key = idle_clock()
+        """When a key was last pressed (the idle lock counts from it)."""
+        self.last_activity = self.last_key
+        """When a key, a scan or a record last happened (the customer panel clears after)."""
+        self.card_done = False
+        """A recorded action ended this customer's turn: the card is a summary until scanned
+        again (only with staff accounts)."""
 
     # Start and stop ------------------------------------------------------------------------
 
@@ -133,6 +167,9 @@ class CounterApp(App[None]):
         """Show the counter, start the camera, count the status, schedule the sync."""
         localize_bindings(self, self.lang)
         self.push_screen(CounterScreen(self.key_clock))
+        if self.staff_required:
+            self.push_screen(LockScreen(self.key_clock))
+        self.set_interval(IDLE_TICK_SECONDS, self.tick_idle, name="idle")
         self.refresh_status()
         self.check_ledger()
         if self.scanner is not None:
@@ -168,6 +205,104 @@ class CounterApp(App[None]):
     def t(self, key: str, **params: Any) -> str:
         """A catalog message in the current language."""
         return t(key, self.lang, **params)
+
+    # Staff at the counter ----------------------------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        """Every key press is somebody at the counter: the idle lock counts from it."""
+        if isinstance(event, events.Key | events.MouseDown) and not event.is_forwarded:
+            self.last_key = self.last_activity = self.idle_clock()
+        await super().on_event(event)
+
+    @property
+    def locked(self) -> bool:
+        """Staff accounts exist and nobody has typed a PIN: the counter does nothing."""
+        return self.staff_required and self.serving is None
+
+    @property
+    def staff_id(self) -> str | None:
+        """The id every event records now (None when there are no staff accounts)."""
+        return None if self.serving is None else str(self.serving.id)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Ctrl+L exists only with staff accounts, and not on the lock screen itself."""
+        if action == "lock":
+            return self.staff_required and not self.locked
+        return True
+
+    def action_lock(self) -> None:
+        """Ctrl+L: lock now (a colleague takes over, or the counter is left)."""
+        self.lock()
+
+    def lock(self) -> None:
+        """Nobody is serving: the lock screen goes on top of whatever was open."""
+        if not self.staff_required or isinstance(self.screen, LockScreen):
+            return
+        self.serving = None
+        self._redraw_status()
+        self.refresh_bindings()
+        self.push_screen(LockScreen(self.key_clock))
+
+    def unlock(self, member: Any) -> None:
+        """A right PIN (or no staff accounts left): the counter works for ``member``."""
+        if member is None:
+            self.staff_required = False
+        self.serving = member
+        self.last_key = self.last_activity = self.idle_clock()
+        while isinstance(self.screen, LockScreen):
+            self.pop_screen()
+        self._redraw_status()
+        self.refresh_bindings()
+        if member is not None:
+            self.notify(self.t("lock.welcome", name=first_name(member.name)), timeout=3)
+
+    def tick_idle(self) -> None:
+        """Clear the customer panel, and lock the counter, after their idle times."""
+        now = self.idle_clock()
+        clear_after = self.settings.counter.clear_after_seconds
+        if self.card is not None and clear_after and now - self.last_activity >= clear_after:
+            self.clear_card()
+        lock_after = self.settings.staff.idle_lock_minutes * 60
+        if self.staff_required and not self.locked and now - self.last_key >= lock_after:
+            self.clear_card()
+            self.lock()
+
+    def may_act(self) -> bool:
+        """Whether an action may be recorded now; when locked, say so and record nothing."""
+        if not self.locked:
+            return True
+        self._lock_call("scanned")
+        return False
+
+    def _lock_call(self, method: str, *args: Any) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, LockScreen):
+                getattr(screen, method)(*args)
+
+    def with_approval(
+        self, reason: str | None, what: Content, then: Callable[[str | None], None]
+    ) -> None:
+        """Run ``then(approver_id)`` once a manager approved, if ``reason`` says one must.
+
+        Without staff accounts nothing needs approval; a manager at the counter approves
+        by acting (the event names them as the approver too); a cashier gets the dialog,
+        and Escape there records nothing.
+        """
+        if reason is None or not self.staff_required:
+            then(None)
+            return
+        if self.serving is not None and str(self.serving.role) == "manager":
+            then(self.staff_id)
+            return
+
+        def done(member: Any) -> None:
+            if member is None:
+                self.notify(self.t("approval.cancelled"), severity="warning", timeout=4)
+                return
+            then(str(member.id))
+
+        sentence = self.desk.approval_sentence(reason, self.lang)
+        self.push_screen(ApprovalDialog(sentence, what), done)
 
     # Language ------------------------------------------------------------------------------
 
@@ -242,6 +377,11 @@ class CounterApp(App[None]):
 
     def on_code_scanned(self, message: msg.CodeScanned) -> None:
         """Check a code read anywhere, while the counter screen is in front."""
+        self.last_activity = self.idle_clock()
+        if self.locked:
+            # Nobody is serving: the code is not even read, and the lock screen says so.
+            self._lock_call("scanned")
+            return
         if not isinstance(self.screen, CounterScreen):
             return
         candidates = message.candidates or (message.text,)
@@ -250,7 +390,17 @@ class CounterApp(App[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="ledger")
     def check_code(self, candidates: Sequence[str]) -> None:
-        """Verify the code (or look up the typed card number), then load the card."""
+        """Verify the code (or look up the typed card number), then load the card.
+
+        A voucher (``CV1:`` code, typed ``CV-`` number) goes to the voucher panel instead.
+        """
+        voucher = self.desk.identify_voucher(candidates, self.lang)
+        if isinstance(voucher, VoucherView):
+            self.post_message(VoucherShown(voucher))
+            return
+        if isinstance(voucher, Refused):
+            self.post_message(VoucherRefusedShown(voucher.reason, voucher.sentence))
+            return
         verdict = self.desk.identify(candidates, self.lang)
         if isinstance(verdict, Refused):
             self.post_message(msg.CodeRefused(verdict.reason, verdict.sentence))
@@ -270,7 +420,11 @@ class CounterApp(App[None]):
 
     def on_card_shown(self, message: msg.CardShown) -> None:
         """A verified card is now the customer at the counter."""
+        if self.locked:
+            return
         self.card = message.view
+        self.card_done = False
+        self.last_activity = self.idle_clock()
         self._counter_call("show_card", message.view)
 
     def on_code_refused(self, message: msg.CodeRefused) -> None:
@@ -280,7 +434,122 @@ class CounterApp(App[None]):
     def clear_card(self) -> None:
         """The customer has gone."""
         self.card = None
+        self.card_done = False
         self._counter_call("show_card", None)
+        self.clear_voucher()
+
+    # Vouchers at the counter -----------------------------------------------------------------
+
+    def on_voucher_shown(self, message: VoucherShown) -> None:
+        """A voucher is now at the counter (a card already there stays)."""
+        self.voucher = message.view
+        self._counter_call("show_voucher", message.view)
+
+    def on_voucher_refused_shown(self, message: VoucherRefusedShown) -> None:
+        """The code was a voucher that cannot be used: the panel and the banner say why."""
+        self.voucher = None
+        self._counter_call("show_voucher_refused", message.sentence)
+
+    @work(thread=True, exit_on_error=False, group="status")
+    def reload_voucher(self, view: VoucherView) -> None:
+        """Read the voucher's value again (after a sync)."""
+        self.post_message(VoucherRefreshed(self.desk.voucher_view(view.voucher, self.lang)))
+
+    def on_voucher_refreshed(self, message: VoucherRefreshed) -> None:
+        """Fresh value for the voucher at the counter (if it is still the one there)."""
+        if self.voucher is not None and self.voucher.voucher_id == message.view.voucher_id:
+            self.voucher = message.view
+            self._counter_call("refresh_voucher", message.view)
+
+    def clear_voucher(self) -> None:
+        """The voucher has gone with the customer."""
+        self.voucher = None
+        self._counter_call("show_voucher", None)
+
+    def record_voucher_spend(self, view: VoucherView, cents: int) -> None:
+        """Pay ``cents`` with the voucher; "recorded" only after the commit."""
+        self.writing[view.voucher_id] += 1
+        self._record_voucher_spend(view, cents)
+
+    def record_purchase_with_voucher(
+        self, card_id: str | None, cents: int, view: VoucherView, voucher_cents: int
+    ) -> None:
+        """Record a purchase paid partly with the voucher: both events in one commit."""
+        if card_id is not None:
+            self.writing[card_id] += 1
+        self.writing[view.voucher_id] += 1
+        self._record_purchase_with_voucher(card_id, cents, view, voucher_cents)
+
+    # Never exclusive either: a queued payment must not be cancelled by the next one.
+    @work(thread=True, exit_on_error=False, group="ledger")
+    def _record_voucher_spend(self, view: VoucherView, cents: int) -> None:
+        self._record_voucher(
+            view, None, lambda: (None, self.desk.spend_voucher(view.voucher, cents))
+        )
+
+    @work(thread=True, exit_on_error=False, group="ledger")
+    def _record_purchase_with_voucher(
+        self, card_id: str | None, cents: int, view: VoucherView, voucher_cents: int
+    ) -> None:
+        self._record_voucher(
+            view,
+            card_id,
+            lambda: self.desk.purchase_with_voucher(card_id, cents, view.voucher, voucher_cents),
+        )
+
+    def _record_voucher(
+        self,
+        view: VoucherView,
+        card_id: str | None,
+        call: Callable[[], tuple[Any, Any]],
+    ) -> None:
+        """Run a voucher write, then post what was committed (or the refusal, and the
+        voucher's value as it is now: a spend elsewhere may have lowered it)."""
+        lang = self.lang
+        try:
+            try:
+                purchase, spend = call()
+            except (LedgerRefusal, VoucherRefused) as refusal:
+                self.post_message(msg.ActionRefused(str(refusal.reason), refusal.text(lang)))
+                self.post_message(VoucherRefreshed(self.desk.voucher_view(view.voucher, lang)))
+                return
+            except DatabaseWriteFailed as failure:
+                self.log.error("ledger write failed", error=repr(failure))
+                self.post_message(msg.ActionRefused("write_failed", failure.text(lang)))
+                return
+            fresh = self.desk.voucher_view(view.voucher, lang)
+            if purchase is None:
+                self.post_message(VoucherSpent(spend, None, voucher=fresh))
+                return
+            card_view = self.desk.view(card_id) if card_id else None
+            claimable = self.desk.claimable(purchase.event) if card_id is None else 0
+            self.post_message(
+                PurchasePaidWithVoucher(
+                    purchase, card_view, claimable=claimable, spend=spend, voucher=fresh
+                )
+            )
+        finally:
+            self.post_message(msg.WriteFinished(card_id))
+            self.post_message(msg.WriteFinished(view.voucher_id))
+
+    def on_voucher_spent(self, message: VoucherSpent) -> None:
+        """A voucher payment committed."""
+        self._voucher_after(message.voucher)
+        self.recorded(message)
+
+    def on_purchase_paid_with_voucher(self, message: PurchasePaidWithVoucher) -> None:
+        """A purchase and its voucher part committed (two slips)."""
+        self._voucher_after(message.voucher)
+        self.recorded(message)
+
+    def _voucher_after(self, view: VoucherView | None) -> None:
+        if (
+            view is not None
+            and self.voucher is not None
+            and self.voucher.voucher_id == view.voucher_id
+        ):
+            self.voucher = view
+            self._counter_call("refresh_voucher", view)
 
     # Recording -----------------------------------------------------------------------------
 
@@ -308,42 +577,126 @@ class CounterApp(App[None]):
 
     def record_stamp(self, card_id: str) -> None:
         """Record a visit's stamps, then report it (only after the commit returned)."""
+        if not self.may_act():
+            return
         self.writing[card_id] += 1
-        self._record_stamp(card_id)
+        self._record_stamp(card_id, self.staff_id)
 
     def record_purchase(self, card_id: str | None, cents: int) -> None:
-        """Record a purchase and the stamps its amount gives."""
+        """Record a purchase and the stamps its amount gives (above ``[limits]
+        approval_over_cents`` once a manager approved it)."""
+        if not self.may_act():
+            return
+        what = plain(self.t("approval.what_purchase", amount=money(cents, self.lang)), 200)
+        reason = self.desk.approval("purchase", amount_cents=cents)
+        self.with_approval(
+            reason, what, lambda approver: self._purchase_now(card_id, cents, approver)
+        )
+
+    def _purchase_now(self, card_id: str | None, cents: int, approver_id: str | None) -> None:
+        if not self.may_act():
+            return
         if card_id is not None:
             self.writing[card_id] += 1
-        self._record_purchase(card_id, cents)
+        self._record_purchase(card_id, cents, self.staff_id, approver_id)
 
-    def record_redeem(self, card_id: str) -> None:
-        """Record a reward redemption (refused beyond the offline limits)."""
+    def record_redeem(
+        self, card_id: str, approver_id: str | None = None, *, override: bool = False
+    ) -> None:
+        """Record a reward redemption (refused beyond the offline limits, unless a manager
+        approved going beyond them: ``override``)."""
+        if not self.may_act():
+            return
         self.writing[card_id] += 1
-        self._record_redeem(card_id)
+        self._record_redeem(card_id, self.staff_id, approver_id, override)
 
     # Writes are never exclusive: cancelling a queued write would lose a customer's visit.
     @work(thread=True, exit_on_error=False, group="ledger")
-    def _record_stamp(self, card_id: str) -> None:
-        self._record(msg.StampRecorded, lambda: self.desk.stamp(card_id), card_id)
+    def _record_stamp(self, card_id: str, staff_id: str | None) -> None:
+        self._record(
+            msg.StampRecorded, lambda: self.desk.stamp(card_id, staff_id=staff_id), card_id
+        )
 
     @work(thread=True, exit_on_error=False, group="ledger")
-    def _record_purchase(self, card_id: str | None, cents: int) -> None:
-        self._record(msg.PurchaseRecorded, lambda: self.desk.purchase(card_id, cents), card_id)
+    def _record_purchase(
+        self, card_id: str | None, cents: int, staff_id: str | None, approver_id: str | None
+    ) -> None:
+        self._record(
+            msg.PurchaseRecorded,
+            lambda: self.desk.purchase(card_id, cents, staff_id=staff_id, approver_id=approver_id),
+            card_id,
+        )
 
     @work(thread=True, exit_on_error=False, group="ledger")
-    def _record_redeem(self, card_id: str) -> None:
-        self._record(msg.RewardRedeemed, lambda: self.desk.redeem(card_id), card_id)
+    def _record_redeem(
+        self, card_id: str, staff_id: str | None, approver_id: str | None, override: bool
+    ) -> None:
+        self._record(
+            msg.RewardRedeemed,
+            lambda: self.desk.redeem(
+                card_id, staff_id=staff_id, approver_id=approver_id, override=override
+            ),
+            card_id,
+        )
 
-    def record_void(self, event_id: str, card_id: str | None) -> None:
-        """Cancel an event with a compensating void."""
+    def on_redeem_beyond_offline(self, message: msg.RedeemBeyondOffline) -> None:
+        """A reward refused beyond the offline allowance: a manager may give it anyway.
+
+        Only with staff accounts and ``[limits] allow_manager_override``. A manager at the
+        counter is asked once more (it goes beyond what this terminal may give alone); a
+        cashier gets the approval dialog.
+        """
+        reason = self.desk.approval("redeem", beyond_offline=True)
+        if reason is None or not self.staff_required or self.locked:
+            return
+        card_id = message.card_id
+        what = plain(message.sentence, 300)
+
+        def give(approver_id: str | None) -> None:
+            self.record_redeem(card_id, approver_id, override=True)
+
+        if self.serving is not None and str(self.serving.role) == "manager":
+            manager = self.staff_id
+
+            def confirmed(yes: bool | None) -> None:
+                if yes:
+                    give(manager)
+
+            question = Content("\n").join(
+                [what, Content(self.desk.approval_sentence(reason, self.lang)).stylize("bold")]
+            )
+            dialog = ConfirmDialog(self.t("approval.title"), question, self.lang)
+            self.push_screen(dialog, confirmed)
+            return
+        self.with_approval(reason, what, give)
+
+    def record_void(self, event_id: str, card_id: str | None, what: Content | None = None) -> None:
+        """Cancel an event with a compensating void (with staff accounts, once a manager
+        approved it; ``what`` names the event in the approval dialog)."""
+        if not self.may_act():
+            return
+        self.with_approval(
+            self.desk.approval("void"),
+            what or Content(""),
+            lambda approver: self._void_now(event_id, card_id, approver),
+        )
+
+    def _void_now(self, event_id: str, card_id: str | None, approver_id: str | None) -> None:
+        if not self.may_act():
+            return
         if card_id is not None:
             self.writing[card_id] += 1
-        self._record_void(event_id, card_id)
+        self._record_void(event_id, card_id, self.staff_id, approver_id)
 
     @work(thread=True, exit_on_error=False, group="ledger")
-    def _record_void(self, event_id: str, card_id: str | None) -> None:
-        self._record(msg.EventVoided, lambda: self.desk.void(event_id), card_id)
+    def _record_void(
+        self, event_id: str, card_id: str | None, staff_id: str | None, approver_id: str | None
+    ) -> None:
+        self._record(
+            msg.EventVoided,
+            lambda: self.desk.void(event_id, staff_id=staff_id, approver_id=approver_id),
+            card_id,
+        )
 
     def _record(
         self, fact: type[msg.EventRecorded], call: Callable[[], Any], card_id: str | None
@@ -353,6 +706,8 @@ class CounterApp(App[None]):
                 recorded = call()
             except LedgerRefusal as refusal:
                 self.post_message(msg.ActionRefused(refusal.reason, refusal.text(self.lang)))
+                if fact is msg.RewardRedeemed and card_id and refusal.reason in OFFLINE_REASONS:
+                    self.post_message(msg.RedeemBeyondOffline(card_id, refusal.text(self.lang)))
                 return
             except DatabaseWriteFailed as failure:
                 # Disk full, locked too long, read-only: nothing was kept; say so in words.
@@ -395,10 +750,14 @@ class CounterApp(App[None]):
     def recorded(self, message: msg.EventRecorded) -> None:
         """Show "recorded", ring the bell, refresh the counts, print the receipt."""
         self.last_recorded = message.recorded
+        self.last_activity = self.idle_clock()
         if message.view is not None and (
             self.card is None or self.card.card_id == message.view.card_id
         ):
             self.card = message.view
+            # With staff accounts one action ends the customer's turn: the panel stays as a
+            # summary, but the next key acts on nobody's card until a card is scanned.
+            self.card_done = self.staff_required
         self._counter_call("show_recorded", message)
         for screen in self.screen_stack:
             reload = getattr(screen, "reload", None)
@@ -409,7 +768,10 @@ class CounterApp(App[None]):
         self.refresh_status()
         self.sync_soon()
         if self.printer is not None and self.receipt_builder is not None:
-            self.print_receipt(message.recorded.event.id)
+            # A purchase paid partly with a voucher has two slips: the purchase's and the spend's.
+            spend = getattr(message, "spend", None)
+            more = (spend.event.id,) if spend is not None else ()
+            self.print_receipt(message.recorded.event.id, *more)
 
     def on_action_refused(self, message: msg.ActionRefused) -> None:
         """Show the core's refusal, in its own words, in the counter's language.
@@ -429,20 +791,21 @@ class CounterApp(App[None]):
     # Receipts and the printer ----------------------------------------------------------------
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="printer")
-    def print_receipt(self, event_id: str) -> None:
-        """Print the event's receipt; on a fault put it on the screen instead."""
+    def print_receipt(self, event_id: str, *more: str) -> None:
+        """Print the event's receipt (and ``more`` events' after it, in one worker: a second
+        call would cancel the first); on a fault put the unprinted ones on the screen."""
         if self.receipt_builder is None:
             return
-        receipt = self.receipt_builder(event_id, self.lang)
+        receipts = [self.receipt_builder(one, self.lang) for one in (event_id, *more)]
         if self.printer is None:
             return
-        try:
-            self.printer.print_receipt(receipt)
-        except Exception as exc:
-            self.post_message(
-                msg.PrinterChecked(False, failure_text(exc, self.lang), self.receipt_text(receipt))
-            )
-            return
+        for index, receipt in enumerate(receipts):
+            try:
+                self.printer.print_receipt(receipt)
+            except Exception as exc:
+                text = "\n".join(self.receipt_text(left) for left in receipts[index:])
+                self.post_message(msg.PrinterChecked(False, failure_text(exc, self.lang), text))
+                return
         self.post_message(msg.PrinterChecked(True))
 
     def printer_test(self) -> None:
@@ -602,6 +965,9 @@ class CounterApp(App[None]):
         if self.card is not None:
             # The platform may have confirmed the card's stamps: the panel says so now.
             self.reload_card(self.card.card_id)
+        if self.voucher is not None:
+            # ...and the voucher's spends elsewhere, or its revocation.
+            self.reload_voucher(self.voucher)
         if self.sync_requested:
             self.sync_requested = False
             counts = message.counts
@@ -716,6 +1082,21 @@ class CounterApp(App[None]):
         path = self.demo_cards[self.demo_index % len(self.demo_cards)]
         self.demo_index += 1
         self.notify(self.t("notice.demo_card", name=clean(path.stem, 40)), timeout=2, markup=False)
+        if self.scanner is None:
+            self.notify(self.t("notice.no_scanner"), severity="warning")
+            return
+        self._feed(path)
+
+    def present_demo_voucher(self) -> None:
+        """Feed the next demo voucher image through the scanner's file source (F11)."""
+        if not self.demo_vouchers:
+            self.notify(self.t("notice.demo_none"), severity="warning")
+            return
+        path = self.demo_vouchers[self.demo_voucher_index % len(self.demo_vouchers)]
+        self.demo_voucher_index += 1
+        self.notify(
+            self.t("voucher.demo_notice", name=clean(path.stem, 40)), timeout=2, markup=False
+        )
         if self.scanner is None:
             self.notify(self.t("notice.no_scanner"), severity="warning")
             return

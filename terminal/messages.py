@@ -173,3 +173,11 @@ class LedgerChecked(Message):
     """The background integrity check of the ledger ended; the problem, or "" when sound."""
 
     problem: str = ""
+
+
+@dataclass
+class RedeemBeyondOffline(Message):
+    """A redeem was refused beyond the offline allowance and a manager may approve it."""
+
+    card_id: str
+    sentence: str

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, tzinfo
 from multiprocessing import resource_tracker
 from pathlib import Path
@@ -29,7 +29,21 @@ from loyalty.db import Store, parse_iso, utc_now
 from loyalty.i18n import datetime_text
 from loyalty.programs import SHOP_TZ, OfflineLimits, evaluate, program_in_force
 from loyalty.reports import report
-from loyalty.trust import CardVerifier
+from loyalty.staff import StaffBook, StaffError, StaffMember, approval_needed, approval_text
+from loyalty.trust import CardVerifier, load_trust
+from loyalty.voucher_book import VoucherBook
+from loyalty.vouchers import (
+    PREFIX as VOUCHER_PREFIX,
+)
+from loyalty.vouchers import (
+    Voucher,
+    VoucherRefusal,
+    VoucherRefusalReason,
+    verify_voucher,
+    voucher_id_is_valid,
+    voucher_number,
+)
+from loyalty.vouchers import refusal as voucher_refusal
 from receipts.build import receipt_for
 from receipts.escpos import render_escpos
 from receipts.model import Receipt
@@ -49,6 +63,8 @@ if TYPE_CHECKING:
 
 CLOCK_WARNING_SECONDS = 300
 SYNC_SOON_SECONDS = 5.0
+VOUCHER_OFFLINE_MAX_CENTS = 5000
+"""``[vouchers] offline_max_cents`` when the settings have no such section."""
 """How long after a recorded event the background sync sends it (records in between join)."""
 Clock = Callable[[], datetime]
 REACHED_OUTCOMES = frozenset({"ok", "quarantined", "pending", "rejected", "protocol_error"})
@@ -73,6 +89,10 @@ class EventRow:
     voids: str | None = None
     voided: bool = False
     reason: str = ""
+    staff: str = ""
+    """The first name of the staff member who recorded it ("" when none was named)."""
+    approver: str = ""
+    """The first name of the manager who approved it ("" when none did)."""
 
 
 @dataclass(frozen=True)
@@ -165,6 +185,39 @@ class PurchasePreview:
 
     stamps: int
     lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class VoucherView:
+    """A voucher at the counter: what it is worth now here, or why it cannot be spent.
+
+    ``refusal`` is the sentence (counter's language) when it cannot be spent (revoked,
+    spent in full, expired); ``voucher`` is the core's voucher, handed back to spend it.
+    """
+
+    voucher_id: str
+    campaign: str
+    city: str
+    currency: str
+    face_cents: int
+    remaining_cents: int
+    offline_left_cents: int
+    expires_at: datetime | None
+    refusal: str = ""
+    reason: str = ""
+    voucher: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def spendable_cents(self) -> int:
+        """What may be paid with it now: the value left, at most the offline allowance."""
+        if self.refusal:
+            return 0
+        return max(min(self.remaining_cents, self.offline_left_cents), 0)
+
+    @property
+    def offline_capped(self) -> bool:
+        """The offline allowance, not the value left, limits the spend now."""
+        return not self.refusal and self.offline_left_cents < self.remaining_cents
 
 
 # --- Ports the app is given --------------------------------------------------------------
@@ -320,6 +373,7 @@ class Desk:
         self.ledger = ledger
         self.clock = clock
         self.tz = tz
+        self.staff = StaffBook(store, max_failures=settings.staff.max_failures)
 
     # Cards -------------------------------------------------------------------------------
 
@@ -395,9 +449,13 @@ class Desk:
 
     # Actions -----------------------------------------------------------------------------
 
-    def stamp(self, card_id: str) -> Recorded:
-        """Record the program's stamps for one visit."""
-        return self.ledger.stamp(card_id, self.program(), now=self.clock())
+    def stamp(
+        self, card_id: str, *, staff_id: str | None = None, approver_id: str | None = None
+    ) -> Recorded:
+        """Record the program's stamps for one visit (``staff_id``: who is serving)."""
+        return self.ledger.stamp(
+            card_id, self.program(), now=self.clock(), staff_id=staff_id, approver_id=approver_id
+        )
 
     def preview_purchase(self, card_id: str | None, cents: int, lang: str) -> PurchasePreview:
         """What the rule gives for this amount, and why; nothing is recorded."""
@@ -407,9 +465,23 @@ class Desk:
         lines = [line.text(lang, self.tz) for line in decision.lines]
         return PurchasePreview(stamps=decision.stamps, lines=tuple(lines))
 
-    def purchase(self, card_id: str | None, cents: int) -> Recorded:
+    def purchase(
+        self,
+        card_id: str | None,
+        cents: int,
+        *,
+        staff_id: str | None = None,
+        approver_id: str | None = None,
+    ) -> Recorded:
         """Record a purchase (anonymous without a card) and the stamps its amount gives."""
-        return self.ledger.purchase(card_id, cents, self.program(), now=self.clock())
+        return self.ledger.purchase(
+            card_id,
+            cents,
+            self.program(),
+            now=self.clock(),
+            staff_id=staff_id,
+            approver_id=approver_id,
+        )
 
     def claimable(self, event: Event) -> int:
         """The stamps an anonymous purchase's slip lets a customer claim (as its slip says)."""
@@ -420,13 +492,202 @@ class Desk:
         )
         return max(decision.stamps, 0)
 
-    def redeem(self, card_id: str) -> Recorded:
-        """Record a reward redemption within the offline limits."""
-        return self.ledger.redeem(card_id, self.program(), self.limits(), now=self.clock())
+    def redeem(
+        self,
+        card_id: str,
+        *,
+        staff_id: str | None = None,
+        approver_id: str | None = None,
+        override: bool = False,
+    ) -> Recorded:
+        """Record a reward redemption within the offline limits (beyond them with
+        ``override``: a manager approved it, ``approver_id``)."""
+        return self.ledger.redeem(
+            card_id,
+            self.program(),
+            self.limits(),
+            now=self.clock(),
+            staff_id=staff_id,
+            approver_id=approver_id,
+            override=override,
+        )
 
-    def void(self, event_id: str) -> Recorded:
+    def void(
+        self, event_id: str, *, staff_id: str | None = None, approver_id: str | None = None
+    ) -> Recorded:
         """Cancel an event with a compensating void."""
-        return self.ledger.void(event_id, now=self.clock())
+        return self.ledger.void(
+            event_id, now=self.clock(), staff_id=staff_id, approver_id=approver_id
+        )
+
+    # Staff -------------------------------------------------------------------------------
+
+    def staff_required(self) -> bool:
+        """Staff accounts exist: the counter is locked until one of them types a PIN."""
+        return self.staff.any()
+
+    def staff_members(self) -> list[StaffMember]:
+        """The active staff accounts, by name."""
+        return self.staff.list()
+
+    def check_pin(self, name_or_id: str, pin: str, lang: str) -> StaffMember | Refused:
+        """The staff member whose PIN this is, or why not (throttled, locked...)."""
+        try:
+            return self.staff.check_pin(name_or_id, pin, now=self.clock())
+        except StaffError as refusal:
+            return Refused(str(refusal.reason), staff_sentence(refusal, lang))
+
+    def check_manager(self, name_or_id: str, pin: str, lang: str) -> StaffMember | Refused:
+        """The manager whose PIN this is, or why not (not a manager, wrong PIN...)."""
+        try:
+            return self.staff.check_manager(name_or_id, pin, now=self.clock())
+        except StaffError as refusal:
+            return Refused(str(refusal.reason), staff_sentence(refusal, lang))
+
+    def approval(
+        self,
+        action: str,
+        *,
+        count: int | None = None,
+        amount_cents: int | None = None,
+        beyond_offline: bool = False,
+    ) -> str | None:
+        """Why ``action`` needs a manager (``loyalty.staff.approval_needed``), or None."""
+        return approval_needed(
+            action,
+            limits=self.settings.limits,
+            count=count,
+            amount_cents=amount_cents,
+            beyond_offline=beyond_offline,
+        )
+
+    def approval_sentence(self, reason: str, lang: str) -> str:
+        """What the action needs, e.g. "A void needs a manager's approval."."""
+        return approval_text(reason, lang, limits=self.settings.limits)
+
+    # Vouchers ----------------------------------------------------------------------------
+
+    def voucher_offline_max(self) -> int:
+        """``[vouchers] offline_max_cents``: the most one voucher pays here between syncs."""
+        vouchers = getattr(self.settings, "vouchers", None)
+        return int(getattr(vouchers, "offline_max_cents", VOUCHER_OFFLINE_MAX_CENTS))
+
+    def voucher_book(self) -> VoucherBook:
+        """This terminal's voucher spends, with the configured offline allowance."""
+        return VoucherBook(self.ledger, offline_max_cents=self.voucher_offline_max())
+
+    def identify_voucher(
+        self, candidates: Sequence[str], lang: str
+    ) -> VoucherView | Refused | None:
+        """The voucher a scanned code or a typed voucher number names, its refusal, or None.
+
+        The counter routes by prefix: a ``CV1:`` code or a typed ``CV-`` number is a voucher
+        (never tried as a card), anything else gives None and goes to ``identify``. A typed
+        number finds the voucher when this terminal knows it (spent here, or the platform
+        sent its state); a wrong check character is named as a typo.
+        """
+        codes = [c for c in candidates if c.startswith(VOUCHER_PREFIX)]
+        if codes:
+            trust = load_trust(self.store.read())
+            now = self.clock()
+            refusal: VoucherRefusal | None = None
+            for code in codes:
+                verdict = verify_voucher(code, trust, now=now)
+                if isinstance(verdict, Voucher):
+                    return self.voucher_view(verdict, lang)
+                refusal = refusal or verdict
+            assert refusal is not None  # codes is not empty
+            return Refused(str(refusal.reason), refusal.text(lang))
+        numbers = [n for n in (voucher_number(c) for c in candidates) if n is not None]
+        if not numbers:
+            return None
+        valid = [n for n in numbers if voucher_id_is_valid(n)]
+        if not valid:
+            typo = voucher_refusal(
+                VoucherRefusalReason.MALFORMED, "malformed.number", voucher_id=numbers[0]
+            )
+            return Refused("number_typo", typo.text(lang))
+        known = self.voucher_book().known(valid[0])
+        if known is None:
+            unknown = voucher_refusal(
+                VoucherRefusalReason.NOT_A_VOUCHER,
+                "not_a_voucher.unknown_number",
+                voucher_id=valid[0],
+            )
+            return Refused("number_unknown", unknown.text(lang))
+        return self.voucher_view(known, lang)
+
+    def voucher_view(self, voucher: Any, lang: str) -> VoucherView:
+        """The voucher's value here now (``VoucherBook.balance``), refused when it is revoked,
+        expired, spent in full, or this terminal has paid the offline allowance with it since
+        its last sync (the core's sentence, in ``lang``)."""
+        now = self.clock()
+        book = self.voucher_book()
+        balance = book.balance(voucher, now=now)
+        expires_at: datetime | None = getattr(voucher, "expires_at", None) or balance.expires_at
+        why: VoucherRefusal | None = None
+        if balance.revoked:
+            why = voucher_refusal(VoucherRefusalReason.REVOKED)
+        elif expires_at is not None and expires_at <= now:
+            why = voucher_refusal(VoucherRefusalReason.EXPIRED, at=expires_at)
+        elif balance.remaining_cents <= 0:
+            why = voucher_refusal(VoucherRefusalReason.SPENT)
+        elif balance.offline_left_cents <= 0:
+            why = voucher_refusal(
+                VoucherRefusalReason.OFFLINE_VOUCHER_LIMIT,
+                "offline_voucher_limit.none",
+                currency=balance.currency,
+                limit_cents=self.voucher_offline_max(),
+            )
+        refusal = why.text(lang) if why is not None else ""
+        reason = str(why.reason) if why is not None else ""
+        return VoucherView(
+            voucher_id=str(voucher.voucher_id),
+            campaign=str(getattr(voucher, "campaign", "") or ""),
+            city=str(getattr(voucher, "city", "") or ""),
+            currency=balance.currency,
+            face_cents=balance.face_cents,
+            remaining_cents=balance.remaining_cents,
+            offline_left_cents=balance.offline_left_cents,
+            expires_at=expires_at,
+            refusal=refusal,
+            reason=reason,
+            voucher=voucher,
+        )
+
+    def spend_voucher(
+        self,
+        voucher: Any,
+        amount_cents: int,
+        *,
+        staff_id: str | None = None,
+        approver_id: str | None = None,
+    ) -> Recorded:
+        """Pay ``amount_cents`` with the voucher (``VoucherRefused`` says why not)."""
+        return self.voucher_book().spend(
+            voucher, amount_cents, now=self.clock(), staff_id=staff_id, approver_id=approver_id
+        )
+
+    def purchase_with_voucher(
+        self,
+        card_id: str | None,
+        cents: int,
+        voucher: Any,
+        voucher_cents: int,
+        *,
+        staff_id: str | None = None,
+        approver_id: str | None = None,
+    ) -> tuple[Recorded, Recorded]:
+        """A purchase (stamps on the card) paid partly with the voucher: both or neither.
+
+        Both events are written in one ``Store.write()`` transaction (the ledger's and the
+        voucher book's own writes nest in it as savepoints): a refused spend, or a failed
+        commit, leaves neither the purchase nor the spend.
+        """
+        with self.store.write():
+            purchase = self.purchase(card_id, cents, staff_id=staff_id, approver_id=approver_id)
+            spend = self.spend_voucher(voucher, voucher_cents, staff_id=staff_id)
+        return purchase, spend
 
     # Lists and figures ---------------------------------------------------------------------
 
@@ -434,7 +695,18 @@ class Desk:
         """The terminal's latest events, newest first."""
         events = self.ledger.recent(limit=limit)
         voided = self._voided_ids([e.id for e in events])
-        return [self._row(e, voided) for e in events]
+        rows = [self._row(e, voided) for e in events]
+        if not any(e.staff_id or e.approver_id for e in events):
+            return rows
+        names = self.staff.names()
+        return [
+            replace(
+                row,
+                staff=staff_first_name(names, e.staff_id),
+                approver=staff_first_name(names, e.approver_id),
+            )
+            for row, e in zip(rows, events, strict=True)
+        ]
 
     def quarantined(self) -> list[EventRow]:
         """Events the platform refused, with its reason."""
@@ -509,6 +781,23 @@ class Desk:
             voided=event.id in voided,
             reason=reason,
         )
+
+
+def staff_first_name(names: dict[str, str], staff_id: str | None) -> str:
+    """A staff id's first name (its id when the account is unknown here; "" for none)."""
+    if not staff_id:
+        return ""
+    words = names.get(staff_id, staff_id).split()
+    return words[0] if words else staff_id
+
+
+def staff_sentence(refusal: StaffError, lang: str) -> str:
+    """A staff refusal in ``lang``; after a wrong PIN, the wait before the next try too."""
+    sentence = refusal.text(lang)
+    wait = refusal.params.get("wait")
+    if isinstance(wait, int) and wait > 0:
+        sentence = f"{sentence} {t('lock.wait', lang, seconds=wait)}"
+    return sentence
 
 
 def _maybe_time(text: str | None) -> datetime | None:
@@ -628,11 +917,16 @@ def make_app(
     receipt_builder: Callable[[str, str], Any] | None = None,
     key_clock: Callable[[], float] = time.monotonic,
     sync_soon_seconds: float | None = SYNC_SOON_SECONDS,
+    idle_clock: Callable[[], float] = time.monotonic,
+    demo_vouchers: Sequence[Path] = (),
 ) -> CounterApp:
     """Build the counter app from its parts; nothing in it reads a global setting.
 
     ``sync_soon_seconds``: how long after a recorded event the background sync sends it
     (None: only at ``[sync] interval_seconds``); only with ``background_sync`` and a runner.
+    ``idle_clock`` (seconds, monotonic) times the idle lock and the customer panel's clearing.
+    When staff accounts exist the app starts locked.
+    ``demo_vouchers``: voucher images F11 presents to the scanner, like ``demo_cards`` (F12).
     """
     from terminal.app import CounterApp  # noqa: PLC0415  (terminal.app imports this module)
 
@@ -648,8 +942,11 @@ def make_app(
         sync_runner=sync_runner,
         language=language or settings.shop.language.value,
         demo_cards=tuple(demo_cards),
+        demo_vouchers=tuple(demo_vouchers),
         background_sync=background_sync,
         receipt_builder=receipt_builder,
         key_clock=key_clock,
         sync_soon_seconds=sync_soon_seconds,
+        idle_clock=idle_clock,
+        staff_required=desk.staff_required(),
     )

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from terminal.app import CounterApp
 
 
-DEMO_ONLY = frozenset({"key.demo"})
+DEMO_ONLY = frozenset({"key.demo", "key.demo_voucher"})
 """Keys that exist only in demo mode."""
 
 
@@ -76,7 +76,10 @@ class HelpDialog(ModalScreen[None]):
         lang = cast("CounterApp", self.app).lang
         localize_bindings(self, lang)
         lines: list[str] = [t("help.everywhere", lang)]
-        lines += key_lines(type(self.app).BINDINGS, lang)
+        # Ctrl+L (lock) exists only when the terminal has staff accounts.
+        staff = cast("CounterApp", self.app).staff_required
+        no_lock = frozenset() if staff else frozenset({"lock.key_lock"})
+        lines += key_lines(type(self.app).BINDINGS, lang, skip=no_lock)
         lines += ["", t("help.counter", lang)]
         demo = bool(cast("CounterApp", self.app).demo_cards)
         lines += key_lines(CounterScreen.BINDINGS, lang, skip=frozenset() if demo else DEMO_ONLY)

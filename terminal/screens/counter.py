@@ -24,18 +24,26 @@ from loyalty.ledger import LedgerRefusal, RefusalReason
 from terminal import messages as msg
 from terminal.dialogs.purchase import PurchaseDialog
 from terminal.dialogs.redeem import RedeemDialog
+from terminal.dialogs.voucher import VoucherDialog
 from terminal.i18n import t
 from terminal.safe import clean, plain
 from terminal.screens.history import HistoryScreen
 from terminal.screens.report import ReportScreen
 from terminal.screens.settings import SettingsScreen
 from terminal.screens.sync import SyncScreen
-from terminal.services import CardView
+from terminal.services import CardView, VoucherView
 from terminal.widgets.code_input import CodeInput, WedgeReader
 from terminal.widgets.customer import CustomerPanel
 from terminal.widgets.keys import KeyBar, key, localize_bindings
 from terminal.widgets.preview import CameraPreview
 from terminal.widgets.status import StatusLine
+from terminal.widgets.voucher import (
+    PurchasePaidWithVoucher,
+    VoucherPanel,
+    VoucherSpent,
+    voucher_title,
+    voucher_what,
+)
 
 if TYPE_CHECKING:
     from terminal.app import CounterApp
@@ -48,11 +56,14 @@ class CounterScreen(Screen[None]):
         key("f2", "stamp", "key.stamp"),
         key("f3", "purchase", "key.purchase"),
         key("f4", "redeem", "key.redeem"),
+        # Shown only while a voucher is at the counter.
+        key("f10", "voucher", "key.voucher"),
         key("f5", "history", "key.history"),
         key("f6", "report", "key.report"),
         key("f7", "sync", "key.sync"),
         key("f8", "settings", "key.settings"),
         key("f12", "demo_card", "key.demo"),
+        key("f11", "demo_voucher", "key.demo_voucher"),
         key("ctrl+t", "preview", "key.preview"),
         key("ctrl+r", "receipt", "key.receipt"),
         key("escape", "clear", "key.clear"),
@@ -71,6 +82,10 @@ class CounterScreen(Screen[None]):
         """The demo card key exists only in demo mode (hidden and inert otherwise)."""
         if action == "demo_card":
             return bool(self.counter.demo_cards)
+        if action == "demo_voucher":
+            return bool(self.counter.demo_vouchers)
+        if action == "voucher":
+            return self.counter.voucher is not None
         return True
 
     def compose(self) -> ComposeResult:
@@ -83,7 +98,10 @@ class CounterScreen(Screen[None]):
                 yield CodeInput(self.wedge, id="code")
                 yield CameraPreview(id="preview")
                 yield Static("", id="scan-result", markup=False)
-            yield CustomerPanel(id="customer")
+            # The customer's side: the card, and under it the voucher when one is scanned.
+            with Vertical(id="customer-side"):
+                yield CustomerPanel(id="customer")
+                yield VoucherPanel(id="voucher")
         yield Static("", id="banner", markup=False)
         yield KeyBar()
 
@@ -100,7 +118,8 @@ class CounterScreen(Screen[None]):
         self.query_one("#scan-title", Static).update(Content(t("counter.scan_title", lang)))
         self.query_one("#scan-hint", Static).update(Content(t("counter.scan_hint", lang)))
         self.query_one("#code", CodeInput).placeholder = t("counter.code_placeholder", lang)
-        self.query_one(CustomerPanel).show(app.card, lang, app.desk.tz)
+        self.query_one(CustomerPanel).show(app.card, lang, app.desk.tz, done=app.card_done)
+        self.query_one(VoucherPanel).show(app.voucher, lang, app.desk.tz)
         self.query_one(StatusLine).show(app)
 
     # What the app reports --------------------------------------------------------------------
@@ -123,7 +142,31 @@ class CounterScreen(Screen[None]):
     def refresh_card(self, view: CardView) -> None:
         """The same card's fresh figures (after a sync); the result line stays."""
         app = self.counter
-        self.query_one(CustomerPanel).show(view, app.lang, app.desk.tz)
+        self.query_one(CustomerPanel).show(view, app.lang, app.desk.tz, done=app.card_done)
+
+    def show_voucher(self, view: VoucherView | None) -> None:
+        """A voucher is at the counter now (or none): the panel, and the result line."""
+        app = self.counter
+        self.query_one(VoucherPanel).show(view, app.lang, app.desk.tz)
+        self.refresh_bindings()
+        if view is None:
+            return
+        if view.refusal:
+            self.show_refusal(view.refusal)
+            return
+        self._banner(Content(""), "")
+        self._result(voucher_title(view, app.lang), "ok")
+
+    def show_voucher_refused(self, sentence: str) -> None:
+        """A voucher code that cannot be used: the panel and the banner say why."""
+        self.query_one(VoucherPanel).show_refused(sentence, self.counter.lang)
+        self.refresh_bindings()
+        self.show_refusal(sentence)
+
+    def refresh_voucher(self, view: VoucherView) -> None:
+        """The same voucher's value now (after a spend or a sync); the result line stays."""
+        app = self.counter
+        self.query_one(VoucherPanel).show(view, app.lang, app.desk.tz)
 
     def show_refusal(self, sentence: str) -> None:
         """Why a code or an action was refused, in red."""
@@ -138,7 +181,9 @@ class CounterScreen(Screen[None]):
         recorded = message.recorded
         event = recorded.event
         balance = recorded.balance.total if recorded.balance is not None else 0
-        if isinstance(message, msg.PurchaseRecorded):
+        if isinstance(message, VoucherSpent | PurchasePaidWithVoucher):
+            what = voucher_what(message, lang)
+        elif isinstance(message, msg.PurchaseRecorded):
             amount = money(event.amount_cents or 0, lang, event.currency or "EUR")
             if event.card_id is None:
                 # No card: the stamps are on the slip's claim code, not on any balance.
@@ -159,7 +204,7 @@ class CounterScreen(Screen[None]):
         receipt = clean(event.receipt_no or "", 40)
         self._banner(plain(f"✔ {t('counter.recorded', lang, what=what)}  #{receipt}", 200), "ok")
         if message.view is not None and (app.card is None or app.card is message.view):
-            self.query_one(CustomerPanel).show(message.view, lang, app.desk.tz)
+            self.query_one(CustomerPanel).show(message.view, lang, app.desk.tz, done=app.card_done)
 
     def show_preview(self, frame: msg.PreviewFrame) -> None:
         """A new preview frame."""
@@ -217,6 +262,11 @@ class CounterScreen(Screen[None]):
         card = self.counter.card
         if card is None:
             self.show_refusal(t("counter.need_card", self.counter.lang))
+        elif self.counter.card_done:
+            # That customer's turn ended with a recorded action: the next one never acts
+            # on their card by mistake.
+            self.show_refusal(t("staff.card_done", self.counter.lang))
+            return None
         return card
 
     def action_stamp(self) -> None:
@@ -228,11 +278,31 @@ class CounterScreen(Screen[None]):
     def action_purchase(self) -> None:
         """Ask for the amount, then record the purchase (anonymous without a card)."""
         card = self.counter.card
+        if card is not None and self.counter.card_done:
+            self.show_refusal(t("staff.card_done", self.counter.lang))
+            return
         card_id = card.card_id if card is not None else None
 
         def done(cents: int | None) -> None:
-            if cents is not None:
+            if cents is None:
+                return
+            voucher = self.counter.voucher
+            if voucher is None or voucher.spendable_cents <= 0:
                 self.counter.record_purchase(card_id, cents)
+                return
+
+            # A voucher is at the counter: it may pay part of this purchase (or none of it).
+            def paid(voucher_cents: int | None) -> None:
+                if voucher_cents is None:
+                    return
+                if voucher_cents == 0:
+                    self.counter.record_purchase(card_id, cents)
+                else:
+                    self.counter.record_purchase_with_voucher(
+                        card_id, cents, voucher, voucher_cents
+                    )
+
+            self.app.push_screen(VoucherDialog(voucher, purchase_cents=cents), paid)
 
         self.app.push_screen(PurchaseDialog(card_id), done)
 
@@ -259,6 +329,25 @@ class CounterScreen(Screen[None]):
 
         self.app.push_screen(RedeemDialog(card), done)
 
+    def action_voucher(self) -> None:
+        """F10: pay with the voucher at the counter (the amount typed, or all it can)."""
+        app = self.counter
+        view = app.voucher
+        if view is None or view.voucher_id in app.writing:
+            return
+        if view.refusal:
+            self.show_refusal(view.refusal)
+            return
+        if view.spendable_cents <= 0:
+            self.show_refusal(t("voucher.offline_used", app.lang))
+            return
+
+        def done(cents: int | None) -> None:
+            if cents and view.voucher_id not in app.writing:
+                app.record_voucher_spend(view, cents)
+
+        self.app.push_screen(VoucherDialog(view), done)
+
     def action_history(self) -> None:
         """The terminal's events, with void."""
         self.app.push_screen(HistoryScreen())
@@ -278,6 +367,10 @@ class CounterScreen(Screen[None]):
     def action_demo_card(self) -> None:
         """Present the next demo card to the scanner."""
         self.counter.present_demo_card()
+
+    def action_demo_voucher(self) -> None:
+        """Present the next demo voucher to the scanner."""
+        self.counter.present_demo_voucher()
 
     def action_preview(self) -> None:
         """Show or hide the camera picture for aiming (or say there is no camera)."""

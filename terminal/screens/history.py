@@ -54,7 +54,11 @@ class HistoryScreen(PanelScreen):
         hint = t("history.hint", self.lang) if self.rows else t("history.empty", self.lang)
         self.query_one("#history-hint", Static).update(Content(hint))
         fill_table(
-            self.query_one("#history", DataTable), self.rows, self.lang, self.counter.desk.tz
+            self.query_one("#history", DataTable),
+            self.rows,
+            self.lang,
+            self.counter.desk.tz,
+            staff=any(row.staff or row.approver for row in self.rows),
         )
 
     def reload(self) -> None:
@@ -116,6 +120,6 @@ class HistoryScreen(PanelScreen):
 
         def done(yes: bool | None) -> None:
             if yes:
-                self.counter.record_void(row.id, row.card_id)
+                self.counter.record_void(row.id, row.card_id, question)
 
         self.app.push_screen(ConfirmDialog(t("key.void", self.lang), question, self.lang), done)

@@ -99,14 +99,18 @@ def fill_table(
     *,
     extra: str | None = None,
     columns: Sequence[str] = COLUMNS,
+    staff: bool = False,
 ) -> None:
-    """Replace a table's columns and rows (keys are event ids)."""
+    """Replace a table's columns and rows (keys are event ids); ``staff``: a column with
+    who recorded each event and who approved it."""
     cursor = table.cursor_row
     table.clear(columns=True)
     for column in columns:
         table.add_column(t(column, lang), key=column)
     if extra:
         table.add_column(t(extra, lang), key=extra)
+    if staff:
+        table.add_column(t("staff.col", lang), key="staff.col")
     for row in rows:
         cells = event_cells(row, lang, tz)
         if columns is not COLUMNS:
@@ -114,9 +118,19 @@ def fill_table(
             cells = [cells[COLUMNS.index(column)] for column in columns]
         if extra:
             cells.append(Text(clean(row.reason, 120), no_wrap=True))
+        if staff:
+            cells.append(Text(staff_text(row, lang), style=cells[0].style, no_wrap=True))
         table.add_row(*cells, key=row.id)
     if rows:
         table.move_cursor(row=min(cursor, len(rows) - 1))
+
+
+def staff_text(row: EventRow, lang: str) -> str:
+    """Who recorded the event, and the manager who approved it (first names)."""
+    who = clean(row.staff, 40)
+    if not row.approver:
+        return who
+    return t("staff.approved_by", lang, staff=who or "?", approver=clean(row.approver, 40))
 
 
 class CustomerPanel(Vertical):
@@ -139,8 +153,8 @@ class CustomerPanel(Vertical):
         table.can_focus = False
         yield table
 
-    def show(self, view: CardView | None, lang: str, tz: tzinfo) -> None:
-        """Draw the card (or say there is none)."""
+    def show(self, view: CardView | None, lang: str, tz: tzinfo, *, done: bool = False) -> None:
+        """Draw the card (or say there is none); ``done``: its turn ended, a summary only."""
         title = self.query_one("#card-title", Static)
         progress = self.query_one("#card-progress", Static)
         recent = self.query_one("#recent-title", Static)
@@ -151,7 +165,8 @@ class CustomerPanel(Vertical):
             recent.update("")
             table.clear(columns=True)
             return
-        title.update(Content(t("counter.card", lang, card_id=clean(view.card_id, 40))))
+        key = "staff.card_summary" if done else "counter.card"
+        title.update(Content(t(key, lang, card_id=clean(view.card_id, 40))))
         progress.update(progress_content(view, lang))
         recent.update(
             Content(t("counter.recent", lang) if view.events else t("counter.no_recent", lang))

@@ -9,7 +9,7 @@ from textual.widgets import Static
 
 from loyalty.i18n import datetime_text
 from terminal.i18n import UI, t
-from terminal.safe import plain
+from terminal.safe import clean, plain
 
 if TYPE_CHECKING:
     from terminal.app import CounterApp
@@ -52,8 +52,8 @@ def status_content(app: CounterApp, width: int | None = None) -> Content:
     """The status line's text as safe Content, fitted to ``width`` cells when given.
 
     When the full line is too wide it shortens in this order: narrower separators, the
-    camera's state without its explanation, no last-sync time, the shop's name cut. The
-    connection, the pending count, the camera and any warning always stay.
+    camera's state without its explanation, no last-sync time, the shop's name cut, then
+    who is serving. The connection, the pending count, the camera and any warning always stay.
     """
     lang = app.lang
     facts = app.facts
@@ -96,9 +96,17 @@ def status_content(app: CounterApp, width: int | None = None) -> Content:
         part = Content(t("status.camera", lang, state=t(name or f"camera.{state}", lang)))
         return part.stylize("$warning") if state in ("missing", "crashed") else part
 
-    def line(sep: str, short: bool, with_sync: bool, name: Content | None) -> Content:
+    serving: Content | None = None
+    if app.serving is not None:
+        who = clean(app.serving.first_name, 20)
+        serving = Content(t("staff.serving", lang, name=who)).stylize("bold")
+
+    def line(
+        sep: str, short: bool, with_sync: bool, name: Content | None, staff: bool = True
+    ) -> Content:
         middle = parts + ([last_sync] if with_sync and last_sync is not None else [])
-        items = ([name] if name is not None else []) + middle + [camera(short)] + warnings
+        who = [serving] if staff and serving is not None else []
+        items = ([name] if name is not None else []) + who + middle + [camera(short)] + warnings
         return Content(sep).join(items)
 
     attempts = [
@@ -117,7 +125,9 @@ def status_content(app: CounterApp, width: int | None = None) -> Content:
     room = width - rest.cell_length - len(NARROW_SEPARATOR)
     if room >= 4:
         return line(NARROW_SEPARATOR, True, False, plain(app.settings.shop.name, room, "bold"))
-    return rest
+    if rest.cell_length <= width:
+        return rest
+    return line(NARROW_SEPARATOR, True, False, None, staff=False)
 
 
 def clock_behind(seconds: float, lang: str) -> Content:
