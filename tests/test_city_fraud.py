@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -258,3 +259,68 @@ def test_a_bad_threshold_is_refused_naming_it(tmp_path: Path, line: str, said: s
     assert refused.returncode == 2
     assert refused.stderr.startswith("refused: bad_config: ")
     assert said in refused.stderr
+
+
+def test_two_shops_syncing_at_once_still_see_each_other_on_postgresql(
+    postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL runs two shops' batches side by side (READ COMMITTED): each would read the
+    card's events without the other's and neither would see three shops. The first batch to
+    judge waits until the second is judging too (then the race is real) or is waiting for the
+    card's lock (then it is prevented): the signal must come either way."""
+    import psycopg
+
+    url = postgres_server.new_database()
+    store = open_store(url)
+    store.max_clock_skew = timedelta(days=3650)
+    baker, butcher, grocer = (terminal(store, s) for s in ("baker", "butcher", "grocer"))
+    send(store, baker, event(baker, MORNING))
+    real = fraud.judge
+    turns = threading.Lock()
+    judging: list[str] = []
+    both = threading.Event()
+
+    def waiting_for_a_card_lock(conn: psycopg.Connection[Any]) -> bool:
+        row = conn.execute(
+            "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+            "AND classid = 7468691 "  # the card locks' key (city.store._lock_cards)
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).fetchone()
+        return bool(row and row[0])
+
+    def judge(events: Any, past: Any, settings: fraud.FraudSettings) -> fraud.Findings:
+        with turns:
+            judging.append(events[0].shop_id)
+            first = len(judging) == 1
+        if first:
+            with psycopg.connect(url, autocommit=True) as conn:
+                for _ in range(3000):  # the other batch's state, looked at until it is known
+                    if both.wait(0.01) or waiting_for_a_card_lock(conn):
+                        break
+                else:
+                    raise AssertionError("the other batch neither judged nor waited")
+        else:
+            both.set()
+        return real(events, past, settings)
+
+    monkeypatch.setattr(fraud, "judge", judge)
+    answers: dict[str, list[list[str]]] = {}
+
+    def sync(at: TerminalRecord, minutes: int) -> None:
+        answers[at.shop_id] = send(store, at, event(at, MORNING + timedelta(minutes=minutes)))
+
+    threads = [
+        threading.Thread(target=sync, args=(at, n + 5)) for n, at in enumerate((butcher, grocer))
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        store.close()
+    assert sorted(answers) == ["butcher", "grocer"]
+    assert sorted(flags for answer in answers.values() for flags in answer) == [
+        [],
+        [fraud.VELOCITY],
+    ]
