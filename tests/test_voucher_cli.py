@@ -217,6 +217,22 @@ def test_more_than_is_left_is_refused_naming_what_is_left(shop: Shop) -> None:
     assert [e["amount_cents"] for e in shop.events()] == [750]
 
 
+def test_offline_at_most_the_allowance_is_spent_on_one_voucher(shop: Shop) -> None:
+    _voucher_id, code = shop.voucher(10000)
+    shop.ok("voucher", "spend", code, "--amount", "40,00")
+    over = shop.refused("voucher", "spend", code, "--amount", "20,00", "--lang", "en")
+    assert over.stderr.startswith("refused: offline_voucher_limit: ")
+    assert "€10.00" in over.stderr  # what may still be spent here before a sync
+    balance = shop.json("voucher", "balance", code)
+    assert (balance["remaining_cents"], balance["spendable_cents"]) == (6000, 1000)
+    text = shop.ok("voucher", "balance", code, "--lang", "en").stdout
+    assert "spendable here until the next sync: €10.00" in text
+    # --all is the whole value left: not what the allowance lets be paid, so it says so.
+    whole = shop.refused("voucher", "spend", code, "--all", "--lang", "en")
+    assert whole.stderr.startswith("refused: offline_voucher_limit: ")
+    assert shop.json("voucher", "spend", code, "--amount", "10")["remaining_after_cents"] == 5000
+
+
 @pytest.mark.parametrize(
     ("amount", "reason"),
     [
@@ -348,6 +364,15 @@ def test_a_typed_id_the_platform_sent_spends_like_the_code(shop: Shop) -> None:
         refused = shop.refused("voucher", "spend", ref, "--amount", "1")
         assert refused.stderr.startswith("refused: revoked: ")
     assert shop.refused("voucher", "balance", typed).stderr.startswith("refused: revoked: ")
+    assert len(shop.events()) == 2
+    # A voucher past its expiry is refused by number as by code.
+    old, old_code = shop.issuer.issue_voucher(
+        1000, city=CITY, campaign=CAMPAIGN, expires_days=30, now=utc_now() - timedelta(days=40)
+    )
+    confirm(shop, old, spent=0, version=3)
+    for ref in (old.voucher_id, old_code):
+        expired = shop.refused("voucher", "spend", ref, "--amount", "1")
+        assert expired.stderr.startswith("refused: expired: ")
     assert len(shop.events()) == 2
 
 
