@@ -407,3 +407,17 @@ def test_report_gives_figures_per_staff_member(shop: Shop) -> None:
         "Bert": 0,
     }
     shop.no_pin_shown()
+
+
+def test_the_last_manager_locked_out_is_unlocked_by_the_folders_owner(shop: Shop) -> None:
+    add_bert(shop)
+    code = shop.card()
+    one = {"CITIE_STAFF_MAX_FAILURES": "1"}
+    shop.refused("locked", "stamp", code, "--staff", "Anna Peeters", input=f"{WRONG}\n", **one)
+    # A cashier is never unlocked that way, and while a manager can approve it is needed.
+    shop.refused("locked", "stamp", code, "--staff", "Bert", input=f"{WRONG}\n", **one)
+    shop.refused("approval_needed", "staff", "unlock", "Bert")
+    shop.ok("staff", "unlock", "Anna Peeters")
+    shop.refused("approval_needed", "staff", "unlock", "Bert")
+    shop.ok("staff", "unlock", "Bert", "--approver", "Anna Peeters", input=f"{ANNA}\n")
+    shop.no_pin_shown()
