@@ -190,7 +190,8 @@ class LockScreen(Screen[None]):
     def _list(self) -> None:
         lang = self.counter.lang
         typed = self.query_one("#lock-name", Input).value
-        self.shown = match_staff(self.members, typed)
+        # Once somebody is chosen the whole list shows again, with them highlighted.
+        self.shown = match_staff(self.members, "" if self.chosen else typed)
         staff = self.query_one("#lock-staff", OptionList)
         staff.clear_options()
         for member in self.shown:
@@ -199,7 +200,10 @@ class LockScreen(Screen[None]):
                 label = label + Content(" " + t("lock.account_locked", lang)).stylize("$error")
             staff.add_option(Option(label, id=member.id))
         if self.shown:
-            staff.highlighted = 0
+            chosen = self.chosen.id if self.chosen is not None else None
+            staff.highlighted = next(
+                (index for index, m in enumerate(self.shown) if m.id == chosen), 0
+            )
 
     def on_input_changed(self, event: Input.Changed) -> None:
         """Typing a name narrows the list; typing again after a choice un-chooses."""
