@@ -5,7 +5,8 @@ terminal key pair), a demo issuer's trust list is installed when no other is, an
 cards are issued and saved as PNG files under ``<data_dir>/demo-cards``. F12 in the app
 feeds the next one through the scanner's file source, as if the customer held it up.
 Any PNG put in that folder (for example a card printed by ``citie-platform card new --png``)
-is presented too.
+is presented too. Demo city vouchers, signed by the same demo issuer, are saved under
+``<data_dir>/demo-vouchers``; F11 presents the next one the same way.
 """
 
 from __future__ import annotations
@@ -21,10 +22,16 @@ from loyalty.db import Store
 from loyalty.keys import generate_key_pair
 from loyalty.trust import TrustError, install_trust, trust_version
 from receipts.cards import render_card_png
+from receipts.vouchers import render_voucher_png
 
 DEMO_ISSUER = "citie-demo"
 DEMO_CARDS = 3
 CARDS_DIR = "demo-cards"
+VOUCHERS_DIR = "demo-vouchers"
+DEMO_VOUCHERS = (2500, 1000)
+"""The face values of the demo vouchers, in cents: one to spend in parts, a smaller one."""
+DEMO_CITY = "roeselare"
+DEMO_CAMPAIGN = "Demo city voucher"
 ISSUER_DIR = "demo-issuer"
 
 DEMO_ADDRESS = "Grote Markt 1, 8800 Roeselare"
@@ -59,6 +66,7 @@ class DemoKit:
 
     cards: tuple[Path, ...]
     created: tuple[str, ...]
+    vouchers: tuple[Path, ...] = ()
 
 
 def prepare(settings: Settings, store: Store, *, cards: int = DEMO_CARDS) -> DemoKit:
@@ -84,4 +92,34 @@ def prepare(settings: Settings, store: Store, *, cards: int = DEMO_CARDS) -> Dem
             path = folder / f"demo-card-{number}.png"
             path.write_bytes(render_card_png(code, card_id, language=settings.shop.language.value))
             created.append(f"demo card {path.name} ({card_id})")
-    return DemoKit(cards=tuple(sorted(folder.glob("*.png"))), created=tuple(created))
+    vouchers = data_dir / VOUCHERS_DIR
+    vouchers.mkdir(exist_ok=True)
+    if not any(vouchers.glob("*.png")):
+        for number, cents in enumerate(DEMO_VOUCHERS, start=1):
+            voucher, code = issuer.issue_voucher(
+                cents, city=DEMO_CITY, campaign=DEMO_CAMPAIGN, expires_days=3650
+            )
+            path = vouchers / f"demo-voucher-{number}.png"
+            png = render_voucher_png(
+                code,
+                voucher.voucher_id,
+                voucher.face_cents,
+                voucher.currency,
+                voucher.expires_at,
+                DEMO_CITY,
+                campaign=DEMO_CAMPAIGN,
+                language=settings.shop.language.value,
+            )
+            path.write_bytes(png)
+            created.append(f"demo voucher {path.name} ({voucher.voucher_id})")
+    return DemoKit(
+        cards=tuple(sorted(folder.glob("*.png"))),
+        created=tuple(created),
+        vouchers=demo_voucher_files(settings),
+    )
+
+
+def demo_voucher_files(settings: Settings) -> tuple[Path, ...]:
+    """The voucher images F11 presents (``<data_dir>/demo-vouchers/*.png``), in name order."""
+    folder = settings.data_dir / VOUCHERS_DIR
+    return tuple(sorted(folder.glob("*.png"))) if folder.is_dir() else ()

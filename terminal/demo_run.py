@@ -17,7 +17,14 @@ from pathlib import Path
 
 from config.settings import Language
 from receipts.cards import render_card_png
-from terminal.demo import DEMO_ADDRESS, DEMO_REWARDS
+from terminal.demo import (
+    DEMO_ADDRESS,
+    DEMO_CAMPAIGN,
+    DEMO_CITY,
+    DEMO_REWARDS,
+    DEMO_VOUCHERS,
+    VOUCHERS_DIR,
+)
 
 ROOT = Path.cwd() / ".demo"
 PLATFORM_DIR = ROOT / "platform"
@@ -107,6 +114,22 @@ def prepare_terminal(url: str) -> None:
             continue
         card = json.loads(_run(*platform, "card", "new", "--expires", "3650", "--json"))
         path.write_bytes(render_card_png(card["code"], card["card_id"]))
+    prepare_vouchers(platform)
+
+
+def prepare_vouchers(platform: list[str]) -> None:
+    """City vouchers issued by the platform (so it knows them when their spends arrive), saved
+    where the app finds them for F11."""
+    folder = TERMINAL_DIR / VOUCHERS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    for number, cents in enumerate(DEMO_VOUCHERS, start=1):
+        path = folder / f"demo-voucher-{number}.png"
+        if path.exists():
+            continue
+        amount = f"{cents // 100},{cents % 100:02d}"
+        new = ["voucher", "new", "--amount", amount, "--campaign", DEMO_CAMPAIGN]
+        new += ["--city", DEMO_CITY, "--expires", "3650", "--png", str(path), "--json"]
+        _run(*platform, *new)
 
 
 def main() -> int:

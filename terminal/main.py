@@ -16,7 +16,7 @@ from loyalty.ledger import Ledger
 from sync.lock import counter_open
 from terminal.cli_support import CliEnv, Refused
 from terminal.commands.setup import ensure_private_key, open_store
-from terminal.demo import CARDS_DIR, demo_settings, prepare
+from terminal.demo import CARDS_DIR, demo_settings, demo_voucher_files, prepare
 from terminal.services import (
     CameraScanner,
     PrinterPort,
@@ -61,6 +61,8 @@ def _run_app(env: CliEnv, settings: Settings, config_path: Path) -> None:
         else:
             folder = settings.data_dir / CARDS_DIR
             cards = tuple(sorted(folder.glob("*.png"))) if folder.is_dir() else ()
+        # Demo mode made them; `make run` puts the platform's demo vouchers there too.
+        vouchers = demo_voucher_files(settings)
         ledger = Ledger(
             store,
             shop_id=settings.shop.id,
@@ -81,6 +83,7 @@ def _run_app(env: CliEnv, settings: Settings, config_path: Path) -> None:
             runner,
             store=store,
             demo_cards=cards,
+            demo_vouchers=vouchers,
             language=env.lang,  # --lang starts the counter in that language
         )
         app.run()
