@@ -46,7 +46,7 @@ NAME_MAX: Final = 40
 ID_PATTERN: Final = re.compile(r"st-[a-z0-9]{4,32}")
 
 SCRYPT_N: Final = 2**15
-"""scrypt cost: ~50 ms and 32 MiB per check on a counter PC (``n=2**14`` is the floor)."""
+"""scrypt cost: 32 MiB and ~50-70 ms per check (``bench/staff_pin.py``); 2**14 is the floor."""
 SCRYPT_R: Final = 8
 SCRYPT_P: Final = 1
 SALT_BYTES: Final = 16
