@@ -260,10 +260,15 @@ class CounterApp(App[None]):
         """Clear the customer panel, and lock the counter, after their idle times."""
         now = self.idle_clock()
         clear_after = self.settings.counter.clear_after_seconds
-        if self.card is not None and clear_after and now - self.last_activity >= clear_after:
+        customer = self.card is not None or self.voucher is not None
+        if customer and clear_after and now - self.last_activity >= clear_after:
             self.clear_card()
         lock_after = self.settings.staff.idle_lock_minutes * 60
         if self.staff_required and not self.locked and now - self.last_key >= lock_after:
+            # Nobody has been here for minutes: what was left open is nobody's any more (a
+            # dialog closed this way records nothing), and the customer has gone.
+            while len(self.screen_stack) > 2 and not isinstance(self.screen, CounterScreen):
+                self.pop_screen()
             self.clear_card()
             self.lock()
 
@@ -467,34 +472,77 @@ class CounterApp(App[None]):
         self._counter_call("show_voucher", None)
 
     def record_voucher_spend(self, view: VoucherView, cents: int) -> None:
-        """Pay ``cents`` with the voucher; "recorded" only after the commit."""
+        """Pay ``cents`` with the voucher; "recorded" only after the commit (the spend names
+        who is serving, like every event)."""
+        if not self.may_act():
+            return
         self.writing[view.voucher_id] += 1
-        self._record_voucher_spend(view, cents)
+        self._record_voucher_spend(view, cents, self.staff_id)
 
     def record_purchase_with_voucher(
         self, card_id: str | None, cents: int, view: VoucherView, voucher_cents: int
     ) -> None:
-        """Record a purchase paid partly with the voucher: both events in one commit."""
+        """Record a purchase paid partly with the voucher: both events in one commit (above
+        ``[limits] approval_over_cents`` once a manager approved the purchase)."""
+        if not self.may_act():
+            return
+        what = plain(self.t("approval.what_purchase", amount=money(cents, self.lang)), 200)
+        reason = self.desk.approval("purchase", amount_cents=cents)
+        self.with_approval(
+            reason,
+            what,
+            lambda approver: self._purchase_with_voucher_now(
+                card_id, cents, view, voucher_cents, approver
+            ),
+        )
+
+    def _purchase_with_voucher_now(
+        self,
+        card_id: str | None,
+        cents: int,
+        view: VoucherView,
+        voucher_cents: int,
+        approver_id: str | None,
+    ) -> None:
+        if not self.may_act():
+            return
         if card_id is not None:
             self.writing[card_id] += 1
         self.writing[view.voucher_id] += 1
-        self._record_purchase_with_voucher(card_id, cents, view, voucher_cents)
+        self._record_purchase_with_voucher(
+            card_id, cents, view, voucher_cents, self.staff_id, approver_id
+        )
 
     # Never exclusive either: a queued payment must not be cancelled by the next one.
     @work(thread=True, exit_on_error=False, group="ledger")
-    def _record_voucher_spend(self, view: VoucherView, cents: int) -> None:
+    def _record_voucher_spend(self, view: VoucherView, cents: int, staff_id: str | None) -> None:
         self._record_voucher(
-            view, None, lambda: (None, self.desk.spend_voucher(view.voucher, cents))
+            view,
+            None,
+            lambda: (None, self.desk.spend_voucher(view.voucher, cents, staff_id=staff_id)),
         )
 
     @work(thread=True, exit_on_error=False, group="ledger")
     def _record_purchase_with_voucher(
-        self, card_id: str | None, cents: int, view: VoucherView, voucher_cents: int
+        self,
+        card_id: str | None,
+        cents: int,
+        view: VoucherView,
+        voucher_cents: int,
+        staff_id: str | None,
+        approver_id: str | None,
     ) -> None:
         self._record_voucher(
             view,
             card_id,
-            lambda: self.desk.purchase_with_voucher(card_id, cents, view.voucher, voucher_cents),
+            lambda: self.desk.purchase_with_voucher(
+                card_id,
+                cents,
+                view.voucher,
+                voucher_cents,
+                staff_id=staff_id,
+                approver_id=approver_id,
+            ),
         )
 
     def _record_voucher(

@@ -364,12 +364,16 @@ async def test_the_panel_clears_and_the_counter_locks_by_the_idle_clock(tmp_path
         ticks.now += 9 * 60
         await pilot.pause(0.6)
         assert isinstance(app.screen, CounterScreen) and app.serving is not None
-        ticks.now += 61
+        await pilot.press("f3", "1", "2")  # a purchase typed and left unfinished
+        await settle(pilot)
+        ticks.now += 10 * 60
         await wait_for(pilot, lambda: isinstance(app.screen, LockScreen))
         assert app.serving is None
         assert "Bram" not in text_of(app, "#status")
         await unlock(pilot, "bram", BRAM_PIN)
+        # What was left open is closed, unrecorded: the counter is fresh for whoever comes.
         assert isinstance(app.screen, CounterScreen)
+        assert counter.ledger.recent() == []
 
 
 async def test_the_pin_never_appears_on_screen(tmp_path: Path) -> None:

@@ -92,6 +92,10 @@ async def test_lock_screen_and_approval_dialog_fit_80x24(tmp_path: Path, lang: s
         await type_code(pilot, code)
         await pilot.press("f2")
         await settle(pilot)
+        # Who serves is on the counter's status line, and the camera still is.
+        status = screen_text(app).splitlines()[0]
+        assert t("staff.serving", lang, name="Bram") in status, status
+        assert camera in status and len(status.rstrip()) <= 80, status
         await pilot.press("f5", "delete", "enter")
         await settle(pilot)
         dialog = app.screen
