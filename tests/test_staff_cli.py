@@ -11,6 +11,8 @@ import array
 import fcntl
 import json
 import os
+import pty
+import select
 import signal
 import subprocess
 import sys
@@ -25,6 +27,7 @@ from click.testing import CliRunner, Result
 from city.issuer import Issuer
 from loyalty import schema as _schema  # noqa: F401  (registers the ledger migrations)
 from loyalty.db import Store
+from loyalty.staff import StaffBook
 from loyalty.trust import install_trust
 from terminal.cli import cli
 
@@ -32,6 +35,7 @@ ANNA = "48213957"  # the manager's PIN
 BERT = "73950482"  # the cashier's PIN
 WRONG = "60617283"
 BAD = "12ab5678"
+TERMINAL = [sys.executable, "-m", "terminal.cli"]
 PINS = (ANNA, BERT, WRONG, BAD)
 
 
@@ -421,3 +425,58 @@ def test_the_last_manager_locked_out_is_unlocked_by_the_folders_owner(shop: Shop
     shop.refused("approval_needed", "staff", "unlock", "Bert")
     shop.ok("staff", "unlock", "Bert", "--approver", "Anna Peeters", input=f"{ANNA}\n")
     shop.no_pin_shown()
+
+
+def test_init_asks_for_the_first_manager_in_a_terminal(tmp_path: Path) -> None:
+    """In a terminal (a pseudo-terminal here, in a session of its own so that the PIN is read
+    from it and not from the terminal running the tests), init asks for the first manager's
+    name and the PIN twice, hidden: the PIN is never echoed back."""
+    data = tmp_path / "asked"
+    leader, follower = pty.openpty()
+    answers = "Bakkerij Peeters\nOoststraat 5\neen gratis brood\n8\nAnna Peeters\n"
+    os.write(leader, answers.encode())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITIE_")}
+    process = subprocess.Popen(
+        [*TERMINAL, "init", "--data-dir", str(data), "--shop-language", "nl"],
+        stdin=follower,
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
+    os.close(follower)
+    assert process.stderr is not None
+    shown = b""
+    asked = b""
+    prompts = [b"Nieuwe pincode van Anna Peeters", b"Dezelfde pincode nog eens"]
+    deadline = time.monotonic() + 60
+    while process.poll() is None or prompts:
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"init kept asking: {shown!r} {asked!r}")
+        ready, _, _ = select.select([leader, process.stderr], [], [], 1)
+        if leader in ready:
+            try:
+                shown += os.read(leader, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                if process.poll() is not None:
+                    break
+        if process.stderr in ready:
+            chunk = os.read(process.stderr.fileno(), 4096)
+            asked += chunk
+            if not chunk and process.poll() is not None:
+                break
+        # Each PIN is typed only once its question is shown: getpass flushes what was typed
+        # ahead when it turns the echo off.
+        if prompts and prompts[0] in asked:
+            prompts.pop(0)
+            os.write(leader, f"{ANNA}\n".encode())
+    os.close(leader)
+    process.stderr.close()
+    assert process.wait(timeout=60) == 0, shown + asked
+    assert ANNA.encode() not in shown + asked
+    assert b"Anna Peeters" in shown
+    with Store.open(data / "ledger.db") as store:
+        book = StaffBook(store)
+        manager = book.check_pin("anna peeters", ANNA)
+    assert manager.is_manager
