@@ -8,22 +8,25 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
+from uuid6 import uuid7
 
 from city.cli import cli
-from loyalty.db import utc_now
+from loyalty.db import iso, utc_now
 from loyalty.ledger import Ledger, Recorded
 from loyalty.trust import load_trust
 from loyalty.voucher_book import VoucherBook, VoucherRefused
 from loyalty.vouchers import Voucher, verify_voucher
-from sync.job import SyncReport, run_sync
+from sync.job import SyncReport, read_credential, run_sync
 from tests.conftest_platform import FAST, PairedTerminal, RunningPlatform
 
 Terminals = Callable[..., PairedTerminal]
@@ -337,3 +340,97 @@ def test_a_resend_counts_nothing_twice_at_the_counter(
     report = one.sync(resend=True)
     assert report.push is not None and report.push.duplicate == 1, report.to_json()
     assert one.remaining(code) == 1750, "the resent spend is the one already confirmed"
+
+
+def raw_batch(
+    platform: RunningPlatform, counter: Counter, events: list[dict[str, Any]]
+) -> list[tuple[str, str | None, list[str]]]:
+    """Events as a hostile or broken terminal could send them (no client-side checks):
+    (status, reason, flags) of each."""
+    answer = httpx.post(
+        f"{platform.url}/v1/events:batch",
+        json={"v": 1, "terminal_id": "t1", "batch_id": f"raw-{uuid7()}", "events": events},
+        headers={"Authorization": f"Bearer {read_credential(counter.terminal.settings)}"},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text[:500]
+    return [(r["status"], r.get("reason"), r.get("flags", [])) for r in answer.json()["results"]]
+
+
+def test_hostile_spends_over_http_and_a_tampered_ledger_never_bend_the_books(
+    platform: RunningPlatform, terminal_factory: Terminals
+) -> None:
+    one = Counter(terminal_factory(platform, "shop-a", "t1"))
+    voucher_id, code = issue(platform, "25,00", "Lente")
+    (card,) = json_lines(platform, "card", "new", "--json")
+    one.sync()
+    kept = one.spend(code, 750)
+    one.sync()
+
+    def spend(**fields: Any) -> dict[str, Any]:
+        event = {
+            "id": str(uuid7()),
+            "seq": 1000 + len(fields),
+            "kind": "voucher_spend",
+            "terminal_id": "t1",
+            "shop_id": "shop-a",
+            "occurred_at": iso(utc_now()),
+            "program_id": "voucher",
+            "amount_cents": 100,
+            "currency": "EUR",
+            "voucher_id": voucher_id,
+            "receipt_no": "t1-raw",
+        }
+        return event | fields
+
+    results = raw_batch(
+        platform,
+        one,
+        [
+            spend(amount_cents=0),
+            spend(amount_cents=-1),
+            spend(voucher_id=card["card_id"]),  # a card where a voucher is expected
+            spend(voucher_id=code),  # the whole code, not its id
+            spend(card_id=card["card_id"]),
+            spend(stamps=3),
+            spend(amount_cents=10**12),
+            spend(currency="USD"),
+            spend(kind="stamp", card_id=card["card_id"], stamps=1, amount_cents=None),
+        ],
+    )
+    assert [(status, reason) for status, reason, _flags in results] == [
+        ("rejected", "amount_invalid"),
+        ("rejected", "amount_invalid"),
+        ("rejected", "voucher_unknown"),
+        ("rejected", "malformed"),
+        ("rejected", "voucher_invalid"),
+        ("rejected", "voucher_invalid"),
+        ("rejected", "malformed"),
+        ("rejected", "currency_mismatch"),
+        ("rejected", "voucher_invalid"),
+    ]
+    # More than the face value (12,505 typed as cents): kept, as a bearer voucher spent
+    # offline must be, and flagged for the city; never refused, never a 500.
+    ((status, _reason, flags),) = raw_batch(platform, one, [spend(amount_cents=12505)])
+    assert (status, flags) == ("accepted", ["voucher_overspent"])
+    events = voucher_events(platform)
+    assert [e.amount_cents for e in events] == [750, 12505]
+    assert platform_vouchers(platform)[voucher_id][1:] == (750 + 12505, 1)
+
+    # Someone edits the ledger file: the synced spend of 7,50 becomes 0,75, and everything
+    # is sent again. The platform keeps what it was first told; the edit is a conflict.
+    with sqlite3.connect(one.terminal.settings.database_path) as raw:
+        raw.execute("DROP TRIGGER events_no_update")
+        raw.execute("UPDATE events SET amount_cents = 75 WHERE id = ?", [kept.event.id])
+    settings, store = one.terminal.settings, one.terminal.store
+    report = run_sync(settings, store, policy=FAST, backup=False, resend=True)
+    assert (report.exit_code, report.outcome, report.quarantined) == (1, "quarantined", 1)
+    assert report.push is not None and report.push.accepted == 0, report.to_json()
+    reason = (
+        one.terminal.store.read()
+        .execute("SELECT reason FROM outbox WHERE state = 'quarantined'")
+        .fetchone()[0]
+    )
+    assert str(reason).startswith("conflict"), reason
+    assert voucher_events(platform) == events, "the books never moved"
+    assert platform_vouchers(platform)[voucher_id][1] == 750 + 12505
