@@ -17,6 +17,7 @@ from textual.widgets import Static
 
 from loyalty.ledger import EventKind, Ledger
 from receipts.cards import render_card_png
+from terminal.dialogs.approval import ApprovalDialog
 from terminal.dialogs.receipt import ReceiptDialog
 from terminal.dialogs.voucher import VoucherDialog
 from terminal.services import (
@@ -30,6 +31,7 @@ from terminal.widgets.voucher import VoucherPanel, VoucherShown
 from tests.conftest_platform import PairedTerminal, RunningPlatform
 from tests.test_app_counter import wait_until
 from tests.test_app_kit import SIZE, START, Counter, make_counter, settle, text_of, type_code
+from tests.test_staff_app import ANNA_PIN, BRAM_PIN, shop, type_keys, unlock, wait_for
 from tests.test_vouchers_http import issue, platform_cli
 
 CARD = "CT-TEST-0001"
@@ -516,3 +518,66 @@ async def test_over_http_a_spend_syncs_once_and_a_revocation_reaches_the_panel(
         assert not isinstance(app.screen, VoucherDialog)
     stored = platform.query("SELECT amount_cents FROM events WHERE voucher_id = ?", [voucher_id])
     assert [row[0] for row in stored] == [750]
+
+
+async def test_staff_a_cashiers_voucher_payments_and_a_large_purchase_waits_for_a_manager(
+    tmp_path: Path,
+) -> None:
+    """Issue 14 beside 13: a spend names who served; a purchase paid partly with a voucher
+    above ``approval_over_cents`` waits for a manager, then both events are kept."""
+    place = shop(tmp_path, overrides={"limits": {"approval_over_cents": 10_000}})
+    counter = place.counter
+    _, code = voucher_code(counter, 5000)
+    app = place.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await unlock(pilot, "bram", BRAM_PIN)
+        await type_code(pilot, counter.card(CARD))
+        await type_code(pilot, code)
+        await pilot.press("f10", "5", "enter")
+        await settle(pilot)
+        [spend] = counter.ledger.recent()
+        assert (spend.kind, spend.staff_id, spend.approver_id) == (
+            EventKind.VOUCHER_SPEND,
+            place.bram.id,
+            None,
+        )
+        await pilot.press("f3", "1", "5", "0", "enter")  # 150.00 > 100.00
+        await settle(pilot)
+        await pilot.press("2", "0", "enter")  # the voucher pays 20.00 of it
+        await settle(pilot)
+        assert isinstance(app.screen, ApprovalDialog)
+        assert len(counter.ledger.recent()) == 1  # nothing more until a manager says so
+        await type_keys(pilot, "anna")
+        await pilot.press("enter")
+        await type_keys(pilot, ANNA_PIN)
+        await pilot.press("enter")
+        await settle(pilot)
+        purchase, part = sorted(counter.ledger.recent()[:2], key=lambda e: e.seq)
+        assert (purchase.amount_cents, purchase.staff_id, purchase.approver_id) == (
+            15_000,
+            place.bram.id,
+            place.anna.id,
+        )
+        assert (part.kind, part.amount_cents, part.staff_id) == (
+            EventKind.VOUCHER_SPEND,
+            2000,
+            place.bram.id,
+        )
+        assert "€25.00 left of €50.00" in panel_text(app)
+
+
+async def test_staff_a_voucher_alone_at_the_counter_is_cleared_by_the_idle_clock(
+    tmp_path: Path,
+) -> None:
+    place = shop(tmp_path, overrides={"counter": {"clear_after_seconds": 30}})
+    _, code = voucher_code(place.counter)
+    app = place.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await unlock(pilot, "bram", BRAM_PIN)
+        await type_code(pilot, code)
+        assert app.voucher is not None and app.card is None
+        place.ticks.now += 31
+        await wait_for(pilot, lambda: app.voucher is None)
+        assert not app.screen.query_one(VoucherPanel).display
