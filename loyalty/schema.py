@@ -355,3 +355,27 @@ def _vouchers(db: sqlite_utils.Database) -> None:
         END;
         """,
     )
+
+
+@migration("0009_synced_mark_once")
+def _synced_mark_once(db: sqlite_utils.Database) -> None:
+    run_script(
+        db,
+        """
+        -- An outbox row keeps the mark of the first time it turned synced. `sync --resend-all`
+        -- sets rows pending again and the platform answers `duplicate`: renumbering them then
+        -- made every event a confirmation already held look "synced after it", so a card's
+        -- stamps and a voucher's spends counted twice until the platform happened to send a
+        -- newer confirmation (an unchanged voucher never is). The first mark is right whether
+        -- the platform had the event (its confirmations after that mark hold it) or lost it
+        -- (its next confirmation is stored later, with a higher mark).
+        DROP TRIGGER outbox_synced_mark_update;
+        CREATE TRIGGER outbox_synced_mark_update AFTER UPDATE OF state ON outbox
+        WHEN NEW.state = 'synced' AND OLD.state != 'synced' AND NEW.synced_mark IS NULL
+        BEGIN
+            UPDATE sync_sequence SET n = n + 1 WHERE id = 1;
+            UPDATE outbox SET synced_mark = (SELECT n FROM sync_sequence WHERE id = 1)
+            WHERE seq = NEW.seq;
+        END;
+        """,
+    )

@@ -5,13 +5,14 @@ what this terminal lets be spent is bounded twice:
 
 * Remaining = face value - what the platform last confirmed as spent city-wide
   (``voucher_states``, brought by the puller) - this terminal's spends and voids that
-  confirmation does not hold yet: not synced, or synced after it by the local sync sequence
-  (``outbox.synced_mark`` > ``voucher_states.mark``, the trick ``confirmed_balances`` uses
-  for cards, so no two clocks are ever compared). Without a confirmation, every local spend
-  counts.
-* Offline: at most ``offline_max_cents`` spent on one voucher by this terminal in spends not
-  synced yet (a voided spend does not count; the value went back). The platform records every
-  spend it receives and flags an overspend; the counter never blames the customer.
+  confirmation does not hold yet: never synced, or first synced after it by the local sync
+  sequence (``outbox.synced_mark`` > ``voucher_states.mark``, the trick ``confirmed_balances``
+  uses for cards, so no two clocks are ever compared; a row keeps its first mark when
+  ``sync --resend-all`` sends it again). Without a confirmation, every local spend counts.
+* Offline: at most ``offline_max_cents`` spent on one voucher by this terminal in spends that
+  never reached the platform (a voided spend does not count; the value went back). The
+  platform records every spend it receives and flags an overspend; the counter never blames
+  the customer.
 
 A spend is one ``store.write()`` transaction: the checks above, then a ``voucher_spend`` event
 (``card_id`` NULL, ``program_id`` ``VOUCHER_PROGRAM``, ``amount_cents`` > 0 what was paid with
@@ -320,17 +321,18 @@ class VoucherBook:
 
 
 # Spent: face - confirmed (voucher_states) - this terminal's amounts the confirmation does not
-# hold: not synced, or synced after it by the local sequence; with no confirmation (mark -1)
-# every local one. Offline: spends not synced and not voided (their value went back).
+# hold: never synced, or first synced after it by the local sequence (a row keeps its first
+# mark, 0009, so one sent again by `sync --resend-all` is still the one the platform holds);
+# with no confirmation (mark -1) every local one. Offline: spends that never reached the
+# platform and were not voided (their value went back).
 _BALANCE_SQL = """
 SELECT s.spent_cents, s.revoked_at,
   (SELECT COALESCE(SUM(e.amount_cents), 0) FROM events e LEFT JOIN outbox o ON o.seq = e.seq
    WHERE e.voucher_id = :voucher_id AND e.amount_cents IS NOT NULL
-   AND (o.state IS NULL OR o.state != 'synced' OR COALESCE(o.synced_mark, 0) >
+   AND (o.synced_mark IS NULL OR o.synced_mark >
         CASE WHEN s.voucher_id IS NULL THEN -1 ELSE COALESCE(s.mark, 0) END)),
   (SELECT COALESCE(SUM(e.amount_cents), 0) FROM events e LEFT JOIN outbox o ON o.seq = e.seq
-   WHERE e.voucher_id = :voucher_id AND e.kind = 'voucher_spend'
-   AND (o.state IS NULL OR o.state != 'synced')
+   WHERE e.voucher_id = :voucher_id AND e.kind = 'voucher_spend' AND o.synced_mark IS NULL
    AND NOT EXISTS (SELECT 1 FROM events v WHERE v.voids = e.id))
 FROM (SELECT 1) LEFT JOIN voucher_states s ON s.voucher_id = :voucher_id
 """

@@ -41,6 +41,7 @@ from loyalty.vouchers import (
     verify_voucher,
 )
 from sync.job import run_sync
+from sync.outbox import resend_all
 from sync.protocol import Updates, VoucherState
 from sync.puller import PullReport, _apply_page
 from tests.conftest_platform import FAST, PairedTerminal, RunningPlatform
@@ -336,6 +337,28 @@ def test_confirmed_spends_and_this_terminals_later_ones_are_counted_once(
     )
 
 
+def test_a_resend_counts_nothing_twice(book: VoucherBook, store: Store) -> None:
+    voucher = make_voucher(2500)
+    book.spend(voucher, 750, now=NOW)
+    mark_synced(store)
+    confirm(store, voucher, 750, version=1)
+    assert book.balance(voucher).remaining_cents == 1750
+    # `sync --resend-all`: every row pending again, then sent; the platform has the spend
+    # (duplicate) and sends no newer state, since nothing changed on the voucher.
+    assert resend_all(store) == 1
+    balance = book.balance(voucher)
+    assert (balance.remaining_cents, balance.offline_left_cents) == (1750, 5000)
+    mark_synced(store)
+    balance = book.balance(voucher)
+    assert (balance.remaining_cents, balance.local_unconfirmed) == (1750, 0)
+    # A spend made after the resend is still counted until a confirmation holds it.
+    book.spend(voucher, 250, now=NOW)
+    mark_synced(store)
+    assert book.balance(voucher).remaining_cents == 1500
+    confirm(store, voucher, 1000, version=2)
+    assert book.balance(voucher).remaining_cents == 1500
+
+
 def test_an_overspent_voucher_shows_nothing_left_not_a_negative(
     book: VoucherBook, store: Store
 ) -> None:
@@ -545,6 +568,7 @@ class OneTerminal(RuleBasedStateMachine):
         self.book = VoucherBook(self.ledger, offline_max_cents=self.CAP)
         self.voucher = make_voucher(self.FACE)
         self.version = 0
+        self.confirmed = 0
         self.spends: list[str] = []
 
     def teardown(self) -> None:
@@ -552,9 +576,10 @@ class OneTerminal(RuleBasedStateMachine):
         self.folder.cleanup()
 
     def net(self, synced_only: bool = False) -> int:
+        """Every spend net of voids; ``synced_only``: those the platform has (sent once)."""
         sql = "SELECT COALESCE(SUM(e.amount_cents), 0) FROM events e JOIN outbox o USING (seq)"
         if synced_only:
-            sql += " WHERE o.state = 'synced'"
+            sql += " WHERE o.synced_mark IS NOT NULL"
         return int(self.store.read().execute(sql).fetchone()[0])
 
     @rule(amount=st.one_of(st.none(), st.integers(min_value=-5, max_value=4000)))
@@ -583,9 +608,20 @@ class OneTerminal(RuleBasedStateMachine):
         mark_synced(self.store)
 
     @rule()
+    def resend(self) -> None:
+        """``sync --resend-all``: every row pending again; the platform answers duplicate."""
+        resend_all(self.store)
+
+    @rule()
     def pull(self) -> None:
-        self.version += 1
-        confirm(self.store, self.voucher, self.net(synced_only=True), version=self.version)
+        """The platform's state, its version bumped only when the spent value changed (an
+        unchanged voucher is sent again at most as the same version, a page read twice)."""
+        spent = self.net(synced_only=True)
+        if spent != self.confirmed:
+            self.version += 1
+            self.confirmed = spent
+        if self.version:
+            confirm(self.store, self.voucher, spent, version=self.version)
 
     @invariant()
     def counted_once_and_capped(self) -> None:
@@ -595,7 +631,7 @@ class OneTerminal(RuleBasedStateMachine):
             self.store.read()
             .execute(
                 "SELECT COALESCE(SUM(e.amount_cents), 0) FROM events e JOIN outbox o USING (seq) "
-                "WHERE e.kind = 'voucher_spend' AND o.state != 'synced' "
+                "WHERE e.kind = 'voucher_spend' AND o.synced_mark IS NULL "
                 "AND NOT EXISTS (SELECT 1 FROM events v WHERE v.voids = e.id)"
             )
             .fetchone()
