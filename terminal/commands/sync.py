@@ -22,13 +22,13 @@ import stamina
 
 from loyalty.db import DatabaseError, Store, iso
 from loyalty.ledger import Ledger
+from receipts.text import clean
 from sync.client import SyncError
 from sync.job import EXIT_AUTH_OR_CONFIG, EXIT_UNREACHABLE, run_sync
 from sync.outbox import RetryPolicy
 from sync.pairing import pair_terminal
 from terminal.cli_support import CliEnv, Refused, common_options, emit, pass_env
 from terminal.commands.setup import ensure_private_key, open_store
-from terminal.safe import clean
 
 
 def register(group: click.Group) -> None:
@@ -117,7 +117,7 @@ PAIR_REFUSALS = frozenset(
 def _pair_refusal(env: CliEnv, exc: SyncError, url: str) -> str:
     if exc.code not in PAIR_REFUSALS:
         return exc.message
-    return env.say(f"cli.pair.refused.{exc.code}", url=clean(url.strip(), 200))
+    return env.say(f"cli.pair.refused.{exc.code}", url=clean(url.strip())[:200])
 
 
 @click.command()
