@@ -111,10 +111,15 @@ class VoucherBalance:
     offline_left_cents: int
     """How much more this terminal may spend on it before its next sync."""
     revoked: bool
+    expired: bool = False
+    """Past its expiry at the balance's time (the later of the clock and the newest event)."""
 
     @property
     def spendable_cents(self) -> int:
-        """The most one spend may take now: remaining, within the offline allowance."""
+        """The most one spend may take now: nothing when revoked or expired, else what is
+        left within the offline allowance."""
+        if self.revoked or self.expired:
+            return 0
         return min(self.remaining_cents, self.offline_left_cents)
 
     def to_json(self) -> dict[str, Any]:
@@ -130,6 +135,7 @@ class VoucherBalance:
             "offline_left_cents": self.offline_left_cents,
             "spendable_cents": self.spendable_cents,
             "revoked": self.revoked,
+            "expired": self.expired,
         }
 
 
@@ -175,13 +181,12 @@ class VoucherBook:
         self.offline_max_cents = offline_max_cents
 
     def balance(self, voucher: SpendableVoucher, *, now: datetime | None = None) -> VoucherBalance:
-        """What is left on ``voucher`` and what this terminal may spend on it before a sync.
-
-        ``now`` is accepted for symmetry with ``spend``; the balance does not depend on it
-        (``spend`` refuses an expired voucher).
-        """
-        del now
-        return self._balance(self.ledger.store.read(), voucher)
+        """What is left on ``voucher`` and what this terminal may spend on it before a sync;
+        ``expired`` is judged at the later of ``now`` (the clock) and the newest event, as
+        ``spend`` judges it."""
+        db = self.ledger.store.read()
+        moment = Ledger._not_before_newest(db, _moment(now))
+        return self._balance(db, voucher, moment)
 
     def known(self, voucher_id: str) -> KnownVoucher | None:
         """The platform's facts about a voucher id (typed from the paper), if it sent any."""
@@ -231,7 +236,7 @@ class VoucherBook:
         with self.ledger.store.write() as db:
             self.ledger._check_staff(db, staff_id, approver_id)
             moment = Ledger._not_before_newest(db, _moment(now))
-            balance = self._balance(db, voucher)
+            balance = self._balance(db, voucher, moment)
             currency = voucher.currency
             if balance.revoked:
                 raise VoucherRefused(refusal(VoucherRefusalReason.REVOKED, currency=currency))
@@ -299,7 +304,9 @@ class VoucherBook:
 
     # --- inside a transaction -------------------------------------------------------------
 
-    def _balance(self, db: sqlite_utils.Database, voucher: SpendableVoucher) -> VoucherBalance:
+    def _balance(
+        self, db: sqlite_utils.Database, voucher: SpendableVoucher, moment: datetime
+    ) -> VoucherBalance:
         voucher_id = voucher.voucher_id
         # One statement, so one snapshot: read outside a write transaction (the balance on
         # screen), separate statements could straddle a sync marking rows synced.
@@ -317,6 +324,7 @@ class VoucherBook:
             remaining_cents=max(remaining, 0),
             offline_left_cents=max(self.offline_max_cents - int(offline_spent), 0),
             revoked=revoked_at is not None,
+            expired=moment >= voucher.expires_at,
         )
 
 

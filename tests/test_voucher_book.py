@@ -423,6 +423,7 @@ def test_revoked_by_the_city_is_refused(book: VoucherBook, store: Store) -> None
     book.spend(voucher, 500, now=NOW)
     confirm(store, voucher, 500, version=9, revoked_at=iso(NOW))
     assert book.balance(voucher).revoked
+    assert book.balance(voucher).spendable_cents == 0
     refused = refusal_of(book, voucher, 100)
     assert refused.reason is VoucherRefusalReason.REVOKED
     assert len({refused.text(lang) for lang in LANGUAGES}) == 4
@@ -456,6 +457,13 @@ def test_expired_is_refused_naming_the_date(book: VoucherBook) -> None:
         book.spend(voucher, 100, now=NOW + timedelta(hours=1))
     assert caught.value.reason is VoucherRefusalReason.EXPIRED
     assert "30 Nov 2026" in caught.value.message
+    before, after = (
+        book.balance(voucher, now=NOW),
+        book.balance(voucher, now=NOW + timedelta(hours=1)),
+    )
+    assert (before.expired, before.spendable_cents) == (False, 2400)
+    assert (after.expired, after.spendable_cents, after.remaining_cents) == (True, 0, 2400)
+    assert after.to_json()["expired"] is True
 
 
 def test_a_clock_set_back_does_not_reopen_an_expired_voucher(
@@ -468,6 +476,7 @@ def test_a_clock_set_back_does_not_reopen_an_expired_voucher(
     with pytest.raises(VoucherRefused) as caught:
         book.spend(voucher, 100, now=NOW)
     assert caught.value.reason is VoucherRefusalReason.EXPIRED
+    assert book.balance(voucher, now=NOW).expired
     # A spend the clock allows is recorded at the newest event's time, never before it.
     fresh = make_voucher(2500, expires_at=NOW + timedelta(days=2))
     assert book.spend(fresh, 100, now=NOW).event.occurred_at == later
@@ -584,7 +593,7 @@ class OneTerminal(RuleBasedStateMachine):
 
     @rule(amount=st.one_of(st.none(), st.integers(min_value=-5, max_value=4000)))
     def spend(self, amount: int | None) -> None:
-        before = self.book.balance(self.voucher)
+        before = self.book.balance(self.voucher, now=NOW)
         try:
             recorded = self.book.spend(self.voucher, amount, now=NOW)
         except VoucherRefused as refused:
@@ -625,7 +634,7 @@ class OneTerminal(RuleBasedStateMachine):
 
     @invariant()
     def counted_once_and_capped(self) -> None:
-        balance = self.book.balance(self.voucher)
+        balance = self.book.balance(self.voucher, now=NOW)
         assert balance.remaining_cents == self.FACE - self.net()
         (unsynced,) = (
             self.store.read()
