@@ -136,6 +136,8 @@ class CounterApp(App[None]):
         """A record came in during a run: one more run follows it."""
         self.last_sync: SyncResult | None = None
         self.last_recorded: Any = None
+        self.last_more: tuple[str, ...] = ()
+        """Further slips of the last record (a purchase paid with a voucher: the spend's)."""
         self.writing: Counter[str] = Counter()
         """Writes in flight per card (its stamp key does nothing until they end)."""
         self.demo_index = 0
@@ -589,6 +591,8 @@ class CounterApp(App[None]):
         """A purchase and its voucher part committed (two slips)."""
         self._voucher_after(message.voucher)
         self.recorded(message)
+        spend = getattr(message.spend, "event", None)
+        self.last_more = (spend.id,) if spend is not None else ()
 
     def _voucher_after(self, view: VoucherView | None) -> None:
         if (
@@ -798,6 +802,7 @@ class CounterApp(App[None]):
     def recorded(self, message: msg.EventRecorded) -> None:
         """Show "recorded", ring the bell, refresh the counts, print the receipt."""
         self.last_recorded = message.recorded
+        self.last_more = ()
         self.last_activity = self.idle_clock()
         if message.view is not None and (
             self.card is None or self.card.card_id == message.view.card_id
@@ -879,16 +884,18 @@ class CounterApp(App[None]):
             return
         self.post_message(msg.PrinterChecked(True))
 
-    def show_receipt(self, event_id: str) -> None:
-        """Show an event's receipt on the screen (built in a worker: it reads the ledger)."""
+    def show_receipt(self, event_id: str, *more: str) -> None:
+        """Show an event's receipt (and ``more`` events' after it) on the screen (built in a
+        worker: it reads the ledger)."""
         if self.receipt_builder is not None:
-            self._build_receipt(event_id, self.lang)
+            self._build_receipt((event_id, *more), self.lang)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="receipt")
-    def _build_receipt(self, event_id: str, lang: str) -> None:
-        if self.receipt_builder is None:
+    def _build_receipt(self, event_ids: tuple[str, ...], lang: str) -> None:
+        builder = self.receipt_builder
+        if builder is None:
             return
-        text = self.receipt_text(self.receipt_builder(event_id, lang))
+        text = "\n".join(self.receipt_text(builder(one, lang)) for one in event_ids)
         # A second Ctrl+R cancels this one: only the newest receipt goes on the screen.
         if not get_current_worker().is_cancelled:
             self.post_message(msg.ReceiptBuilt(text))

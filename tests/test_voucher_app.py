@@ -581,3 +581,26 @@ async def test_staff_a_voucher_alone_at_the_counter_is_cleared_by_the_idle_clock
         place.ticks.now += 31
         await wait_for(pilot, lambda: app.voucher is None)
         assert not app.screen.query_one(VoucherPanel).display
+
+
+async def test_ctrl_r_after_a_purchase_paid_with_a_voucher_shows_both_slips(
+    tmp_path: Path,
+) -> None:
+    counter = make_counter(tmp_path)
+    voucher_id, code = voucher_code(counter)
+    app = counter.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_code(pilot, counter.card(CARD))
+        await type_code(pilot, code)
+        await pilot.press("f3", "1", "2", "enter")
+        await settle(pilot)
+        await pilot.press("5", "enter")
+        await settle(pilot)
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert isinstance(app.screen, ReceiptDialog)
+        slips = text_of(app, "#receipt-text")
+        purchase, spend = sorted(counter.ledger.recent(), key=lambda e: e.seq)
+        assert purchase.receipt_no in slips and spend.receipt_no in slips
+        assert slips.index(purchase.receipt_no) < slips.index(spend.receipt_no)
+        assert voucher_id[-4:] in slips

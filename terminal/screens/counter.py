@@ -382,7 +382,8 @@ class CounterScreen(Screen[None]):
         app = self.counter
         recorded = app.last_recorded
         if recorded is not None:
-            app.show_receipt(recorded.event.id)
+            # A purchase paid partly with a voucher: its slip, then the voucher's.
+            app.show_receipt(recorded.event.id, *app.last_more)
 
     def action_clear(self) -> None:
         """The customer has gone: clear the card and the field."""
