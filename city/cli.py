@@ -1210,14 +1210,12 @@ def statement_command(
     with env.store() as store:
         if not store.shop_exists(shop_id):
             raise Refused("unknown_shop", f"there is no shop {shop_id[:64]!r} on this platform.")
-        with statement.lines(store, shop_id, start, end, order) as rows:
+        with statement.lines(store, shop_id, start, end, order, for_csv=as_csv) as (totals, rows):
             out = sys.stdout
             if as_csv:
-                totals = statement.write_csv(rows, out)
+                statement.write_csv(rows, totals, out)
             else:
-                totals = statement.Totals()
                 for row in rows:
-                    totals.add(row)
                     if as_json:
                         out.write(json.dumps(dict(zip(statement.COLUMNS, row, strict=True))) + "\n")
                     else:

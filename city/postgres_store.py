@@ -18,7 +18,16 @@ from psycopg import errors
 from psycopg_pool import ConnectionPool
 
 from city.migrations import POSTGRES, statements
-from city.store import EVENT_COLUMNS, STREAM_PAGE, PlatformStore, Retry, Rows, Tx, redact
+from city.store import (
+    EVENT_COLUMNS,
+    STREAM_PAGE,
+    PlatformStore,
+    Query,
+    Retry,
+    Rows,
+    Tx,
+    redact,
+)
 
 POOL_SIZE = 8
 """Connections per platform process (``serve --workers N`` opens up to N times as many)."""
@@ -107,14 +116,20 @@ class PostgresStore(PlatformStore):
             yield PostgresTx(conn)
 
     @contextmanager
-    def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Iterator[tuple[Any, ...]]]:
-        """The rows of a read-only query through a server-side cursor: a page at a time."""
+    def stream(
+        self, sql: str, params: Sequence[Any] = (), *, first: Query | None = None
+    ) -> Iterator[tuple[list[tuple[Any, ...]], Iterator[tuple[Any, ...]]]]:
+        """The rows of a read-only query through a server-side cursor, a page at a time, after
+        the rows of ``first`` (the same snapshot)."""
         with self.pool.connection() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            head = []
+            if first is not None:
+                head = [tuple(r) for r in PostgresTx(conn).execute(*first).fetchall()]
             with conn.cursor(name="citie_stream") as cursor:
                 cursor.itersize = STREAM_PAGE
                 cursor.execute(_pg(sql), list(params) if params else None)
-                yield iter(cursor)
+                yield head, iter(cursor)
 
     def _insert_events(self, tx: Tx, rows: list[tuple[Any, ...]]) -> set[str]:
         """One INSERT of every row (arrays unnested); ids another transaction stored are skipped.

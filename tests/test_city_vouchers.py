@@ -390,9 +390,12 @@ def test_the_statement_and_the_summary_sum_exactly_to_the_events(store: Platform
     # Each shop's statement for today: every line, and the total, is what its events say.
     today = now.astimezone(SHOP_TZ).date()
     for terminal in (T1, T2):
-        with statement.lines(store, terminal.shop_id, today, today) as rows:
+        with statement.lines(store, terminal.shop_id, today, today, for_csv=True) as (
+            totals,
+            rows,
+        ):
             out = io.StringIO()
-            totals = statement.write_csv(rows, out)
+            statement.write_csv(rows, totals, out)
         table = list(csv.reader(io.StringIO(out.getvalue())))
         assert table[0] == list(statement.COLUMNS)
         body, total_row = table[1:-1], table[-1]
@@ -405,10 +408,12 @@ def test_the_statement_and_the_summary_sum_exactly_to_the_events(store: Platform
         assert total_row[4:8] == ["total", "", str(net), "EUR"]
         assert totals.to_json()[0]["total_cents"] == net
     # A day before any spend owes nothing.
-    with statement.lines(
-        store, "shop-a", today - timedelta(days=3), today - timedelta(days=1)
-    ) as rows:
+    with statement.lines(store, "shop-a", today - timedelta(days=3), today - timedelta(days=1)) as (
+        nothing,
+        rows,
+    ):
         assert list(rows) == []
+        assert nothing.to_json() == []
 
     figures = {f.campaign: f for f in store.voucher_summary()}
     for campaign in ("a", "b"):
@@ -740,3 +745,21 @@ def test_statement_refuses_what_it_cannot_answer(
     refused = cli(data_dir, "statement", *args)
     assert refused.returncode in (1, 2)
     assert refused.stderr.startswith(f"refused: {code}: "), refused.stderr
+
+
+def test_the_csv_statement_never_hands_a_spreadsheet_a_formula(
+    store: PlatformStore, data_dir: Path
+) -> None:
+    store.add_vouchers([Issued("CV-A", 5000)])
+    hostile = spend("CV-A", 100, receipt_no='=HYPERLINK("http://x","pay")')
+    assert store.record_batch(T1, "b1", [hostile])[0].status == "accepted"
+    today = utc_now().astimezone(SHOP_TZ).date().isoformat()
+
+    as_csv = cli(data_dir, "statement", "--shop", "shop-a", "--from", today, "--to", today, "--csv")
+    as_json = cli(
+        data_dir, "statement", "--shop", "shop-a", "--from", today, "--to", today, "--json"
+    )
+
+    (line,) = list(csv.reader(io.StringIO(as_csv.stdout)))[1:-1]
+    assert line[9] == "'" + hostile["receipt_no"]
+    assert json_lines(as_json)[0]["receipt_no"] == hostile["receipt_no"], "JSON keeps the text"
