@@ -586,10 +586,13 @@ class PlatformStore(ABC):
     def _lock_cards(self, tx: Tx, card_ids: Sequence[str]) -> None:
         """Make batches about the same cards take turns (PostgreSQL runs them side by side:
         two shops' batches would each miss the other's events). SQLite has one writer."""
-        if self.dialect != "postgresql":
+        if self.dialect != "postgresql" or not card_ids:
             return
-        for card in card_ids:
-            tx.execute("SELECT pg_advisory_xact_lock(7468691, hashtext(?))", [card])
+        # One statement, in the sorted order given (two batches lock shared cards in one order).
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(7468691, hashtext(c)) FROM unnest(?::text[]) AS c",
+            [list(card_ids)],
+        ).fetchall()
 
     def _flag_cards(self, tx: Tx, found: dict[str, list[str]], now: str) -> None:
         """Add the reasons to each card's flag; a card whose reasons change gets a new version
@@ -631,20 +634,14 @@ class PlatformStore(ABC):
     ) -> None:
         """Add the batch's events and voids to each staff member's day; flag a day whose voids
         pass the share (once: the first time)."""
-        keys = sorted(days)
-        tx.executemany(
-            "INSERT INTO staff_days (terminal_id, staff_id, day, events, voids) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(terminal_id, staff_id, day) DO UPDATE SET "
-            "events = staff_days.events + excluded.events, "
-            "voids = staff_days.voids + excluded.voids",
-            [(*key, *days[key]) for key in keys],
-        )
         flagged = []
-        for terminal_id, staff_id, day in keys:
+        for terminal_id, staff_id, day in sorted(days):  # a batch has one terminal, few days
             row = tx.execute(
-                "SELECT events, voids, flagged_at FROM staff_days "
-                "WHERE terminal_id = ? AND staff_id = ? AND day = ?",
-                [terminal_id, staff_id, day],
+                "INSERT INTO staff_days (terminal_id, staff_id, day, events, voids) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(terminal_id, staff_id, day) DO UPDATE SET "
+                "events = staff_days.events + excluded.events, "
+                "voids = staff_days.voids + excluded.voids RETURNING events, voids, flagged_at",
+                [terminal_id, staff_id, day, *days[(terminal_id, staff_id, day)]],
             ).fetchone()
             if row[2] is None and fraud.void_share_exceeded(
                 int(row[0]), int(row[1]), self.fraud_settings
