@@ -87,3 +87,18 @@ async def test_a_card_stamped_at_three_shops_is_a_warning_at_a_fourth(
     assert "Vérifiez cette carte : utilisée dans plusieurs commerces" in said
     clean = json.loads(headless(fourth, "card", "verify", clean_code, "--json"))
     assert (clean["flags"], clean["warning"]) == ([], None)
+
+
+def test_serve_takes_the_thresholds_as_options(
+    platform_factory: Callable[..., RunningPlatform], terminal_factory: Terminals
+) -> None:
+    platform = platform_factory("--velocity-shops", "1", "--velocity-minutes", "5")
+    issuer = Issuer.open(platform.data_dir / "issuer")
+    card_id, _ = issuer.issue_card()
+    first, second = (terminal_factory(platform, f"shop-{s}", f"t-{s}") for s in "ab")
+
+    stamp_and_sync(first, card_id)
+    assert platform.query("SELECT card_id FROM card_flags") == []
+    stamp_and_sync(second, card_id)  # two shops are one too many with --velocity-shops 1
+
+    assert platform.query("SELECT card_id, reasons FROM card_flags") == [(card_id, "velocity")]
