@@ -9,7 +9,8 @@ The shop's program in force is the valid program the platform sent last (it send
 first), whatever its id: its id is kept in ``meta`` for ``loyalty.programs.program_in_force``.
 Revocations apply at once; confirmed balances are stored per card and program, with the card's
 sum in ``confirmed_balances`` for the counter. City vouchers' states (``voucher_states``, read
-by ``loyalty.voucher_book``) are stored in the page's transaction and never go back a version.
+by ``loyalty.voucher_book``) are stored in the page's transaction and never go back a version;
+so are the cards the city flagged (``card_flags``, read by ``terminal.flags``: a warning).
 """
 
 from __future__ import annotations
