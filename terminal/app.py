@@ -457,9 +457,10 @@ class CounterApp(App[None]):
         self.voucher = None
         self._counter_call("show_voucher_refused", message.sentence)
 
-    @work(thread=True, exit_on_error=False, group="status")
+    # Its own group: refresh_status (exclusive in "status") would cancel it before it ran.
+    @work(thread=True, exit_on_error=False, group="voucher")
     def reload_voucher(self, view: VoucherView) -> None:
-        """Read the voucher's value again (after a sync)."""
+        """Read the voucher's value again (after a sync, or a void of one of its spends)."""
         self.post_message(VoucherRefreshed(self.desk.voucher_view(view.voucher, self.lang)))
 
     def on_voucher_refreshed(self, message: VoucherRefreshed) -> None:
@@ -803,6 +804,9 @@ class CounterApp(App[None]):
         """Show "recorded", ring the bell, refresh the counts, print the receipt."""
         self.last_recorded = message.recorded
         self.last_more = ()
+        if self.voucher is not None and not isinstance(message, VoucherSpent):
+            # A void of a spend gives the value back: the voucher's panel says so now.
+            self.reload_voucher(self.voucher)
         self.last_activity = self.idle_clock()
         if message.view is not None and (
             self.card is None or self.card.card_id == message.view.card_id

@@ -604,3 +604,31 @@ async def test_ctrl_r_after_a_purchase_paid_with_a_voucher_shows_both_slips(
         assert purchase.receipt_no in slips and spend.receipt_no in slips
         assert slips.index(purchase.receipt_no) < slips.index(spend.receipt_no)
         assert voucher_id[-4:] in slips
+
+
+async def test_history_names_a_voucher_payment_and_its_void_gives_the_value_back(
+    tmp_path: Path,
+) -> None:
+    from textual.widgets import DataTable
+
+    counter = make_counter(tmp_path)
+    _, code = voucher_code(counter)
+    app = counter.app(lang="nl")
+    async with app.run_test(size=SIZE) as pilot:
+        await type_code(pilot, code)
+        await pilot.press("f10", "7", ",", "5", "0", "enter")
+        await settle(pilot)
+        await pilot.press("f5")
+        await settle(pilot)
+        table = app.screen.query_one("#history", DataTable)
+        kind = str(table.get_row_at(0)[1])
+        assert kind == "bon", kind  # in the shop's words, not "voucher_spe…"
+        await pilot.press("delete")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert spends(counter) == [750, -750]
+        await pilot.press("escape")
+        await settle(pilot)
+        # The void gave the value back, and the panel says so at once.
+        assert "Nog €\xa025,00 van €\xa025,00" in panel_text(app), app._notifications

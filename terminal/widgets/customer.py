@@ -59,7 +59,7 @@ def event_kind_text(row: EventRow, lang: str) -> str:
     return f"{kind} ({t('event.voided', lang)})" if row.voided else kind
 
 
-_KINDS = {f"event.{k}" for k in ("stamp", "purchase", "redeem", "void", "enroll")}
+_KINDS = {f"event.{k}" for k in ("stamp", "purchase", "redeem", "void", "enroll", "voucher_spend")}
 
 
 def event_cells(row: EventRow, lang: str, tz: tzinfo) -> list[Text]:
