@@ -55,7 +55,7 @@ from loyalty.programs import (
     history_window_start,
     lines_from_json,
 )
-from loyalty.staff import Role, active_role, any_staff
+from loyalty.staff import Role, acting_account, any_staff
 
 BACKUP_PATTERN: Final = re.compile(r"^ledger-\d{8}T\d{12}Z\.db$")
 
@@ -103,6 +103,7 @@ class RefusalReason(StrEnum):
     UNKNOWN_STAFF = "unknown_staff"
     APPROVER_NOT_MANAGER = "approver_not_manager"
     APPROVAL_NEEDED = "approval_needed"
+    STAFF_LOCKED = "staff_locked"
 
 
 OFFLINE_REASONS: Final = frozenset(
@@ -504,7 +505,8 @@ class Ledger:
     ) -> Recorded:
         """Cancel an event (by id or receipt number) with a compensating event."""
         with self.store.write() as db:
-            self._check_staff(db, staff_id, approver_id)  # who asks comes before any rule
+            # Who asks comes before any rule.
+            self._check_staff(db, staff_id, approver_id, kind=EventKind.VOID)
             moment = self._not_before_newest(db, _moment(now))
             original = self._find(db, event_id)
             if original is None:
@@ -779,7 +781,7 @@ class Ledger:
         staff_id: str | None = None,
         approver_id: str | None = None,
     ) -> Event:
-        self._check_staff(db, staff_id, approver_id)
+        self._check_staff(db, staff_id, approver_id, kind=kind)
         event_id = str(uuid6.uuid7())
         at = iso(moment)
         if amount_cents is not None and currency is None:
@@ -852,21 +854,40 @@ class Ledger:
 
     @staticmethod
     def _check_staff(
-        db: sqlite_utils.Database, staff_id: str | None, approver_id: str | None
+        db: sqlite_utils.Database,
+        staff_id: str | None,
+        approver_id: str | None,
+        *,
+        kind: EventKind | None = None,
     ) -> None:
         """Who records and who approved, checked in the write transaction of every event.
 
         Once any staff account exists an event without a staff id is refused, so no caller
         (the app, a command, a voucher spend) can forget to say who pressed the key; a named
-        staff member must be an active account and an approver an active manager.
+        staff member must be an active, unlocked account, an approver an active, unlocked
+        manager, and a void (``kind``) names its approver.
         """
-        if approver_id is not None and active_role(db, approver_id) is not Role.MANAGER:
-            raise LedgerRefusal.of(
-                RefusalReason.APPROVER_NOT_MANAGER, "staff.approver_not_manager", id=approver_id
-            )
+        if approver_id is not None:
+            approver = acting_account(db, approver_id)
+            if approver is None or approver.role is not Role.MANAGER:
+                raise LedgerRefusal.of(
+                    RefusalReason.APPROVER_NOT_MANAGER, "staff.approver_not_manager", id=approver_id
+                )
+            if approver.locked:
+                raise LedgerRefusal.of(
+                    RefusalReason.STAFF_LOCKED, "staff.locked", name=approver.name
+                )
         if staff_id is not None:
-            if active_role(db, staff_id) is None:
+            member = acting_account(db, staff_id)
+            if member is None:
                 raise LedgerRefusal.of(RefusalReason.UNKNOWN_STAFF, "staff.unknown_id", id=staff_id)
+            if member.locked:
+                # Locked means locked: an app still showing them as serving records no more.
+                raise LedgerRefusal.of(RefusalReason.STAFF_LOCKED, "staff.locked", name=member.name)
+            if kind is EventKind.VOID and approver_id is None:
+                # A void always needs a manager (a manager approves their own): every caller
+                # passes the approver, and one that forgot is refused here, not trusted.
+                raise LedgerRefusal.of(RefusalReason.APPROVAL_NEEDED, "staff.approval.void")
         elif any_staff(db):
             raise LedgerRefusal.of(RefusalReason.STAFF_REQUIRED, "staff.staff_required")
 

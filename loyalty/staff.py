@@ -333,10 +333,17 @@ def any_staff(db: sqlite_utils.Database) -> bool:
 
 def active_role(db: sqlite_utils.Database, staff_id: str) -> Role | None:
     """The role of the active account ``staff_id``; None when there is no such account."""
+    member = acting_account(db, staff_id)
+    return None if member is None else member.role
+
+
+def acting_account(db: sqlite_utils.Database, staff_id: str) -> StaffMember | None:
+    """The account ``staff_id`` unless removed (locked ones too: the caller refuses them)."""
     row = db.execute(
-        "SELECT role FROM staff WHERE id = ? AND removed_at IS NULL", [staff_id]
+        f"SELECT {_COLUMNS} FROM staff WHERE id = ? AND removed_at IS NULL",  # noqa: S608
+        [staff_id],
     ).fetchone()
-    return None if row is None else Role(row[0])
+    return None if row is None else _member(row)
 
 
 class StaffBook:
