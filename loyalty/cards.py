@@ -16,6 +16,10 @@ characters and so does the prefix, so the whole QR is encoded in alphanumeric mo
 the prefix before anything is decoded, the envelope is parsed by a small strict reader
 (definite lengths, shortest encodings, nothing trailing), and the claims are decoded only
 after the signature has been checked.
+
+City vouchers (``loyalty.vouchers``, ``CV1:``) use the same envelope through ``seal`` and
+``unseal``, with COSE external data the signature covers, so neither kind of code ever verifies
+as the other; ``verify`` names a voucher held up as a card (``not_a_card.voucher``).
 """
 
 from __future__ import annotations
