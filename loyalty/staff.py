@@ -26,6 +26,7 @@ import re
 import secrets
 import sys
 import unicodedata
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -279,6 +280,26 @@ def _money(cents: int, language: str) -> str:
 # --- reading a PIN ---------------------------------------------------------------------------
 
 
+_TAKEN: dict[str, str] = {}
+"""PINs moved out of the environment by ``take_env_pins``: this process alone holds them."""
+
+
+def take_env_pins(environ: MutableMapping[str, str] | None = None) -> None:
+    """Move ``CITIE_STAFF_PIN`` / ``CITIE_APPROVER_PIN`` out of the environment, into memory.
+
+    Called first thing by the command line: a child process (the scanner, a printer
+    command) inherits the environment, and would hold the PIN for as long as it runs, in
+    ``/proc/<pid>/environ`` and in any crash report that dumps it. ``read_pin`` takes the
+    PIN from here; what a previous call took is forgotten (one command, its own PINs).
+    """
+    environ = os.environ if environ is None else environ
+    _TAKEN.clear()
+    for name in (PIN_ENV, APPROVER_PIN_ENV):
+        value = environ.pop(name, None)
+        if value is not None:
+            _TAKEN[name] = value
+
+
 def read_pin(
     language: str,
     *,
@@ -286,12 +307,16 @@ def read_pin(
     prompt_key: str = "staff.prompt.pin",
     name: str = "",
 ) -> str:
-    """A PIN from ``env_var``, else standard input (getpass on a terminal, else one line).
+    """A PIN from ``env_var`` (see ``take_env_pins``), else standard input (getpass on a
+    terminal, else one line).
 
     Never from the command line (``ps`` shows every process's arguments). The PIN is checked
     for its form here; ``StaffError`` pin_missing or pin_format (whose sentences never hold it).
     """
-    value = os.environ.get(env_var)
+    # Read once and gone: taken at start (``take_env_pins``), else out of the environment now.
+    value = _TAKEN.pop(env_var, None)
+    if value is None:
+        value = os.environ.pop(env_var, None)
     if value is None:
         if sys.stdin is not None and sys.stdin.isatty():
             try:

@@ -12,6 +12,7 @@ from importlib.metadata import version
 
 import click
 
+from loyalty.staff import take_env_pins
 from terminal.cli_support import CliEnv, common_options
 
 # Each module adds its commands to the group through register(group).
@@ -41,6 +42,9 @@ def cli(ctx: click.Context) -> None:
     Without a command, starts the counter app (demo data when no config exists).
     """
     ctx.ensure_object(CliEnv)
+    # Before anything runs: no child process or traceback may inherit a PIN from the
+    # environment (loyalty.staff.read_pin takes it from memory).
+    take_env_pins()
     if ctx.invoked_subcommand is None:
         run_app = _app_runner()
         if run_app is None:

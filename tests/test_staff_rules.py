@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +17,7 @@ from loyalty.db import Store
 from loyalty.ledger import Ledger, LedgerRefusal, RefusalReason
 from loyalty.programs import Program
 from loyalty.staff import Role, StaffBook, StaffError
+from tests.test_staff_cli import ANNA, BERT, Shop, add_bert
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 PROGRAM = Program(id="coffee", reward_threshold=2, max_stamps_per_day=50)
@@ -76,3 +81,48 @@ def test_a_locked_account_records_and_approves_nothing(store: Store) -> None:
     book.unlock("Anna")
     ledger.void(stamped.event.id, now=NOW, staff_id=bert.id, approver_id=anna.id)
     assert count(store) == before + 1
+
+
+# What the real command line runs in one process, and then a child process of it: the PINs
+# came in the environment, the child must not find them there.
+_RUN_THEN_CHILD = """
+import subprocess, sys
+from terminal.cli import cli
+try:
+    cli(sys.argv[1:], prog_name="citie-terminal", standalone_mode=False)
+finally:
+    e = "__import__('os').environ"
+    probe = f"print({e}.get('CITIE_STAFF_PIN'), {e}.get('CITIE_APPROVER_PIN'))"
+    child = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    print("child:", child.stdout.strip())
+"""
+
+
+def test_pins_given_in_the_environment_never_reach_a_child_process(tmp_path: Path) -> None:
+    shop = Shop(tmp_path)
+    shop.ok("staff", "add", "Anna", "--role", "manager", input=f"{ANNA}\n")
+    add_bert(shop)
+    card = shop.card()
+    stamped = shop.json("stamp", card, "--staff", "bert", CITIE_STAFF_PIN=BERT)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITIE_")}
+    env |= {"CITIE_STAFF_PIN": BERT, "CITIE_APPROVER_PIN": ANNA}
+    data = ["--data-dir", str(shop.data_dir)]
+    # A command that reads both PINs, and one that reads none (the app would be the same).
+    for args in (
+        ["void", str(stamped["receipt_no"]), "--staff", "bert", "--approver", "anna", "--json"],
+        ["staff", "list", "--json"],
+    ):
+        run = subprocess.run(
+            [sys.executable, "-c", _RUN_THEN_CHILD, *args, *data],
+            capture_output=True,
+            text=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        assert run.returncode == 0, run.stderr
+        first, child = run.stdout.strip().splitlines()
+        assert child == "child: None None"
+        assert BERT not in first and ANNA not in first
+    voided = json.loads(run.stdout.splitlines()[0])
+    assert [m["name"] for m in voided["staff"]] == ["Anna", "Bert"]
