@@ -15,7 +15,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -150,8 +150,11 @@ class Issuer:
         if not 1 <= expires_days <= MAX_EXPIRES_DAYS:
             raise ValueError(f"a voucher expires after 1 to {MAX_EXPIRES_DAYS} days")
         voucher_id = voucher_id or new_voucher_id()
-        # Whole seconds: the code carries seconds, and the Voucher returned is what it says.
+        # Whole seconds in UTC: the code carries seconds, and the Voucher returned is what it
+        # says (what verify_voucher gives back).
         issued_at = (now or utc_now()).replace(microsecond=0)
+        if issued_at.tzinfo is None:
+            issued_at = issued_at.replace(tzinfo=UTC)
         kid = self._state.current
         voucher = Voucher(
             voucher_id=voucher_id,

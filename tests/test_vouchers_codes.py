@@ -170,6 +170,12 @@ def test_the_platform_issuer_makes_vouchers_terminals_verify(tmp_path: Path) -> 
     assert later.kid == issuer.current_kid != voucher.kid
     assert verify_voucher(code, issuer.trust_list(), now=NOW) == voucher
     assert verify_voucher(later_code, issuer.trust_list(), now=NOW) == later
+    # A naive time is taken as UTC, and what is returned is what the code says.
+    naive, naive_code = issuer.issue_voucher(
+        500, city="oostende", campaign="", now=datetime(2026, 11, 30, 9, 15, 30, 999)
+    )
+    assert verify_voucher(naive_code, issuer.trust_list(), now=NOW) == naive
+    assert naive.issued_at == datetime(2026, 11, 30, 9, 15, 30, tzinfo=UTC)
     with pytest.raises(ValueError, match="expires after"):
         issuer.issue_voucher(2500, city="oostende", campaign="", expires_days=0)
     with pytest.raises(ValueError, match="face value"):
