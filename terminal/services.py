@@ -93,6 +93,8 @@ class EventRow:
     """The first name of the staff member who recorded it ("" when none was named)."""
     approver: str = ""
     """The first name of the manager who approved it ("" when none did)."""
+    voucher_id: str | None = None
+    """The voucher a voucher payment (or its void) was made with."""
 
 
 @dataclass(frozen=True)
@@ -780,6 +782,7 @@ class Desk:
             voids=event.voids,
             voided=event.id in voided,
             reason=reason,
+            voucher_id=event.voucher_id,
         )
 
 

@@ -612,7 +612,7 @@ async def test_history_names_a_voucher_payment_and_its_void_gives_the_value_back
     from textual.widgets import DataTable
 
     counter = make_counter(tmp_path)
-    _, code = voucher_code(counter)
+    voucher_id, code = voucher_code(counter)
     app = counter.app(lang="nl")
     async with app.run_test(size=SIZE) as pilot:
         await type_code(pilot, code)
@@ -621,8 +621,9 @@ async def test_history_names_a_voucher_payment_and_its_void_gives_the_value_back
         await pilot.press("f5")
         await settle(pilot)
         table = app.screen.query_one("#history", DataTable)
-        kind = str(table.get_row_at(0)[1])
+        kind, voucher = (str(cell) for cell in table.get_row_at(0)[1:3])
         assert kind == "bon", kind  # in the shop's words, not "voucher_spe…"
+        assert voucher == "CV-••••-••••-" + voucher_id[-4:]  # masked as on its slip
         await pilot.press("delete")
         await settle(pilot)
         await pilot.press("enter")

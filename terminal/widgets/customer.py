@@ -13,6 +13,7 @@ from textual.content import Content
 from textual.widgets import DataTable, Static
 
 from loyalty.i18n import datetime_text, locale_for, money, time_text
+from receipts.build import mask_voucher_id
 from terminal.flags import flag_warning
 from terminal.i18n import t
 from terminal.safe import clean, plain
@@ -68,6 +69,9 @@ def event_cells(row: EventRow, lang: str, tz: tzinfo) -> list[Text]:
     amount = "" if row.amount_cents is None else money(row.amount_cents, lang, row.currency)
     stamps = f"{row.stamps:+d}" if row.stamps else ""
     card = clean(row.card_id, 40) if row.card_id else t("event.anonymous", lang)
+    if not row.card_id and row.voucher_id:
+        # Masked as on its slip: a typed voucher number can be spent.
+        card = mask_voucher_id(row.voucher_id)
     values = [
         datetime_text(row.occurred_at, lang, tz),
         event_kind_text(row, lang),
