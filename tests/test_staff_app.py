@@ -300,6 +300,42 @@ async def test_a_manager_gives_a_reward_beyond_the_offline_allowance(tmp_path: P
         assert counter.ledger.balance(CARD).total == 0
 
 
+async def test_a_manager_serving_approves_by_acting_and_is_asked_once(tmp_path: Path) -> None:
+    place = shop(
+        tmp_path,
+        overrides={
+            "limits": {"allow_manager_override": True, "offline_redemptions_per_card": 0},
+            "program": {"stamps_per_visit": 10, "max_stamps_per_day": 50},
+        },
+    )
+    counter = place.counter
+    app = place.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await unlock(pilot, "anna", ANNA_PIN)
+        code = counter.card(CARD)
+        await type_code(pilot, code)
+        await pilot.press("f2")
+        await settle(pilot)
+        await type_code(pilot, code)
+        await pilot.press("f4", "enter")
+        await settle(pilot)
+        # No PIN again, but one question: this goes beyond what the terminal gives alone.
+        assert type(app.screen).__name__ == "ConfirmDialog"
+        assert "beyond the offline allowance" in text_of(app, "#confirm-question")
+        await pilot.press("enter")
+        await settle(pilot)
+        redeem = counter.ledger.recent()[0]
+        assert redeem.kind is EventKind.REDEEM
+        assert (redeem.staff_id, redeem.approver_id) == (place.anna.id, place.anna.id)
+        # A manager's void: the usual question, no approval dialog, approved by themselves.
+        await pilot.press("f5", "delete", "enter")
+        await settle(pilot)
+        void = counter.ledger.recent()[0]
+        assert void.kind is EventKind.VOID
+        assert (void.staff_id, void.approver_id) == (place.anna.id, place.anna.id)
+
+
 async def test_wrong_pins_are_throttled_and_then_lock(tmp_path: Path) -> None:
     place = shop(tmp_path, overrides={"staff": {"max_failures": 3}})
     counter = place.counter
