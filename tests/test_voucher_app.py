@@ -633,3 +633,32 @@ async def test_history_names_a_voucher_payment_and_its_void_gives_the_value_back
         await settle(pilot)
         # The void gave the value back, and the panel says so at once.
         assert "Nog €\xa025,00 van €\xa025,00" in panel_text(app), app._notifications
+
+
+async def test_offline_allowance_caps_a_voucher_between_syncs(tmp_path: Path) -> None:
+    """Issue 13 item 3 at the counter: 50.00 at most per voucher here between syncs; the
+    panel says "offline: up to", the dialog offers that much, then says it is used up."""
+    counter = make_counter(tmp_path)
+    _, code = voucher_code(counter, 10000)
+    app = counter.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_code(pilot, code)
+        assert "€100.00 left of €100.00" in panel_text(app)
+        assert "offline: up to €50.00" in panel_text(app)
+        await pilot.press("f10", "4", "5", "enter")
+        await settle(pilot)
+        assert "offline: up to €5.00" in panel_text(app)
+        await pilot.press("f10", "1", "0", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, VoucherDialog)
+        assert "at most €5.00 here" in text_of(app, "#voucher-error")
+        await pilot.press("f2")
+        await settle(pilot)
+        assert spends(counter) == [4500, 500]
+        # Used up until the next sync: said on the panel, and F10 refuses with it.
+        assert "since the last sync" in panel_text(app)
+        await pilot.press("f10")
+        await settle(pilot)
+        assert not isinstance(app.screen, VoucherDialog)
+        assert "since the last sync" in text_of(app, "#banner")
+    assert spends(counter) == [4500, 500]
