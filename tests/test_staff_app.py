@@ -438,7 +438,8 @@ async def test_the_pin_never_appears_on_screen(tmp_path: Path) -> None:
 
 async def test_without_staff_accounts_nothing_is_locked_or_asked(tmp_path: Path) -> None:
     counter = make_counter(tmp_path)
-    app = counter.app(idle_clock=Ticks())
+    ticks = Ticks()
+    app = counter.app(idle_clock=ticks)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, CounterScreen)
@@ -446,9 +447,16 @@ async def test_without_staff_accounts_nothing_is_locked_or_asked(tmp_path: Path)
         await type_code(pilot, counter.card(CARD))
         await pilot.press("f2")
         await settle(pilot)
+        await pilot.press("f2", "enter")  # the same card acts again (repeat question)
+        await settle(pilot)
+        assert counter.ledger.balance(CARD).total == 2
+        # The panel still clears after [counter] clear_after_seconds, and nothing locks.
+        ticks.now += 60 * 60
+        await wait_for(pilot, lambda: app.card is None)
+        assert isinstance(app.screen, CounterScreen)
         await pilot.press("f5", "delete", "enter")  # a void, no manager asked
         await settle(pilot)
-        void, stamp = counter.ledger.recent()
+        void, stamp, _first = counter.ledger.recent()
         assert void.kind is EventKind.VOID
         assert (void.staff_id, void.approver_id, stamp.staff_id) == (None, None, None)
 
