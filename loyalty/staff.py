@@ -91,7 +91,8 @@ class StaffReason(StrEnum):
 class StaffError(Exception):
     """A refused staff action: ``reason`` (a stable code), English ``message``, ``text(lang)``.
 
-    Never holds a PIN: only names, counts and delays go into its sentence.
+    Never holds a PIN: only names (without control characters), counts and delays go into
+    its sentence.
     """
 
     def __init__(
@@ -100,6 +101,10 @@ class StaffError(Exception):
         self.reason = reason
         self.key = key or f"staff.{reason.value}"
         self.retry_after = retry_after
+        if isinstance(params.get("name"), str):
+            # A name as typed (--staff, --approver, history --staff) is echoed back: never
+            # its control characters (an escape sequence would drive the shop's terminal).
+            params["name"] = _shown(params["name"])
         self.params: dict[str, Any] = {**params, "seconds": retry_after} if retry_after else params
         self.message = CATALOG.text(self.key, "en", **self.params)
         super().__init__(f"{reason.value}: {self.message}")

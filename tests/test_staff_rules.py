@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -126,3 +127,20 @@ def test_pins_given_in_the_environment_never_reach_a_child_process(tmp_path: Pat
         assert BERT not in first and ANNA not in first
     voided = json.loads(run.stdout.splitlines()[0])
     assert [m["name"] for m in voided["staff"]] == ["Anna", "Bert"]
+
+
+def test_a_typed_staff_name_is_echoed_without_control_characters(tmp_path: Path) -> None:
+    shop = Shop(tmp_path)
+    shop.ok("staff", "add", "Anna", "--role", "manager", input=f"{ANNA}\n")
+    hostile = "\x1b]2;owned\x07\x1b[2JBob\r\n\u202eyrrah"
+    card = shop.card()
+    runs = [
+        shop.refused("unknown_staff", "stamp", card, "--staff", hostile),
+        shop.refused("unknown_staff", "stamp", card, "--staff", "anna", "--approver", hostile),
+        shop.refused("unknown_staff", "history", "--staff", hostile),
+        shop.refused("unknown_staff", "staff", "pin", hostile),
+    ]
+    for run in runs:
+        assert "Bob" in run.stderr
+        sentence = run.stderr.rstrip("\n")
+        assert not [c for c in sentence if unicodedata.category(c).startswith("C")], sentence
