@@ -407,7 +407,7 @@ def main() -> None:
         "--spends", type=int, default=400, help="Interleaved rounds at the counter."
     )
     parser.add_argument("--statement", type=int, default=1_000_000, help="Spends in the statement.")
-    parser.add_argument("--runs", type=int, default=5, help="Statement runs per store.")
+    parser.add_argument("--runs", type=int, default=3, help="Statement runs per store.")
     parser.add_argument("--stores", default="sqlite,postgresql")
     parser.add_argument("--dir", type=Path, default=None, help="Where to put the databases.")
     args = parser.parse_args()
