@@ -31,6 +31,7 @@ from terminal.widgets.voucher import VoucherPanel, VoucherShown
 from tests.conftest_platform import PairedTerminal, RunningPlatform
 from tests.test_app_counter import wait_until
 from tests.test_app_kit import SIZE, START, Counter, make_counter, settle, text_of, type_code
+from tests.test_app_wedge import SCANNER_GAP_S, KeyClock, blur, garble_on_azerty, type_burst
 from tests.test_staff_app import ANNA_PIN, BRAM_PIN, shop, type_keys, unlock, wait_for
 from tests.test_vouchers_http import issue, platform_cli
 
@@ -662,3 +663,21 @@ async def test_offline_allowance_caps_a_voucher_between_syncs(tmp_path: Path) ->
         assert not isinstance(app.screen, VoucherDialog)
         assert "since the last sync" in text_of(app, "#banner")
     assert spends(counter) == [4500, 500]
+
+
+async def test_a_usb_scanner_burst_of_a_voucher_shows_it_beside_the_card(tmp_path: Path) -> None:
+    """A keyboard-wedge scanner types the voucher's code anywhere on the counter (garbled by
+    a Belgian AZERTY layout too): the repaired reading routes to the voucher, never a card."""
+    counter = make_counter(tmp_path)
+    voucher_id, code = voucher_code(counter)
+    typed = garble_on_azerty(code)
+    assert typed != code and not typed.startswith("CV1:")
+    clock = KeyClock()
+    app = counter.app(key_clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_code(pilot, counter.card(CARD))
+        await blur(pilot)
+        await type_burst(pilot, typed, clock, SCANNER_GAP_S)
+        assert app.voucher is not None and app.voucher.voucher_id == voucher_id
+        assert app.card is not None and app.card.card_id == CARD
+        assert "€25.00 left of €25.00" in panel_text(app)
