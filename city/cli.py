@@ -861,9 +861,15 @@ def flags(env: PlatformEnv, after: int, limit: int | None, as_json: bool) -> Non
             if as_json:
                 emit(row)
             else:
+                cents = int(row.get("amount_cents") or 0)
+                what = (
+                    f"voucher {row['voucher_id']} {statement.cents_text(cents, '').strip()}"
+                    if row.get("voucher_id")
+                    else f"card {row['card_id'] or '-'}"
+                )
                 click.echo(
                     f"{row['pseq']}  {','.join(row['flags'])}  {row['kind']} {row['stamps']:+d}  "
-                    f"card {row['card_id'] or '-'}  terminal {row['terminal_id']}  "
+                    f"{what}  terminal {row['terminal_id']}  "
                     f"at {row['occurred_at']} (received {row['received_at']})"
                 )
         for card in _pages(

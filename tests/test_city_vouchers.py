@@ -51,7 +51,7 @@ def spend(
 ) -> dict[str, Any]:
     number = next(_seq)
     data: dict[str, Any] = {
-        "id": f"{terminal.id}-e{number}",
+        "id": f"{terminal.id}-e{number:07d}",  # id order is batch order (PostgreSQL stores so)
         "seq": number,
         "kind": "voucher_spend",
         "terminal_id": terminal.id,
@@ -726,6 +726,8 @@ def test_statement_and_summary_commands_match_the_events(
     assert [(f["voucher_id"], f["amount_cents"], f["flags"]) for f in flagged][:1] == [
         (a, 900, ["voucher_overspent"])
     ]
+    listed = cli(data_dir, "flags").stdout.splitlines()
+    assert any(f"voucher_overspent  voucher_spend +0  voucher {a} 9.00" in line for line in listed)
 
 
 @pytest.mark.parametrize(
