@@ -12,7 +12,6 @@ wrong PIN (a scanned card must never lock a cashier out).
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker
 
+from loyalty.staff import PIN_PATTERN
 from terminal.i18n import t
 from terminal.safe import clean, plain
 from terminal.services import Refused
@@ -40,13 +40,11 @@ if TYPE_CHECKING:
     from loyalty.staff import StaffMember
     from terminal.app import CounterApp
 
-PIN_FORMAT = re.compile(r"\d{4,8}")
-"""What a PIN looks like (loyalty.staff: 4 to 8 digits); anything else is never checked."""
 LONGEST_NAME = 40
 
 
 def first_name(name: str) -> str:
-    """The first word of a staff member's name, cleaned (what the status line and slips show)."""
+    """The first word of a staff member's name, cleaned (how the counter greets them)."""
     words = clean(name, LONGEST_NAME).split()
     return words[0] if words else "?"
 
@@ -54,8 +52,8 @@ def first_name(name: str) -> str:
 def match_staff(members: Sequence[StaffMember], text: str) -> list[StaffMember]:
     """The staff whose name matches what was typed: the exact name, else those it starts.
 
-    Case and accents as typed are compared case-insensitively; a first name alone is enough
-    when it is the only one that starts so.
+    Compared without regard to case; a first name (or any word's start) alone is enough
+    when it is the only one that matches.
     """
     typed = " ".join(text.split()).casefold()
     if not typed:
@@ -84,7 +82,8 @@ def pin_refusal(pin: str, source: str) -> str:
     """
     if looks_like_a_code(pin, source):
         return "lock.scan_refused"
-    if not PIN_FORMAT.fullmatch(pin):
+    if not PIN_PATTERN.fullmatch(pin):
+        # 4 to 8 ASCII digits; anything else is never checked, so it never counts.
         return "lock.pin_format"
     return ""
 
@@ -344,7 +343,7 @@ class LockScreen(Screen[None]):
         self.message_key = key_
         self.message_text = text
         message = self.query_one("#lock-message", Static)
-        message.set_class(key_ in ("lock.checking", ""), "-quiet")
+        message.set_class(key_ == "lock.checking", "-quiet")
         sentence = t(key_, self.counter.lang) if key_ else text
         message.update(plain(sentence, 300))
 
