@@ -681,3 +681,19 @@ async def test_a_usb_scanner_burst_of_a_voucher_shows_it_beside_the_card(tmp_pat
         assert app.voucher is not None and app.voucher.voucher_id == voucher_id
         assert app.card is not None and app.card.card_id == CARD
         assert "€25.00 left of €25.00" in panel_text(app)
+
+
+async def test_a_refused_vouchers_sentence_follows_the_language(tmp_path: Path) -> None:
+    counter = make_counter(tmp_path)
+    _, code = voucher_code(counter, 500)
+    app = counter.app(lang="en")
+    async with app.run_test(size=SIZE) as pilot:
+        await type_code(pilot, code)
+        await pilot.press("f10", "f2")
+        await settle(pilot)
+        assert "spent in full" in panel_text(app)
+        await pilot.press("f9")  # en -> fr
+        await settle(pilot)
+        assert app.lang == "fr"
+        shown = panel_text(app)
+        assert "spent in full" not in shown and "Bon CV-" in shown, shown

@@ -120,6 +120,8 @@ class CounterScreen(Screen[None]):
         self.query_one("#code", CodeInput).placeholder = t("counter.code_placeholder", lang)
         self.query_one(CustomerPanel).show(app.card, lang, app.desk.tz, done=app.card_done)
         self.query_one(VoucherPanel).show(app.voucher, lang, app.desk.tz)
+        if app.voucher is not None and app.voucher.refusal:
+            app.reload_voucher(app.voucher)  # the core's sentence, in the new language
         self.query_one(StatusLine).show(app)
 
     # What the app reports --------------------------------------------------------------------
