@@ -342,10 +342,11 @@ def _void(event: Event, target: Target | None) -> Verdict | None:
 
 def _voucher_spend(event: Event) -> Verdict | None:
     """A spend's own shape: a voucher, no card, no stamps, a positive amount and a currency."""
-    if event.card_id is not None or event.stamps != 0:
+    if event.card_id is not None or event.stamps != 0 or event.voids is not None:
         return _reject(
             "voucher_invalid",
-            "a voucher spend carries no card and no stamps (record them as their own events).",
+            "a voucher spend carries no card, no stamps and voids nothing "
+            "(record those as their own events).",
         )
     if event.amount_cents is None or event.amount_cents <= 0 or event.currency is None:
         return _reject(

@@ -236,6 +236,7 @@ def test_unknown_vouchers_and_another_currency_are_rejected_with_the_reason(
             spend("CV-A", 1000, voucher_id=None),
             spend("CV-A", 1000, card_id="CT-AAAA-BBBB"),
             spend("CV-A", 1000, kind="stamp", stamps=1, amount_cents=None, card_id="CT-1"),
+            spend("CV-A", 1000, voids="t1-e0000001"),
         ],
     )
     reasons = [(r.status, r.reason) for r in results]
@@ -245,6 +246,7 @@ def test_unknown_vouchers_and_another_currency_are_rejected_with_the_reason(
         ("rejected", "amount_invalid"),
         ("rejected", "amount_invalid"),
         ("rejected", "voucher_missing"),
+        ("rejected", "voucher_invalid"),
         ("rejected", "voucher_invalid"),
         ("rejected", "voucher_invalid"),
     ]
@@ -615,6 +617,11 @@ def test_voucher_new_refuses_a_huge_count_a_png_of_many_and_a_bad_campaign(
     assert huge.returncode == 2 and "--count" in huge.stderr
     many = cli(data_dir, "voucher", "new", "--amount", "5", "--count", "2", "--png", "x.png")
     assert many.returncode == 1 and "refused: png_one_voucher" in many.stderr
+    never = cli(data_dir, "voucher", "new", "--amount", "5", "--expires", "0")
+    assert never.returncode == 2 and "--expires" in never.stderr
+    city = cli(data_dir, "voucher", "new", "--amount", "5", "--city", "Sint\x07Niklaas")
+    assert city.returncode == 1 and "refused: bad_voucher" in city.stderr
+    assert "\x07" not in city.stderr, "a control character is never echoed raw"
     for campaign in ("a\x1b[31mred", " padded", "x" * 81):
         bad = cli(data_dir, "voucher", "new", "--amount", "5", "--campaign", campaign)
         assert bad.returncode == 1 and "refused: bad_campaign" in bad.stderr, campaign
