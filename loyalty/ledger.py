@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
@@ -41,6 +41,7 @@ from typing import Any, Final
 import sqlite_utils
 import uuid6
 
+from loyalty.cards import card_id_is_valid, card_number
 from loyalty.db import Store, iso, parse_iso, utc_now
 from loyalty.i18n import Catalog
 from loyalty.programs import (
@@ -233,6 +234,17 @@ class Recorded:
 
 
 @dataclass(frozen=True)
+class TypedCard:
+    """A card number typed by hand (``CT-7KQ2-M9XD-4HTW``, as printed) and what it names here."""
+
+    card_id: str
+    refusal: str | None = None
+    """None: a card this terminal knows. Else why not: ``number_typo`` (the check character
+    does not match), ``revoked``, or ``number_unknown`` (never seen here nor confirmed by the
+    platform: without its signed code nothing says the card exists)."""
+
+
+@dataclass(frozen=True)
 class BalanceMismatch:
     """A card whose balance row disagrees with the fold of its events."""
 
@@ -281,7 +293,7 @@ _FOLD_SQL = """
 SELECT e.card_id,
        SUM(e.stamps),
        COUNT(*),
-       SUM(CASE WHEN o.state IS NOT NULL AND o.state != 'synced' THEN e.stamps ELSE 0 END)
+       SUM(CASE WHEN o.seq IS NOT NULL AND o.synced_mark IS NULL THEN e.stamps ELSE 0 END)
 FROM events e LEFT JOIN outbox o ON o.seq = e.seq
 WHERE e.card_id IS NOT NULL
 GROUP BY e.card_id
@@ -594,6 +606,30 @@ class Ledger:
         """The card's balance (index lookups only: constant time in the card's history)."""
         return self._balance(self.store.read(), card_id)
 
+    def typed_card(self, candidates: Sequence[str]) -> TypedCard | None:
+        """The card a typed number among ``candidates`` names; None when none is a number.
+
+        The one rule for the counter app (``Desk.identify``) and the headless commands: a
+        number is taken when its check character matches, the card is not revoked, and this
+        terminal knows it (its ledger has seen the card, or the platform confirmed its
+        balance). The first number whose check character matches is the one judged.
+        """
+        numbers = [n for n in (card_number(c) for c in candidates) if n is not None]
+        if not numbers:
+            return None
+        valid = [n for n in numbers if card_id_is_valid(n)]
+        if not valid:
+            return TypedCard(numbers[0], "number_typo")
+        number = valid[0]
+        db = self.store.read()
+        if db.execute("SELECT 1 FROM revoked_cards WHERE card_id = ?", [number]).fetchone():
+            return TypedCard(number, "revoked")
+        for table in ("balances", "confirmed_balances"):
+            query = f"SELECT 1 FROM {table} WHERE card_id = ? LIMIT 1"  # noqa: S608 (fixed names)
+            if db.execute(query, [number]).fetchone() is not None:
+                return TypedCard(number)
+        return TypedCard(number, "number_unknown")
+
     def card_events(self, card_id: str, limit: int = 20) -> list[Event]:
         """The card's latest events, newest first."""
         rows = self.store.read().execute(
@@ -734,7 +770,7 @@ class Ledger:
                 "(SELECT MAX(occurred_at) FROM events x WHERE x.card_id = f.card_id "
                 "AND x.stamps > 0 AND x.kind IN ('stamp', 'purchase')), ? "
                 "FROM (SELECT e.card_id AS card_id, SUM(e.stamps) AS s, COUNT(*) AS n, "
-                "SUM(CASE WHEN o.state IS NOT NULL AND o.state != 'synced' "
+                "SUM(CASE WHEN o.seq IS NOT NULL AND o.synced_mark IS NULL "
                 "THEN e.stamps ELSE 0 END) AS u "
                 "FROM events e LEFT JOIN outbox o ON o.seq = e.seq "
                 "WHERE e.card_id IS NOT NULL GROUP BY e.card_id) f",
@@ -905,10 +941,12 @@ class Ledger:
             return Balance(card_id, local, None, unsynced, None)
         confirmed_at_text = str(confirmed_row[1])
         # Events the platform accepted after this confirmation are not in it yet. "After" is
-        # the local sync sequence (schema 0004), never a comparison of two clock readings.
+        # the local sync sequence (schema 0004), never a comparison of two clock readings; a
+        # row keeps the mark of its first sync (0009), also while `sync --resend-all` has it
+        # pending again, so an event is never counted in both (0010: unsynced = never synced).
         late = db.execute(
             "SELECT COALESCE(SUM(e.stamps), 0) FROM outbox o JOIN events e ON e.seq = o.seq "
-            "WHERE o.card_id = ? AND o.state = 'synced' AND o.synced_mark > ?",
+            "WHERE o.card_id = ? AND o.synced_mark IS NOT NULL AND o.synced_mark > ?",
             [card_id, int(confirmed_row[2])],
         ).fetchone()
         try:

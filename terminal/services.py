@@ -18,13 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from config import Settings
-from loyalty.cards import (
-    Card,
-    RefusalReason,
-    card_id_is_valid,
-    card_number,
-    card_number_refusal,
-)
+from loyalty.cards import Card
 from loyalty.db import Store, parse_iso, utc_now
 from loyalty.i18n import datetime_text
 from loyalty.programs import SHOP_TZ, OfflineLimits, evaluate, program_in_force
@@ -52,6 +46,7 @@ from receipts.text import columns_for_paper
 from scanner.process import ScannerProcess
 from scanner.sources import CameraControls, SourceSpec
 from sync.job import run_sync
+from terminal.card_numbers import typed_card_refusal
 from terminal.flags import card_flag
 from terminal.i18n import t
 
@@ -397,30 +392,13 @@ class Desk:
         confirmed balance. A revoked card stays refused; a number whose check character does
         not match is named as a typo.
         """
-        numbers = [n for n in (card_number(c) for c in candidates) if n is not None]
-        if numbers:
-            valid = [n for n in numbers if card_id_is_valid(n)]
-            if not valid:
-                return Refused("number_typo", t("card.number_typo", lang))
-            number = valid[0]
-            db = self.store.read()
-            if number in CardVerifier.from_db(db).revoked:
-                refusal = card_number_refusal(RefusalReason.REVOKED)
-                return Refused(str(refusal.reason), refusal.text(lang))
-            if self._known(db, number):
-                return number
-            return Refused("number_unknown", t("card.number_unknown", lang, card_id=number))
+        typed = self.ledger.typed_card(candidates)  # the headless commands' rule too
+        if typed is not None:
+            if typed.refusal is None:
+                return typed.card_id
+            return Refused(*typed_card_refusal(typed, lang))
         verdict = self.verify(candidates, lang)
         return verdict.card_id if isinstance(verdict, Card) else verdict
-
-    @staticmethod
-    def _known(db: Any, card_id: str) -> bool:
-        """This terminal's ledger has seen the card, or the platform confirmed its balance."""
-        for table in ("balances", "confirmed_balances"):
-            query = f"SELECT 1 FROM {table} WHERE card_id = ? LIMIT 1"  # noqa: S608 (fixed names)
-            if db.execute(query, [card_id]).fetchone() is not None:
-                return True
-        return False
 
     def program(self) -> Program:
         """The program in force: the platform's copy if synced, else the configured one."""

@@ -8,13 +8,15 @@ from pathlib import Path
 import click
 
 from loyalty.cards import MAX_LENGTH, Card
-from loyalty.db import DatabaseError, utc_now
+from loyalty.db import DatabaseError, Store, utc_now
+from loyalty.ledger import Ledger
 from loyalty.trust import (
     CardVerifier,
     TrustError,
     install_document,
     read_trust_document,
 )
+from terminal.card_numbers import typed_card_refusal
 from terminal.cli_support import CliEnv, Refused, common_options, emit, pass_env
 from terminal.commands.setup import open_store
 from terminal.flags import card_flag, flag_json, flag_warning
@@ -39,6 +41,9 @@ def card_group() -> None:
 def card_verify(env: CliEnv, code: str, as_json: bool) -> None:
     """Verify CODE with this terminal's issuer keys and revocations; print the card.
 
+    A typed card number (CT-7KQ2-M9XD-4HTW) is shown when this terminal knows the card
+    (refused otherwise: number_typo, number_unknown, revoked), as at the counter.
+
     CODE "-" reads the code from standard input (codes contain spaces, so a till can pipe
     a scanned code instead of quoting it). A refusal exits 1 with its reason (not_a_card,
     too_long, malformed, unknown_key, bad_signature, expired, not_yet_valid, revoked) and a
@@ -49,6 +54,9 @@ def card_verify(env: CliEnv, code: str, as_json: bool) -> None:
         code = sys.stdin.read(MAX_LENGTH + 1)
     store = open_store(env)
     try:
+        typed = _typed(env, store, code, as_json)
+        if typed:
+            return
         verifier = CardVerifier.from_db(store.read())
         result = verifier.verify(code, now=utc_now())
         flag = card_flag(store.read(), result.card_id) if isinstance(result, Card) else None
@@ -75,6 +83,38 @@ def card_verify(env: CliEnv, code: str, as_json: bool) -> None:
             result.reason.value, result.text(language) + " " + env.say("cli.card.no_keys")
         )
     raise Refused(result.reason.value, result.text(language))
+
+
+def _typed(env: CliEnv, store: Store, code: str, as_json: bool) -> bool:
+    """A typed card number (``CT-...``): shown if this terminal knows the card, else refused
+    as at the counter (``Ledger.typed_card``). False when CODE is not a typed number."""
+    settings = env.settings
+    ledger = Ledger(store, shop_id=settings.shop.id, terminal_id=settings.terminal.id)
+    typed = ledger.typed_card([code])
+    if typed is None:
+        return False
+    language = env.language
+    if typed.refusal is not None:
+        reason, sentence = typed_card_refusal(typed, language)
+        if as_json:
+            emit(
+                {
+                    "refused": reason,
+                    "card_id": typed.card_id,
+                    "language": language,
+                    "text": sentence,
+                }
+            )
+        raise Refused(reason, sentence)
+    flag = card_flag(store.read(), typed.card_id)
+    if as_json:
+        # No signed code was read: only the id, which this terminal's ledger knows.
+        emit({"card_id": typed.card_id, "typed": True, **flag_json(flag, language)})
+        return True
+    click.echo(env.say("cli.card", card_id=typed.card_id))
+    if flag is not None:
+        click.echo("  " + flag_warning(flag.reasons, language))
+    return True
 
 
 @click.group("keys")

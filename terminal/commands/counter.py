@@ -1,6 +1,7 @@
 """Counter actions headless: stamp, purchase, redeem, void, balance, report, ledger check.
 
-Each command verifies the card code (issuer keys and revocations from the ledger), applies
+Each command verifies the card code (issuer keys and revocations from the ledger) or takes a
+typed card number (``CT-7KQ2-M9XD-4HTW``) this terminal knows, as the counter app does, applies
 the shop's program in force (the platform's once it sent one, else the config's), records in
 one transaction and prints what was recorded, in one language (the shop's, or ``--lang``).
 ``--json`` prints one JSON object a line; a refusal exits 1 with
@@ -50,6 +51,7 @@ from loyalty.staff import CATALOG as STAFF_CATALOG
 from loyalty.staff import approval_needed
 from loyalty.trust import CardVerifier
 from sync.lock import CounterRunning, SyncBusy, no_counter_open, sync_lock
+from terminal.card_numbers import typed_card_refusal
 from terminal.cli_support import (
     CliEnv,
     Refused,
@@ -117,7 +119,13 @@ class Session:
         )
 
     def card_id(self, code: str) -> str:
-        """Verify a card code and return its card id, or refuse with the card's reason."""
+        """The card id of a card code (verified) or a typed card number this terminal knows
+        (``Ledger.typed_card``, as at the counter); else refuse with the reason."""
+        typed = self.ledger.typed_card([code])
+        if typed is not None:
+            if typed.refusal is None:
+                return typed.card_id
+            raise Refused(*typed_card_refusal(typed, self.language))
         result = CardVerifier.from_db(self.store.read()).verify(code, now=utc_now())
         if isinstance(result, Card):
             return result.card_id
@@ -232,7 +240,8 @@ def stamp(
     approver_name: str | None,
     as_json: bool,
 ) -> None:
-    """Record stamps for the card in CODE (refused: too_soon, daily_limit, revoked, ...).
+    """Record stamps for the card in CODE, its code or typed number (refused: too_soon,
+    daily_limit, revoked, number_unknown, ...).
 
     A --count above [limits] approval_over_stamps needs a manager (--approver NAME).
     """
@@ -349,7 +358,7 @@ def void(
 @common_options
 @pass_env
 def balance(env: CliEnv, code: str, as_json: bool) -> None:
-    """The card's balance: confirmed by the platform + pending here."""
+    """The card's balance (CODE: its code or typed number): confirmed + pending here."""
     with session(env) as s:
         card_id = s.card_id(code)
         program = s.program()
