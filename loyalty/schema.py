@@ -379,3 +379,42 @@ def _synced_mark_once(db: sqlite_utils.Database) -> None:
         END;
         """,
     )
+
+
+@migration("0010_unsynced_means_never_synced")
+def _unsynced_means_never_synced(db: sqlite_utils.Database) -> None:
+    run_script(
+        db,
+        """
+        -- balances.unsynced counts the stamps of a card's events the platform never accepted
+        -- (no synced_mark). `sync --resend-all` sets synced rows pending again; they keep their
+        -- first mark (0009) and must not count as unsynced as well as in the confirmation that
+        -- holds them, or a card's balance doubles until the resent push is answered.
+        DROP TRIGGER outbox_unsynced_update;
+        CREATE TRIGGER outbox_unsynced_update AFTER UPDATE OF state ON outbox
+        WHEN NEW.card_id IS NOT NULL AND OLD.synced_mark IS NULL
+            AND (OLD.state = 'synced') != (NEW.state = 'synced')
+        BEGIN
+            UPDATE balances SET unsynced = unsynced
+                + (CASE WHEN NEW.state = 'synced' THEN -1 ELSE 1 END)
+                * (SELECT stamps FROM events WHERE seq = NEW.seq)
+            WHERE card_id = NEW.card_id;
+        END;
+        DROP TRIGGER outbox_unsynced_delete;
+        CREATE TRIGGER outbox_unsynced_delete AFTER DELETE ON outbox
+        WHEN OLD.card_id IS NOT NULL AND OLD.synced_mark IS NULL AND OLD.state != 'synced'
+        BEGIN
+            UPDATE balances
+            SET unsynced = unsynced - (SELECT stamps FROM events WHERE seq = OLD.seq)
+            WHERE card_id = OLD.card_id;
+        END;
+        -- A card's rows synced after a confirmation, whatever their state now (a balance
+        -- lookup is an index range, not a scan of the outbox).
+        CREATE INDEX outbox_card_mark ON outbox(card_id, synced_mark)
+            WHERE synced_mark IS NOT NULL;
+        -- Rows resent before this migration were counted as unsynced when they left synced.
+        UPDATE balances SET unsynced = COALESCE((
+            SELECT SUM(e.stamps) FROM events e JOIN outbox o ON o.seq = e.seq
+            WHERE e.card_id = balances.card_id AND o.synced_mark IS NULL), 0);
+        """,
+    )

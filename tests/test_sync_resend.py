@@ -9,7 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from config.settings import ProgramSettings
+from loyalty.db import Store
+from loyalty.ledger import Ledger
+from loyalty.programs import Program
 from sync.job import run_sync
+from sync.outbox import resend_all
 from sync.pairing import pair_terminal
 from tests.conftest_platform import (
     FAST,
@@ -76,3 +81,28 @@ def test_resend_all_fills_a_platform_that_lost_its_data_exactly_once(
     assert summary["synced"] == 42 and summary["pending"] == 0
     stored = fresh.event_ids("t1")
     assert len(stored) == len(set(stored)) == 42
+
+
+def test_a_resent_card_is_never_counted_twice_before_or_after_the_push(tmp_path: Path) -> None:
+    program = Program.from_settings(ProgramSettings())
+    store = Store.open(tmp_path / "ledger.db")
+    ledger = Ledger(store, shop_id="s", terminal_id="t1")
+    ledger.stamp("CT-A", program, count=2)
+    with store.write() as db:  # pushed and accepted, then a pull confirms 2
+        db.execute("UPDATE outbox SET state = 'synced'")
+        db.execute(
+            "INSERT INTO confirmed_balances (card_id, stamps, confirmed_at) "
+            "VALUES ('CT-A', 2, '2026-11-30T00:00:00Z')"
+        )
+    assert ledger.balance("CT-A").total == 2
+    assert resend_all(store) == 1
+    assert ledger.balance("CT-A").total == 2, "pending again, but already in the confirmation"
+    assert ledger.check().ok
+    with store.write() as db:  # the platform answers duplicate: synced again, no new pull
+        db.execute("UPDATE outbox SET state = 'synced'")
+    assert ledger.balance("CT-A").total == 2
+    assert ledger.check().ok
+    ledger.stamp("CT-A", program, count=1, now=None)
+    assert ledger.balance("CT-A").total == 3
+    assert ledger.check().ok
+    store.close()
