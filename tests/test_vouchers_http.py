@@ -7,6 +7,7 @@ nothing; a revoked voucher reaches the counters and is refused there."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sqlite3
 from collections import defaultdict
@@ -27,6 +28,7 @@ from loyalty.trust import load_trust
 from loyalty.voucher_book import VoucherBook, VoucherRefused
 from loyalty.vouchers import Voucher, verify_voucher
 from sync.job import SyncReport, read_credential, run_sync
+from terminal.cli import cli as terminal_cli
 from tests.conftest_platform import FAST, PairedTerminal, RunningPlatform
 
 Terminals = Callable[..., PairedTerminal]
@@ -107,6 +109,14 @@ class Counter:
         else:
             assert report.exit_code != 0 and report.pull is None, report.to_json()
         return report
+
+    def headless(self, *args: str) -> tuple[int, Any]:
+        """``citie-terminal ARGS --json`` on this terminal: (exit code, the JSON it printed)."""
+        clean = {k: None for k in os.environ if k.startswith("CITIE_")}
+        result = CliRunner().invoke(
+            terminal_cli, [*args, "--json", "--data-dir", str(self.terminal.data_dir)], env=clean
+        )
+        return result.exit_code, json.loads(result.stdout.splitlines()[-1])
 
     def local_voucher_events(self) -> dict[str, tuple[str, int]]:
         """This terminal's voucher events: id -> (voucher id, amount)."""
@@ -204,6 +214,10 @@ def test_one_voucher_two_shops_online_offline_statements_resend_and_revoke(
     one.sync()
     assert one.remaining(first) == two.remaining(first) == 1250
     assert platform_vouchers(platform)[first_id][1] == 1250
+    for counter in (one, two):  # what `citie-terminal voucher balance` says, too
+        code, balance = counter.headless("voucher", "balance", first)
+        assert code == 0, balance
+        assert (balance["confirmed_spent"], balance["remaining_cents"]) == (1250, 1250)
 
     # A spend voided at once gives its value back, on the counter and on the platform.
     slip = one.spend(first, 200)
@@ -271,6 +285,8 @@ def test_one_voucher_two_shops_online_offline_statements_resend_and_revoke(
     for counter in (one, two):
         assert counter.book.balance(counter.voucher(first)).revoked
         assert counter.refused(first, 100).reason == "revoked"
+        code, answer = counter.headless("voucher", "spend", first, "--amount", "1,00")
+        assert (code, answer["refused"]) == (1, "revoked"), answer
     assert voucher_events(platform) == events, "a refused spend records nothing"
 
 
