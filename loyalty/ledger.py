@@ -41,6 +41,8 @@ from typing import Any, Final
 import sqlite_utils
 import uuid6
 
+# The sentences a voucher spend's explanation lines name (Explanation finds them by key).
+import loyalty.vouchers  # noqa: F401
 from loyalty.cards import card_id_is_valid, card_number
 from loyalty.db import Store, iso, parse_iso, utc_now
 from loyalty.i18n import Catalog

@@ -653,3 +653,18 @@ OneTerminal.TestCase.settings = settings(
     max_examples=40, stateful_step_count=25, deadline=None, database=None
 )
 test_any_order_of_spends_voids_pushes_and_pulls = OneTerminal.TestCase
+
+
+def test_a_spends_explanation_line_is_said_wherever_only_the_ledger_was_imported() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import loyalty.ledger\n"
+        "from loyalty.programs import _catalog_for\n"
+        "print(_catalog_for('voucher.paid') is not None)\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert found.stdout.strip() == "True"
