@@ -359,10 +359,10 @@ class LimitSettings(_Section):
     """A manager's PIN may approve a redeem beyond the offline allowance (false: never)."""
 
     approval_over_stamps: Annotated[int, Field(ge=0, le=1000)] = 3
-    """Stamps given by hand (--count) above this need a manager's approval."""
+    """Stamps given by hand (--count) above this need a manager's approval (0: every --count)."""
 
     approval_over_cents: Annotated[int, Field(ge=0, le=100_000_000)] = 20_000
-    """A purchase above this many cents needs a manager's approval (20000 = 200.00 EUR)."""
+    """A purchase above this many cents needs a manager's approval (20000 = 200.00 EUR; 0: all)."""
 
 
 class SyncSettings(_Section):

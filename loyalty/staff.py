@@ -249,16 +249,17 @@ def approval_needed(
     ``stamps_over``. ``purchase`` (or ``voucher_spend``) above ``approval_over_cents``:
     ``purchase_over`` (``voucher_over``). ``redeem`` beyond the offline allowance when
     ``allow_manager_override`` is on: ``redeem_override`` (when it is off the ledger refuses
-    it whoever approves). A limit of 0 turns that approval off.
+    it whoever approves). A limit means what it says: 0 asks a manager for every typed count
+    (every purchase); the largest value the setting takes asks for none.
     """
     if action == "void":
         return "void"
     if action == "stamp" and count is not None:
-        over = limits.approval_over_stamps
-        return "stamps_over" if over and count > over else None
+        # 0 is the strictest limit, never "off": a setting read the plain way must not
+        # quietly let every cashier through.
+        return "stamps_over" if count > limits.approval_over_stamps else None
     if action in ("purchase", "voucher_spend") and amount_cents is not None:
-        over = limits.approval_over_cents
-        if over and amount_cents > over:
+        if amount_cents > limits.approval_over_cents:
             return "purchase_over" if action == "purchase" else "voucher_over"
         return None
     if action == "redeem" and beyond_offline and limits.allow_manager_override:

@@ -274,7 +274,8 @@ def test_approval_needed_follows_the_limits() -> None:
     on = LimitSettings(allow_manager_override=True)
     assert approval_needed("redeem", limits=on, beyond_offline=True) == "redeem_override"
     assert approval_needed("redeem", limits=on) is None
-    off = LimitSettings(approval_over_stamps=0, approval_over_cents=0)
+    # The largest values the settings take ask for no approval at all.
+    off = LimitSettings(approval_over_stamps=1000, approval_over_cents=100_000_000)
     assert approval_needed("stamp", limits=off, count=99) is None
     assert approval_needed("purchase", limits=off, amount_cents=10**8) is None
     assert "200,00" in approval_text("purchase_over", "fr", limits=limits)

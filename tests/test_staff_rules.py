@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 import loyalty.schema  # noqa: F401  (registers the migrations)
+from config.settings import LimitSettings
 from loyalty.db import Store
 from loyalty.ledger import Ledger, LedgerRefusal, RefusalReason
 from loyalty.programs import Program
-from loyalty.staff import Role, StaffBook, StaffError
+from loyalty.staff import Role, StaffBook, StaffError, approval_needed
 from tests.test_staff_cli import ANNA, BERT, Shop, add_bert
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -144,3 +145,19 @@ def test_a_typed_staff_name_is_echoed_without_control_characters(tmp_path: Path)
         assert "Bob" in run.stderr
         sentence = run.stderr.rstrip("\n")
         assert not [c for c in sentence if unicodedata.category(c).startswith("C")], sentence
+
+
+def test_an_approval_limit_of_zero_asks_a_manager_every_time() -> None:
+    """``approval_over_stamps = 0`` reads "more than 0 stamps need a manager": it must not
+    turn the approval off (the strictest setting silently became the loosest)."""
+    strict = LimitSettings(approval_over_stamps=0, approval_over_cents=0)
+    assert approval_needed("stamp", limits=strict, count=1) == "stamps_over"
+    assert approval_needed("purchase", limits=strict, amount_cents=1) == "purchase_over"
+    assert approval_needed("voucher_spend", limits=strict, amount_cents=1) == "voucher_over"
+    assert approval_needed("stamp", limits=strict) is None  # the program's own stamps
+    # At the boundary: "above" the limit, never at it.
+    edge = LimitSettings(approval_over_stamps=3, approval_over_cents=20000)
+    assert approval_needed("stamp", limits=edge, count=3) is None
+    assert approval_needed("stamp", limits=edge, count=4) == "stamps_over"
+    assert approval_needed("purchase", limits=edge, amount_cents=20000) is None
+    assert approval_needed("purchase", limits=edge, amount_cents=20001) == "purchase_over"
