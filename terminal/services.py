@@ -22,7 +22,7 @@ from loyalty.cards import Card
 from loyalty.db import Store, parse_iso, utc_now
 from loyalty.i18n import datetime_text
 from loyalty.programs import SHOP_TZ, OfflineLimits, evaluate, program_in_force
-from loyalty.reports import report
+from loyalty.reports import StaffFigures, report
 from loyalty.staff import StaffBook, StaffError, StaffMember, approval_needed, approval_text
 from loyalty.trust import CardVerifier, load_trust
 from loyalty.voucher_book import VoucherBook
@@ -166,6 +166,12 @@ class DayReport:
     currency: str = "EUR"
     per_day: tuple[int, ...] = ()
     per_hour: tuple[int, ...] = field(default=(0,) * 24)
+    voucher_spends: int = 0
+    """City voucher spends, voids netted: apart from the loyalty figures (not in purchases)."""
+    voucher_spent_cents: int = 0
+    """What was paid with city vouchers, voids netted: what the city owes the shop."""
+    staff: tuple[StaffFigures, ...] = ()
+    """Per staff member who recorded or approved something that day (none without staff)."""
 
 
 @dataclass(frozen=True)
@@ -732,6 +738,9 @@ class Desk:
             currency=today.currency,
             per_day=tuple(d.stamps for d in figures.series),
             per_hour=tuple(h.events for h in figures.hours),
+            voucher_spends=today.voucher_spends,
+            voucher_spent_cents=today.voucher_spent_cents,
+            staff=today.staff,
         )
 
     # Helpers -----------------------------------------------------------------------------

@@ -1,27 +1,46 @@
-"""The end-of-day report: the day's figures, 30 days of stamps, the day's events by hour."""
+"""The end-of-day report: the day's figures, 30 days of stamps, the day's events by hour, city
+voucher spends apart from the loyalty figures, and what each staff member did."""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import ClassVar
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
+from textual.events import Resize
 from textual.widgets import Sparkline, Static
 
 from loyalty.i18n import date_text, money, number
+from loyalty.reports import StaffFigures
 from terminal.i18n import t
+from terminal.safe import clean
 from terminal.screens.base import PanelScreen
 from terminal.services import DayReport
-from terminal.widgets.histogram import HourHistogram
+from terminal.widgets.histogram import HourHistogram, histogram_content
 from terminal.widgets.keys import key
+
+STAFF_COLUMNS = ("stamps", "rewards", "purchases", "voids", "approvals")
+"""The per-staff figures, in the order of the headless report's line."""
+STAFF_ROWS_SHOWN = 6
+"""Staff rows shown at once; more scroll (the 80x24 display keeps the charts above them)."""
+LONGEST_NAME = 24
+CHARTS_ROWS = 15
+"""Rows the charts take at full height: titles, sparkline (4), its margin, histogram (8)."""
+COMPACT_SPARKLINE = 3
+COMPACT_BARS = 3
+"""Sparkline and histogram bar heights when the staff table needs the room (11 rows in all)."""
+GAP = "  "
 
 
 class ReportScreen(PanelScreen):
-    """Today's figures (or another day's), with a sparkline and an hourly histogram."""
+    """Today's figures (or another day's), with a sparkline and an hourly histogram; per staff
+    member below them when staff recorded anything that day."""
 
     LABEL = "key.report"
     TITLE_KEY = "key.report"
@@ -30,6 +49,17 @@ class ReportScreen(PanelScreen):
         key("right", "day(1)", "key.day_after", show=False),
         key("f5", "refresh", "key.refresh"),
     ]
+    DEFAULT_CSS = f"""
+    ReportScreen #report-page {{ height: 1fr; }}
+    ReportScreen #report-staff {{ height: auto; padding: 0 2; display: none; }}
+    ReportScreen #report-staff.-shown {{ display: block; }}
+    ReportScreen #report-staff-rows {{
+        height: auto;
+        max-height: {STAFF_ROWS_SHOWN};
+        scrollbar-size-vertical: 1;
+    }}
+    ReportScreen #report-staff-lines {{ height: auto; }}
+    """
 
     def __init__(self, day: date | None = None) -> None:
         super().__init__()
@@ -37,15 +67,20 @@ class ReportScreen(PanelScreen):
         self.report: DayReport | None = None
 
     def compose(self) -> ComposeResult:
-        """Figures on the left; sparkline and histogram on the right."""
+        """Figures on the left, sparkline and histogram on the right; staff below, full width."""
         yield from self.compose_header()
-        with Horizontal(id="report-body"):
-            yield Static("", id="report-figures", markup=False)
-            with Vertical(id="report-charts"):
-                yield Static("", id="report-days-title", classes="hint", markup=False)
-                yield Sparkline([], id="report-days")
-                yield Static("", id="report-hours-title", classes="hint", markup=False)
-                yield HourHistogram(id="report-hours")
+        with Vertical(id="report-page"):
+            with Horizontal(id="report-body"):
+                yield Static("", id="report-figures", markup=False)
+                with Vertical(id="report-charts"):
+                    yield Static("", id="report-days-title", classes="hint", markup=False)
+                    yield Sparkline([], id="report-days")
+                    yield Static("", id="report-hours-title", classes="hint", markup=False)
+                    yield HourHistogram(id="report-hours")
+            with Vertical(id="report-staff"):
+                yield Static("", id="report-staff-head", markup=False)
+                with VerticalScroll(id="report-staff-rows"):
+                    yield Static("", id="report-staff-lines", markup=False)
         yield from self.compose_footer()
 
     def relabel(self) -> None:
@@ -65,6 +100,13 @@ class ReportScreen(PanelScreen):
             (t("report.voids", lang), number(report.voids, lang)),
             (t("report.cards", lang), number(report.cards, lang)),
             ("", ""),
+            # City vouchers apart: money the city owes the shop, never loyalty turnover.
+            (t("report.voucher_spends", lang), number(report.voucher_spends, lang)),
+            (
+                t("report.voucher_sum", lang),
+                money(report.voucher_spent_cents, lang, report.currency),
+            ),
+            ("", ""),
             (t("report.not_synced", lang, count=report.pending), ""),
         ]
         width = max(len(label) for label, _ in rows) + 2
@@ -77,6 +119,43 @@ class ReportScreen(PanelScreen):
             Content(t("report.days30", lang, peak=peak))
         )
         self.query_one("#report-hours-title", Static).update(Content(t("report.hours", lang)))
+        self._show_staff(report.staff, lang)
+
+    def _show_staff(self, staff: Sequence[StaffFigures], lang: str) -> None:
+        section = self.query_one("#report-staff", Vertical)
+        section.set_class(bool(staff), "-shown")
+        if not staff:
+            self._fit_charts(0)
+            return
+        # The page less the section's padding (2 each side) and the scrollbar's column.
+        width = self.query_one("#report-page", Vertical).size.width - 5
+        head, lines = staff_table(staff, lang, width if width > 20 else 75)
+        self.query_one("#report-staff-head", Static).update(Content(head).stylize("bold"))
+        self.query_one("#report-staff-lines", Static).update(Content("\n".join(lines)))
+        self._fit_charts(1 + min(len(staff), STAFF_ROWS_SHOWN))
+
+    def _fit_charts(self, staff_rows: int) -> None:
+        """Full-height charts when the room allows, else lower ones so the staff rows show."""
+        report = self.report
+        if report is None:
+            return
+        body = self.query_one("#report-body", Horizontal)
+        spare = body.gutter.height
+        room = self.query_one("#report-page", Vertical).size.height - staff_rows - spare
+        compact = staff_rows > 0 and room < CHARTS_ROWS
+        sparkline = self.query_one("#report-days", Sparkline)
+        # Inline styles: the app's stylesheet gives the full height, this screen lowers it.
+        sparkline.styles.height = COMPACT_SPARKLINE if compact else None
+        hours = self.query_one(HourHistogram)
+        if compact:
+            hours.update(histogram_content(report.per_hour, height=COMPACT_BARS))
+        else:
+            hours.show(report.per_hour)
+
+    def on_resize(self, event: Resize) -> None:
+        """The table's width and the charts' height follow the display."""
+        if self.report is not None:
+            self.call_after_refresh(self.relabel)
 
     def reload(self) -> None:
         """Compute the figures from the ledger."""
@@ -110,6 +189,41 @@ class ReportScreen(PanelScreen):
             return
         self.day = day
         self.reload()
+
+
+def staff_names(staff: Sequence[StaffFigures]) -> list[str]:
+    """What the table calls each staff member: the first name, cleaned; the whole name when two
+    share a first name (two Annas are never one line you cannot tell apart)."""
+    full = [clean(figures.name, LONGEST_NAME * 4) for figures in staff]
+    first = [name.split()[0] if name.split() else "?" for name in full]
+    twice = {name for name, count in Counter(n.casefold() for n in first).items() if count > 1}
+    pairs = zip(first, full, strict=True)
+    return [whole if one.casefold() in twice else one for one, whole in pairs]
+
+
+def staff_table(staff: Sequence[StaffFigures], lang: str, width: int) -> tuple[str, list[str]]:
+    """The header line and one line per staff member, at most ``width`` characters each:
+    numbers right-aligned under their column's word, names cut with an ellipsis to fit."""
+    heads = [t(f"report.staff.{column}", lang) for column in STAFF_COLUMNS]
+    values = [
+        [number(getattr(figures, column), lang) for column in STAFF_COLUMNS] for figures in staff
+    ]
+    widths = [max(len(head), *(len(row[n]) for row in values)) for n, head in enumerate(heads)]
+    names = staff_names(staff)
+    name_head = t("report.staff.name", lang)
+    figures_width = sum(len(GAP) + w for w in widths)
+    longest = max(len(name_head), *(len(name) for name in names))
+    name_width = max(min(longest, LONGEST_NAME, width - figures_width), 4)
+
+    def line(name: str, cells: Sequence[str]) -> str:
+        shown = clean(name, name_width)
+        return f"{shown:<{name_width}}" + "".join(
+            f"{GAP}{cell:>{w}}" for cell, w in zip(cells, widths, strict=True)
+        )
+
+    return line(name_head, heads), [
+        line(name, row) for name, row in zip(names, values, strict=True)
+    ]
 
 
 def _noon(day: date) -> datetime:
