@@ -276,3 +276,10 @@ async def test_report_with_seven_staff_fits_80x24_and_the_table_scrolls(
         await settle(pilot)
         assert table[-1].rstrip() in screen_text(app)
         assert rows["Fatima"] == [number(n, lang) for n in (1, 0, 0, 0, 0)]
+        # The day before nobody recorded anything: no table, and the charts full height again.
+        await pilot.press("left")
+        await settle(pilot)
+        assert screen.report is not None and screen.report.day < START.date()
+        assert not screen.query_one("#report-staff").display
+        assert screen.query_one("#report-days", Sparkline).region.height == 4
+        assert t("report.staff.approvals", lang) not in screen_text(app)
