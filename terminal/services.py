@@ -614,7 +614,8 @@ class Desk:
         why: VoucherRefusal | None = None
         if balance.revoked:
             why = voucher_refusal(VoucherRefusalReason.REVOKED)
-        elif expires_at is not None and expires_at <= now:
+        elif balance.expired or (expires_at is not None and expires_at <= now):
+            # The book judges at the later of the clock and the newest event, as spend does.
             why = voucher_refusal(VoucherRefusalReason.EXPIRED, at=expires_at)
         elif balance.remaining_cents <= 0:
             why = voucher_refusal(VoucherRefusalReason.SPENT)

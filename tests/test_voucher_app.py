@@ -697,3 +697,24 @@ async def test_a_refused_vouchers_sentence_follows_the_language(tmp_path: Path) 
         assert app.lang == "fr"
         shown = panel_text(app)
         assert "spent in full" not in shown and "Bon CV-" in shown, shown
+
+
+async def test_a_clock_set_back_does_not_reopen_an_expired_voucher(tmp_path: Path) -> None:
+    """The ledger judges time at the later of the clock and its newest event: so does the
+    panel (it offered a voucher the spend would then refuse as expired)."""
+    from loyalty.programs import Program
+
+    counter = make_counter(tmp_path)
+    _, code = voucher_code(counter, expires_days=2, now=START - timedelta(days=1))
+    # A visit recorded two days on; then the terminal's clock is set back to START.
+    program = Program.from_settings(counter.settings.program)
+    counter.ledger.stamp("CT-TEST-0009", program, now=START + timedelta(days=2))
+    app = counter.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_code(pilot, code)
+        assert app.voucher is not None and app.voucher.reason == "expired"
+        assert "expired on" in panel_text(app)
+        await pilot.press("f10")
+        await settle(pilot)
+        assert not isinstance(app.screen, VoucherDialog)
+    assert spends(counter) == []
