@@ -65,3 +65,17 @@ def test_headless_commands_take_a_typed_card_number_this_terminal_knows(tmp_path
         assert shown["refused"] == reason and shown["card_id"] == number
         assert shown["text"] in run.stderr
     assert json.loads(shop.ok("balance", seen, "--json").stdout) == before
+
+
+def test_history_names_a_mistyped_card_number_instead_of_listing_nothing(tmp_path: Path) -> None:
+    shop = Shop(tmp_path)
+    seen = json.loads(shop.ok("stamp", shop.card(), "--json").stdout)["card_id"]
+    listed = [
+        json.loads(line)
+        for line in shop.ok("history", "--card", seen, "--json").stdout.splitlines()
+    ]
+    assert [row["card_id"] for row in listed] == [seen]
+    run = shop.refused("number_typo", "history", "--card", _typo(seen), "--lang", "de")
+    assert t("card.number_typo", "de") in run.stderr
+    # A number this terminal never saw simply has no events here.
+    assert shop.ok("history", "--card", new_card_id(), "--json").stdout == ""

@@ -7,11 +7,11 @@ from typing import Any
 
 import click
 
-from loyalty.cards import card_number
 from loyalty.i18n import datetime_text, money
 from loyalty.ledger import Event
 from loyalty.programs import SHOP_TZ
 from loyalty.staff import CATALOG, StaffBook, StaffError, StaffReason
+from terminal.card_numbers import typed_card_refusal
 from terminal.cli_support import CliEnv, Refused, common_options, emit, parse_day, pass_env
 from terminal.commands.counter import session
 from terminal.i18n import UI
@@ -75,7 +75,12 @@ def history(
     with session(env) as s:
         card_id = None
         if code is not None:
-            card_id = card_number(code) or s.card_id(code)
+            typed = s.ledger.typed_card([code])
+            if typed is not None and typed.refusal == "number_typo":
+                # A mistyped number would list nothing, as if the card had no events.
+                raise Refused(*typed_card_refusal(typed, s.language))
+            # A number the terminal does not know (or a revoked card) still has a history.
+            card_id = typed.card_id if typed is not None else s.card_id(code)
         book = StaffBook(s.store)
         staff_id = None
         if staff_name is not None:
