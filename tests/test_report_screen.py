@@ -28,7 +28,7 @@ from loyalty.voucher_book import VoucherBook
 from terminal.app import CounterApp
 from terminal.i18n import t
 from terminal.screens.lock import LockScreen
-from terminal.screens.report import STAFF_ROWS_SHOWN, ReportScreen
+from terminal.screens.report import ReportScreen
 from tests.test_app_kit import START, Counter, make_counter, settle, text_of
 from tests.test_screens_fit import screen_text
 
@@ -266,13 +266,17 @@ async def test_report_with_seven_staff_fits_80x24_and_the_table_scrolls(
         assert "Anna Peeters" in rows and "Anna Claes" in rows and "Anna" not in rows
         assert len(rows) == 7
         table = text_of(app, "#report-staff-lines").splitlines()
-        for line in table[:STAFF_ROWS_SHOWN]:
+        # Six rows fit under the lowered charts at 80x24.
+        for line in table[:6]:
             assert line.rstrip() in shown, line
         assert table[-1].rstrip() not in shown
         # The rest scrolls into view.
         scroller = screen.query_one("#report-staff-rows", VerticalScroll)
         assert scroller.max_scroll_y > 0
-        scroller.scroll_end(animate=False)
+        await pilot.press("down", "down")
+        await settle(pilot)
+        assert scroller.scroll_y > 0
+        await pilot.press("pagedown")
         await settle(pilot)
         assert table[-1].rstrip() in screen_text(app)
         assert rows["Fatima"] == [number(n, lang) for n in (1, 0, 0, 0, 0)]
@@ -283,3 +287,21 @@ async def test_report_with_seven_staff_fits_80x24_and_the_table_scrolls(
         assert not screen.query_one("#report-staff").display
         assert screen.query_one("#report-days", Sparkline).region.height == 4
         assert t("report.staff.approvals", lang) not in screen_text(app)
+
+
+async def test_report_on_a_larger_display_shows_every_staff_row_and_full_charts(
+    tmp_path: Path,
+) -> None:
+    day = staff_day(tmp_path, more_staff=MORE_STAFF)
+    app = day.app("nl")
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_report(pilot)
+        shown = screen_text(app)
+        table = text_of(app, "#report-staff-lines").splitlines()
+        assert len(table) == 7
+        for line in table:
+            assert line.rstrip() in shown, line
+        assert screen.query_one("#report-staff-rows", VerticalScroll).max_scroll_y == 0
+        assert screen.query_one("#report-days", Sparkline).region.height == 4
+        # Every hour of the day under the histogram at 120 columns, 23 included.
+        assert "22 23" in shown

@@ -27,14 +27,15 @@ from terminal.widgets.keys import key
 
 STAFF_COLUMNS = ("stamps", "rewards", "purchases", "voids", "approvals")
 """The per-staff figures, in the order of the headless report's line."""
-STAFF_ROWS_SHOWN = 6
-"""Staff rows shown at once; more scroll (the 80x24 display keeps the charts above them)."""
+MIN_STAFF_ROWS = 2
+"""Staff rows shown at least, however small the display; more than fit scroll."""
 LONGEST_NAME = 24
 CHARTS_ROWS = 15
 """Rows the charts take at full height: titles, sparkline (4), its margin, histogram (8)."""
 COMPACT_SPARKLINE = 3
 COMPACT_BARS = 3
-"""Sparkline and histogram bar heights when the staff table needs the room (11 rows in all)."""
+"""Sparkline and histogram bar heights when the staff table needs the room."""
+COMPACT_CHARTS_ROWS = CHARTS_ROWS - (4 - COMPACT_SPARKLINE) - (6 - COMPACT_BARS)
 GAP = "  "
 
 
@@ -49,16 +50,12 @@ class ReportScreen(PanelScreen):
         key("right", "day(1)", "key.day_after", show=False),
         key("f5", "refresh", "key.refresh"),
     ]
-    DEFAULT_CSS = f"""
-    ReportScreen #report-page {{ height: 1fr; }}
-    ReportScreen #report-staff {{ height: auto; padding: 0 2; display: none; }}
-    ReportScreen #report-staff.-shown {{ display: block; }}
-    ReportScreen #report-staff-rows {{
-        height: auto;
-        max-height: {STAFF_ROWS_SHOWN};
-        scrollbar-size-vertical: 1;
-    }}
-    ReportScreen #report-staff-lines {{ height: auto; }}
+    DEFAULT_CSS = """
+    ReportScreen #report-page { height: 1fr; }
+    ReportScreen #report-staff { height: auto; padding: 0 2; display: none; }
+    ReportScreen #report-staff.-shown { display: block; }
+    ReportScreen #report-staff-rows { height: auto; scrollbar-size-vertical: 1; }
+    ReportScreen #report-staff-lines { height: auto; }
     """
 
     def __init__(self, day: date | None = None) -> None:
@@ -125,24 +122,36 @@ class ReportScreen(PanelScreen):
         section = self.query_one("#report-staff", Vertical)
         section.set_class(bool(staff), "-shown")
         if not staff:
-            self._fit_charts(0)
+            self._fit(0)
             return
         # The page less the section's padding (2 each side) and the scrollbar's column.
         width = self.query_one("#report-page", Vertical).size.width - 5
         head, lines = staff_table(staff, lang, width if width > 20 else 75)
         self.query_one("#report-staff-head", Static).update(Content(head).stylize("bold"))
         self.query_one("#report-staff-lines", Static).update(Content("\n".join(lines)))
-        self._fit_charts(1 + min(len(staff), STAFF_ROWS_SHOWN))
+        self._fit(len(staff))
+        if self.focused is None:
+            # Up, down, Page Up/Down then scroll the rows; left and right still change the day
+            # (a container that cannot scroll sideways passes them on).
+            self.query_one("#report-staff-rows", VerticalScroll).focus()
 
-    def _fit_charts(self, staff_rows: int) -> None:
-        """Full-height charts when the room allows, else lower ones so the staff rows show."""
+    def _fit(self, staff: int) -> None:
+        """As many staff rows as the display has room for (every one on a large display),
+        with full-height charts when the room allows, else lower ones so more rows show."""
         report = self.report
         if report is None:
             return
-        body = self.query_one("#report-body", Horizontal)
-        spare = body.gutter.height
-        room = self.query_one("#report-page", Vertical).size.height - staff_rows - spare
-        compact = staff_rows > 0 and room < CHARTS_ROWS
+        figures = len(str(self.query_one("#report-figures", Static).render()).splitlines())
+        # The page less the staff header and the body's padding; the body is as tall as the
+        # taller of the figures and the charts.
+        page = self.query_one("#report-page", Vertical).size.height
+        room = page - 1 - self.query_one("#report-body", Horizontal).gutter.height
+        full = room - max(figures, CHARTS_ROWS)
+        low = room - max(figures, COMPACT_CHARTS_ROWS)
+        shown = min(staff, max(low, MIN_STAFF_ROWS))
+        compact = full < shown
+        rows = self.query_one("#report-staff-rows", VerticalScroll)
+        rows.styles.max_height = max(shown, MIN_STAFF_ROWS)
         sparkline = self.query_one("#report-days", Sparkline)
         # Inline styles: the app's stylesheet gives the full height, this screen lowers it.
         sparkline.styles.height = COMPACT_SPARKLINE if compact else None
