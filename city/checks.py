@@ -218,6 +218,14 @@ def _judge_one(
     if abs(context.received_at - at) > context.max_clock_skew:
         flags.append("clock_skew")
     programs = _in_force(context, event.program_id, at)
+    if event.voids is not None and event.kind not in ("void", VOUCHER_SPEND):
+        # Only a void cancels: a stamp naming another event in ``voids`` would otherwise be
+        # taken as that event's void by the balances and the statement (a spend that names
+        # one is refused by its own rule, ``voucher_invalid``).
+        return _reject(
+            "voids_invalid",
+            f"a {event.kind} event cancels nothing; only a void names the event it cancels.",
+        )
     if event.voucher_id is not None and event.kind not in (VOUCHER_SPEND, "void"):
         return _reject(
             "voucher_invalid",

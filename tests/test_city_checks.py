@@ -118,3 +118,19 @@ def test_a_purchase_earns_at_most_what_its_amount_gives() -> None:
     double = per_ten.model_copy(update={"campaigns": (Campaign(name="Monday", weekdays={1}),)})
     ctx = context(programs={"coffee": [ProgramVersion(double)]})  # 2026-03-02 is a Monday
     assert reasons([event("purchase", 4, amount_cents=1250, currency="EUR")], ctx) == [None]
+
+
+def test_only_a_void_cancels_an_event() -> None:
+    target = Target("s1", "shop-a", "stamp", "CT-AAAA-BBBB", "coffee", 1, None, voided=False)
+    events = [
+        event("stamp", 1, voids="s1"),
+        event("redeem", -10, voids="s1"),
+        event("purchase", 0, voids="s1", amount_cents=500, currency="EUR"),
+        event("void", -1, voids="s1"),
+    ]
+    assert reasons(events, context(targets={"s1": target})) == [
+        "voids_invalid",
+        "voids_invalid",
+        "voids_invalid",
+        None,
+    ]
