@@ -153,13 +153,16 @@ class StaffMember:
 
 
 def clean_name(name: str) -> str:
-    """A staff name as stored: NFC, spaces collapsed; ``StaffError`` (name_format) if unfit.
+    """A staff name as stored: NFKC, spaces collapsed; ``StaffError`` (name_format) if unfit.
 
     1 to 40 characters, no control or format characters (a bidi override would make a
     history line read differently from what it holds), not starting with ``= + - @`` (a
-    formula in a spreadsheet), and not shaped like a staff id.
+    formula in a spreadsheet), not shaped like a staff id, and no word mixing Latin with
+    Cyrillic or Greek letters (``staff.name_scripts``).
     """
-    raw = unicodedata.normalize("NFC", name)
+    # NFKC: a fullwidth "Ｍａｒｉｅ" or a ligature is stored as the plain letters, so it is
+    # the same name as "Marie" (name_taken), not a look-alike second account.
+    raw = unicodedata.normalize("NFKC", name)
     if any(unicodedata.category(char).startswith("C") for char in raw):
         raise StaffError(StaffReason.NAME_FORMAT, max=NAME_MAX)
     text = " ".join(raw.split())
@@ -168,12 +171,31 @@ def clean_name(name: str) -> str:
     if text[0] in "=+-@":
         # A name goes into report --csv: a spreadsheet would run a cell starting so.
         raise StaffError(StaffReason.NAME_FORMAT, max=NAME_MAX)
+    if any(len(_lookalike_scripts(word)) > 1 for word in text.split()):
+        # "Аnna" with a Cyrillic А reads as Anna in history and reports, yet is another
+        # account; a name may mix alphabets across words ("Ольга Smith"), never within one.
+        raise StaffError(StaffReason.NAME_FORMAT, "staff.name_scripts")
     return text
 
 
+_LOOKALIKE: Final = frozenset({"LATIN", "CYRILLIC", "GREEK"})
+"""Alphabets with letters that look the same (a, а, α; o, о, ο; ...)."""
+
+
+def _lookalike_scripts(word: str) -> set[str]:
+    """Which of the look-alike alphabets the letters of ``word`` come from."""
+    found = set()
+    for char in word:
+        if char.isalpha():
+            script = unicodedata.name(char, "").split(" ", 1)[0]
+            if script in _LOOKALIKE:
+                found.add(script)
+    return found
+
+
 def name_key(name: str) -> str:
-    """How names are compared: case-folded, so "Anna" and "ANNA" are one name."""
-    return unicodedata.normalize("NFC", " ".join(name.split())).casefold()
+    """How names are compared: NFKC and case-folded, so "Anna", "ANNA" and "Ａｎｎａ" are one."""
+    return unicodedata.normalize("NFKC", " ".join(name.split())).casefold()
 
 
 def check_pin_format(pin: str) -> str:

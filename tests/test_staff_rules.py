@@ -161,3 +161,23 @@ def test_an_approval_limit_of_zero_asks_a_manager_every_time() -> None:
     assert approval_needed("stamp", limits=edge, count=4) == "stamps_over"
     assert approval_needed("purchase", limits=edge, amount_cents=20000) is None
     assert approval_needed("purchase", limits=edge, amount_cents=20001) == "purchase_over"
+
+
+def test_a_look_alike_name_is_not_a_second_account(store: Store) -> None:
+    """Names show in history, reports and slips: "Аnna" with a Cyrillic А, or a fullwidth
+    "Ａｎｎａ", would read as Anna while being someone else's account."""
+    book = StaffBook(store)
+    anna = book.add("Anna", Role.MANAGER, "1111")
+    with pytest.raises(StaffError) as caught:
+        book.add("\u0410nna", Role.CASHIER, "2222")  # Cyrillic capital A
+    assert caught.value.key == "staff.name_scripts"
+    assert caught.value.text("nl") != caught.value.text("en")
+    with pytest.raises(StaffError) as caught:
+        book.add("\uff21\uff4e\uff4e\uff41", Role.CASHIER, "2222")  # fullwidth Anna
+    assert caught.value.key == "staff.name_taken"
+    found = book.get("\uff41\uff4e\uff4e\uff41")
+    assert found is not None and found.id == anna.id
+    # Alphabets may differ from one word to the next, and one alphabet alone is a name.
+    assert book.add("Ольга Smith", Role.CASHIER, "3333").name == "Ольга Smith"
+    assert book.add("Δημήτρης", Role.CASHIER, "4444").name == "Δημήτρης"
+    assert [m.name for m in book.list()] == ["Anna", "Δημήτρης", "Ольга Smith"]
