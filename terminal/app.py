@@ -251,7 +251,8 @@ class CounterApp(App[None]):
             self.staff_required = False
         self.serving = member
         self.last_key = self.last_activity = self.idle_clock()
-        while isinstance(self.screen, LockScreen):
+        # (Help may be open over the lock screen: it goes with it.)
+        while any(isinstance(screen, LockScreen) for screen in self.screen_stack):
             self.pop_screen()
         self._redraw_status()
         self.refresh_bindings()
@@ -839,6 +840,11 @@ class CounterApp(App[None]):
         self._counter_call("show_refusal", message.sentence)
         if not isinstance(self.screen, CounterScreen):
             self.notify(message.sentence, severity="warning", markup=False, timeout=6)
+        if message.reason in ("staff_required", "unknown_staff"):
+            # Staff accounts were made (or the serving one removed) while the counter ran:
+            # the ledger wants a name, so the counter asks for one.
+            self.staff_required = True
+            self.lock()
 
     def _counter_call(self, method: str, *args: Any) -> None:
         for screen in self.screen_stack:

@@ -479,3 +479,25 @@ def test_a_slip_names_who_served_by_first_name_only(tmp_path: Path) -> None:
     staff = counter.settings.staff.model_copy(update={"slip_name": "none"})
     quiet = counter.settings.model_copy(update={"staff": staff})
     assert receipt_for(counter.ledger, recorded.event.id, quiet, "fr").staff_name is None
+
+
+async def test_staff_added_while_the_counter_runs_locks_it_at_the_next_action(
+    tmp_path: Path,
+) -> None:
+    counter = make_counter(tmp_path)
+    app = counter.app(idle_clock=Ticks(), key_clock=PersonKeys())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await type_code(pilot, counter.card(CARD))
+        # `citie-terminal staff add` in another window: the ledger now wants a name.
+        StaffBook(counter.store).add("Anna Peeters", "manager", ANNA_PIN)
+        await pilot.press("f2")
+        await settle(pilot)
+        assert counter.ledger.recent() == []
+        assert isinstance(app.screen, LockScreen)
+        await unlock(pilot, "anna", ANNA_PIN)
+        await type_code(pilot, counter.card(CARD))
+        await pilot.press("f2")
+        await settle(pilot)
+        [stamp] = counter.ledger.recent()
+        assert stamp.staff_id == StaffBook(counter.store).get("Anna Peeters").id  # type: ignore[union-attr]

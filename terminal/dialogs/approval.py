@@ -108,7 +108,7 @@ class ApprovalDialog(ModalScreen["StaffMember | None"]):
         if self.message_key or self.message_text:
             self._say(self.message_key, self.message_text)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="staff")
+    @work(thread=True, exit_on_error=False, group="staff")
     def _load(self) -> None:
         self.post_message(self.Listed(list(self.counter.desk.staff_members())))
 
@@ -150,7 +150,7 @@ class ApprovalDialog(ModalScreen["StaffMember | None"]):
         self._say("lock.checking")
         self._check(who, text)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="staff")
+    @work(thread=True, exit_on_error=False, group="staff")
     def _check(self, who: str, pin: str) -> None:
         verdict = self.counter.desk.check_manager(who, pin, self.counter.lang)
         if isinstance(verdict, Refused):

@@ -65,6 +65,11 @@ class HistoryScreen(PanelScreen):
         """Read the latest events."""
         self._load()
 
+    def on_screen_resume(self) -> None:
+        """Back on top (a dialog closed): fill the table again. Filled while covered (a void
+        recorded as the approval dialog closes), its columns kept their titles' widths."""
+        self.relabel()
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="status")
     def _load(self) -> None:
         rows = self.counter.desk.recent(200)

@@ -173,7 +173,7 @@ class LockScreen(Screen[None]):
         """Read the staff accounts again (in a worker: it is the ledger's database)."""
         self._load()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="staff")
+    @work(thread=True, exit_on_error=False, group="staff")
     def _load(self) -> None:
         self.post_message(self.Listed(list(self.counter.desk.staff_members())))
 
@@ -310,7 +310,8 @@ class LockScreen(Screen[None]):
         self._say("lock.checking")
         self._check(self.chosen.id, pin)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="staff")
+    # Not exclusive (neither is the list's reload): a cancelled check would lose its answer.
+    @work(thread=True, exit_on_error=False, group="staff")
     def _check(self, staff_id: str, pin: str) -> None:
         verdict = self.counter.desk.check_pin(staff_id, pin, self.counter.lang)
         if isinstance(verdict, Refused):
