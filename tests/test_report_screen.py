@@ -305,3 +305,29 @@ async def test_report_on_a_larger_display_shows_every_staff_row_and_full_charts(
         assert screen.query_one("#report-days", Sparkline).region.height == 4
         # Every hour of the day under the histogram at 120 columns, 23 included.
         assert "22 23" in shown
+
+
+async def test_report_at_80_columns_draws_the_afternoons_hours(tmp_path: Path) -> None:
+    """Only 11 of the day's 24 hours fit beside the figures at 80 columns: the busy ones are
+    drawn, labelled with their real hours (it always drew midnight to 10, so at closing time an
+    afternoon's events were cut off)."""
+    counter = make_counter(tmp_path)
+    program = Program.from_settings(counter.settings.program)
+    # START is 10:30 in Brussels: a stamp at 9:30, two at 15:10 and one at 17:40.
+    for minutes in (-60, 280, 290, 430):
+        counter.ledger.stamp(
+            f"CT-REP-{minutes + 100:04d}", program, now=START + timedelta(minutes=minutes)
+        )
+    counter.clock.now = START + timedelta(hours=8)
+    app = counter.app(lang="de")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_report(pilot, staff=False)
+        drawn = text_of(app, "#report-hours").splitlines()
+        assert drawn[-1].split() == [str(hour) for hour in range(9, 20)], drawn[-1]
+        # The counts above the bars, each over its hour: 1 at 9, 2 at 15, 1 at 17.
+        hours = {int(m.group()): m.end() for m in re.finditer(r"\d+", drawn[-1])}
+        assert drawn[0].split() == ["1", "2", "1"], drawn[0]
+        assert [m.end() for m in re.finditer(r"\d+", drawn[0])] == [hours[9], hours[15], hours[17]]
+        assert text_of(app, "#report-hours").count("\n") + 1 <= 8
+        shown = screen_text(app)
+        assert drawn[-1].strip() in shown

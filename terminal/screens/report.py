@@ -35,7 +35,8 @@ CHARTS_ROWS = 15
 COMPACT_SPARKLINE = 3
 COMPACT_BARS = 3
 """Sparkline and histogram bar heights when the staff table needs the room."""
-COMPACT_CHARTS_ROWS = CHARTS_ROWS - (4 - COMPACT_SPARKLINE) - (6 - COMPACT_BARS)
+FULL_BARS = 6
+COMPACT_CHARTS_ROWS = CHARTS_ROWS - (4 - COMPACT_SPARKLINE) - (FULL_BARS - COMPACT_BARS)
 GAP = "  "
 
 
@@ -155,11 +156,12 @@ class ReportScreen(PanelScreen):
         sparkline = self.query_one("#report-days", Sparkline)
         # Inline styles: the app's stylesheet gives the full height, this screen lowers it.
         sparkline.styles.height = COMPACT_SPARKLINE if compact else None
-        hours = self.query_one(HourHistogram)
-        if compact:
-            hours.update(histogram_content(report.per_hour, height=COMPACT_BARS))
-        else:
-            hours.show(report.per_hour)
+        # As many hours as the column has room for (3 cells each): the busy ones, not always
+        # midnight to 10 (at 80 columns an afternoon's hours were cut off).
+        fit = self.query_one("#report-charts", Vertical).content_region.width // 3
+        self.query_one(HourHistogram).update(
+            hours_content(report.per_hour, fit, COMPACT_BARS if compact else FULL_BARS)
+        )
 
     def on_resize(self, event: Resize) -> None:
         """The table's width and the charts' height follow the display."""
@@ -198,6 +200,28 @@ class ReportScreen(PanelScreen):
             return
         self.day = day
         self.reload()
+
+
+def first_hour(counts: Sequence[int], hours: int) -> int:
+    """The first hour to draw when only ``hours`` of the day fit: from the first busy hour,
+    later if the last busy one would not show (the latest hours matter most at closing)."""
+    if hours >= len(counts) or hours < 1:
+        return 0
+    busy = [hour for hour, count in enumerate(counts) if count]
+    if not busy:
+        return 0
+    start = max(busy[0], busy[-1] - hours + 1)
+    return min(start, len(counts) - hours)
+
+
+def hours_content(counts: Sequence[int], hours: int, height: int) -> Content:
+    """The histogram of the hours that fit ``hours`` columns, labelled with their real hours."""
+    first = first_hour(counts, hours)
+    shown = list(counts[first : first + hours]) if hours >= 1 else list(counts)
+    drawn = histogram_content(shown, height).plain.split("\n")
+    bars = "\n".join(drawn[:-1])
+    labels = "".join(f"{hour:>3}" for hour in range(first, first + len(shown)))
+    return Content(f"{bars}\n{labels}").stylize("$accent", 0, len(bars))
 
 
 def staff_names(staff: Sequence[StaffFigures]) -> list[str]:
