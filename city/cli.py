@@ -7,6 +7,7 @@ non-zero with ``refused: <code>: <sentence>`` on stderr.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import socket
@@ -841,18 +842,38 @@ def program_list(env: PlatformEnv, shop_id: str | None, as_json: bool) -> None:
             )
 
 
-@cli.command()
+class _FlagsGroup(click.Group):
+    """``flags [--json]`` still lists; ``flags list`` and ``flags clear`` too."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("-h", "--help")):
+            args = ["list", *args]
+        return super().parse_args(ctx, args)
+
+
+@cli.group("flags", cls=_FlagsGroup)
+def flags() -> None:
+    """Flagged events, cards and staff days: `flags [--json]` lists them, `flags clear
+    CARD_ID...` clears cards an operator checked and found fine."""
+
+
+@flags.command("list")
 @click.option("--after", type=click.IntRange(0, None), default=0, help="Start after this pseq.")
 @click.option("--limit", type=click.IntRange(1, None), help="Most events to list.")
+@click.option(
+    "--all", "show_all", is_flag=True, help="List cleared card flags too (who, when and why)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON, one event a line.")
 @data_dir_option
 @pass_env
-def flags(env: PlatformEnv, after: int, limit: int | None, as_json: bool) -> None:
+def flags_list(
+    env: PlatformEnv, after: int, limit: int | None, show_all: bool, as_json: bool
+) -> None:
     """Events kept but flagged: overdraft, daily_limit (across the shop's terminals),
     clock_skew (dated far from their arrival), velocity and city_daily_limit (across the
     city), oldest first, a page at a time (--after, --limit); then every flagged card (sent
-    to the terminals as a warning) and every staff member's day whose voids passed
-    max_void_share (JSON lines with "card_flag" or "staff_flag": true)."""
+    to the terminals as a warning; cleared ones only with --all) and every staff member's day
+    whose voids passed max_void_share (JSON lines with "card_flag" or "staff_flag": true)."""
     with env.store() as store:
         rows = _pages(
             lambda last, size: store.list_flagged(int(last), size), str(after), limit, "pseq"
@@ -873,14 +894,23 @@ def flags(env: PlatformEnv, after: int, limit: int | None, as_json: bool) -> Non
                     f"at {row['occurred_at']} (received {row['received_at']})"
                 )
         for card in _pages(
-            lambda last, size: store.list_card_flags(int(last), size), "0", None, "version"
+            lambda last, size: store.list_card_flags(int(last), size, cleared=show_all),
+            "0",
+            None,
+            "version",
         ):
             if as_json:
                 emit({"card_flag": True, **card})
             else:
+                cleared = (
+                    f"  cleared {card['cleared_at']} by {card['cleared_by'] or '?'}"
+                    + (f": {card['cleared_why']}" if card["cleared_why"] else "")
+                    if card["cleared"]
+                    else ""
+                )
                 click.echo(
                     f"card {card['card_id']}  {','.join(card['reasons'])}  "
-                    f"since {card['first_at']} (last {card['last_at']})"
+                    f"since {card['first_at']} (last {card['last_at']}){cleared}"
                 )
         for day in _staff_flag_pages(store):
             if as_json:
@@ -890,6 +920,54 @@ def flags(env: PlatformEnv, after: int, limit: int | None, as_json: bool) -> Non
                     f"staff {day['staff_id'] or '(none)'}  terminal {day['terminal_id']}  "
                     f"{day['day']}  void_share {day['voids']}/{day['events']} voids"
                 )
+
+
+@flags.command("clear")
+@click.argument("card_ids", nargs=-1)
+@click.option("--reason", "why", default="", help="Why the flag is cleared (kept with it).")
+@click.option("--by", help="Who clears it (default: the login name).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@data_dir_option
+@pass_env
+def flags_clear(
+    env: PlatformEnv, card_ids: tuple[str, ...], why: str, by: str | None, as_json: bool
+) -> None:
+    """Clear cards' flags after checking them (a family sharing a card, a test card):
+    terminals drop the warning at their next pull; new suspicious events flag them again.
+
+    Ids without a flag in force are refused (all listed, exit 1) and nothing is cleared.
+    """
+    wanted = list(dict.fromkeys(c.strip() for c in card_ids if c.strip()))
+    if not wanted:
+        raise Refused("no_cards", "name the cards to clear: flags clear CARD_ID...")
+    with env.store() as store:
+        done = store.clear_card_flags(wanted, by=by or _login_name(), why=why)
+    if done.unflagged:
+        if as_json:
+            emit({"cleared": 0, "unknown": done.unflagged})
+        shown = ", ".join(done.unflagged[:20]) + (
+            f" (+{len(done.unflagged) - 20} more; --json lists them all)"
+            if len(done.unflagged) > 20
+            else ""
+        )
+        raise Refused(
+            "unknown_flag",
+            f"{len(done.unflagged)} of {len(wanted)} card id(s) have no flag in force: {shown}. "
+            "Nothing was cleared; `citie-platform flags` lists the flagged cards.",
+        )
+    if as_json:
+        emit({"cleared": len(done.cleared), "card_ids": done.cleared})
+        return
+    for card_id in done.cleared:
+        click.echo(f"cleared: {card_id}")
+    click.echo("terminals drop the warning at their next sync", err=True)
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in some containers
+        return "unknown"
 
 
 def _staff_flag_pages(store: PlatformStore) -> Iterator[dict[str, Any]]:

@@ -219,6 +219,22 @@ CREATE INDEX staff_days_flagged ON staff_days(day, terminal_id, staff_id)
     WHERE flagged_at IS NOT NULL;
 """,
     ),
+    (
+        8,
+        """
+ALTER TABLE card_flags ADD COLUMN cleared_at TEXT;
+CREATE TABLE card_flag_clearings (
+    card_id TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    cleared_at TEXT NOT NULL,
+    cleared_by TEXT NOT NULL,
+    why TEXT NOT NULL DEFAULT '',
+    reasons TEXT NOT NULL,
+    first_at TEXT NOT NULL,
+    PRIMARY KEY (card_id, version)
+);
+""",
+    ),
 )
 
 POSTGRES: Final[tuple[tuple[int, str], ...]] = (
@@ -424,6 +440,22 @@ CREATE INDEX staff_days_flagged ON staff_days(day, terminal_id, staff_id)
     WHERE flagged_at IS NOT NULL;
 """,
     ),
+    (
+        8,
+        """
+ALTER TABLE card_flags ADD COLUMN cleared_at TEXT;
+CREATE TABLE card_flag_clearings (
+    card_id TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    cleared_at TEXT NOT NULL,
+    cleared_by TEXT NOT NULL,
+    why TEXT NOT NULL DEFAULT '',
+    reasons TEXT NOT NULL,
+    first_at TEXT NOT NULL,
+    PRIMARY KEY (card_id, version)
+);
+""",
+    ),
 )
 
 TABLES: Final = (
@@ -442,6 +474,7 @@ TABLES: Final = (
     "vouchers",
     "card_flags",
     "staff_days",
+    "card_flag_clearings",
 )
 """Every table of the platform, in an order that respects references (for ``migrate``)."""
 

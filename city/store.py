@@ -35,7 +35,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
-from city import checks, fraud
+from city import checks, clearings, fraud
 from city import vouchers as voucher_books
 from city.claims import handle_claim, settle_claims
 from loyalty.db import iso, utc_now
@@ -565,7 +565,8 @@ class PlatformStore(ABC):
                     f"FROM events e WHERE e.card_id IN ({_marks(chunk)}) "
                     "AND e.kind IN ('stamp', 'purchase', 'claim') AND e.stamps > 0 "
                     "AND e.occurred_at >= ? AND e.occurred_at <= ? "
-                    "AND NOT EXISTS (SELECT 1 FROM events v WHERE v.voids = e.id)",
+                    "AND NOT EXISTS (SELECT 1 FROM events v WHERE v.voids = e.id) "
+                    f"AND {clearings.FORGIVEN}",
                     [*chunk, iso(need.since), iso(need.until)],
                 ).fetchall():
                     at = _time_or_none(r[4])
@@ -596,16 +597,18 @@ class PlatformStore(ABC):
 
     def _flag_cards(self, tx: Tx, found: dict[str, list[str]], now: str) -> None:
         """Add the reasons to each card's flag; a card whose reasons change gets a new version
-        (terminals are sent it again)."""
+        (terminals are sent it again). A cleared flag (``city.clearings``) caught again starts
+        afresh: its own reasons, a new ``first_at``."""
         cards = sorted(found)
         stored: dict[str, str] = {}
         for chunk in _chunks(cards):
             for r in tx.execute(
-                f"SELECT card_id, reasons FROM card_flags WHERE card_id IN ({_marks(chunk)}) "
-                f"ORDER BY card_id{self.for_update}",
+                "SELECT card_id, reasons, cleared_at FROM card_flags "
+                f"WHERE card_id IN ({_marks(chunk)}) ORDER BY card_id{self.for_update}",
                 chunk,
             ).fetchall():
-                stored[r[0]] = str(r[1])
+                if r[2] is None:
+                    stored[r[0]] = str(r[1])
         changed = [
             (card, fraud.merge_reasons(stored.get(card, ""), found[card]))
             for card in cards
@@ -622,7 +625,9 @@ class PlatformStore(ABC):
         tx.executemany(
             "INSERT INTO card_flags (card_id, reasons, first_at, last_at, version) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT(card_id) DO UPDATE SET "
-            "reasons = excluded.reasons, last_at = excluded.last_at, version = excluded.version",
+            "reasons = excluded.reasons, last_at = excluded.last_at, version = excluded.version, "
+            "first_at = CASE WHEN card_flags.cleared_at IS NULL THEN card_flags.first_at "
+            "ELSE excluded.first_at END, cleared_at = NULL",
             [
                 (card, reasons, now, now, top - len(changed) + 1 + n)
                 for n, (card, reasons) in enumerate(changed)
@@ -866,8 +871,8 @@ class PlatformStore(ABC):
                 [city_after, UPDATE_PAGE + 1],
             ).fetchall()
             flagged = tx.execute(
-                "SELECT version, card_id, reasons, first_at FROM card_flags WHERE version > ? "
-                "ORDER BY version LIMIT ?",
+                "SELECT version, card_id, reasons, first_at, cleared_at FROM card_flags "
+                "WHERE version > ? ORDER BY version LIMIT ?",
                 [city_after, UPDATE_PAGE + 1],
             ).fetchall()
             programs = tx.execute(
@@ -967,7 +972,13 @@ class PlatformStore(ABC):
                 if not budget.take(100 + len(str(row[2]))):
                     return last, True
                 page.flags.append(
-                    CardFlag(card_id=row[1], reasons=reasons, flagged_at=row[3], version=version)
+                    CardFlag(
+                        card_id=row[1],
+                        reasons=reasons,
+                        flagged_at=row[3],
+                        version=version,
+                        cleared=row[4] is not None,
+                    )
                 )
             last = version
         return last, cut
@@ -1174,13 +1185,18 @@ class PlatformStore(ABC):
             for r in rows
         ]
 
-    def list_card_flags(self, after: int = 0, limit: int = LIST_PAGE) -> list[dict[str, Any]]:
-        """Cards the city flagged (``city.fraud``), by version after ``after`` (a page)."""
+    def list_card_flags(
+        self, after: int = 0, limit: int = LIST_PAGE, *, cleared: bool = False
+    ) -> list[dict[str, Any]]:
+        """Cards the city flagged (``city.fraud``), by version after ``after`` (a page); the
+        flags an operator cleared too when ``cleared``, with who cleared them, when and why."""
         with self.read() as tx:
             rows = tx.execute(
-                "SELECT version, card_id, reasons, first_at, last_at FROM card_flags "
-                "WHERE version > ? ORDER BY version LIMIT ?",
-                [after, min(limit, LIST_PAGE)],
+                "SELECT f.version, f.card_id, f.reasons, f.first_at, f.last_at, f.cleared_at, "
+                "c.cleared_by, c.why FROM card_flags f LEFT JOIN card_flag_clearings c "
+                "ON c.card_id = f.card_id AND c.version = f.version "
+                "WHERE f.version > ? AND (f.cleared_at IS NULL OR ?) ORDER BY f.version LIMIT ?",
+                [after, cleared, min(limit, LIST_PAGE)],
             ).fetchall()
         return [
             {
@@ -1189,9 +1205,33 @@ class PlatformStore(ABC):
                 "reasons": [x for x in str(r[2]).split(",") if x],
                 "first_at": r[3],
                 "last_at": r[4],
+                "cleared": r[5] is not None,
+                "cleared_at": r[5],
+                "cleared_by": r[6],
+                "cleared_why": r[7],
             }
             for r in rows
         ]
+
+    def clear_card_flags(
+        self, card_ids: Sequence[str], *, by: str, why: str = ""
+    ) -> clearings.Clearing:
+        """Clear the cards' flags in one transaction (``city.clearings``), each with a new
+        version from the counter ``version``; none when some id has no flag in force."""
+
+        def work(tx: Tx) -> clearings.Clearing:
+            return clearings.clear(
+                tx,
+                card_ids,
+                lambda count: self._bump(tx, clearings.VERSION_COUNTER, count),
+                for_update=self.for_update,
+                now=iso(utc_now()),
+                by=by,
+                why=why,
+            )
+
+        done: clearings.Clearing = self._transaction(work)
+        return done
 
     def list_staff_flags(
         self, after: tuple[str, str, str] = ("", "", ""), limit: int = LIST_PAGE
@@ -1260,7 +1300,7 @@ class PlatformStore(ABC):
                     "SELECT COUNT(*) FROM events "
                     "WHERE replace(flags, 'city_daily_limit', '') != flags"
                 ),
-                "flagged_cards": one("SELECT COUNT(*) FROM card_flags"),
+                "flagged_cards": one("SELECT COUNT(*) FROM card_flags WHERE cleared_at IS NULL"),
                 "flagged_staff_days": one(
                     "SELECT COUNT(*) FROM staff_days WHERE flagged_at IS NOT NULL"
                 ),

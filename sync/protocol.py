@@ -248,6 +248,10 @@ class CardFlag(BaseModel):
     reasons: Annotated[list[Code], Field(min_length=1, max_length=8)]
     flagged_at: Timestamp
     version: Annotated[int, Field(ge=0)]
+    cleared: bool = Field(default=False, exclude_if=lambda cleared: not cleared)
+    """An operator cleared the flag (``citie-platform flags clear``): the terminal drops its
+    warning. Sent only when true, so a flag in force reads as it did before the field existed;
+    ``reasons`` stay the ones that were cleared."""
 
 
 class Updates(BaseModel):

@@ -10,7 +10,8 @@ first), whatever its id: its id is kept in ``meta`` for ``loyalty.programs.progr
 Revocations apply at once; confirmed balances are stored per card and program, with the card's
 sum in ``confirmed_balances`` for the counter. City vouchers' states (``voucher_states``, read
 by ``loyalty.voucher_book``) are stored in the page's transaction and never go back a version;
-so are the cards the city flagged (``card_flags``, read by ``terminal.flags``: a warning).
+so are the cards the city flagged (``card_flags``, read by ``terminal.flags``: a warning;
+a flag the operator cleared is kept without reasons: no warning).
 """
 
 from __future__ import annotations
@@ -193,13 +194,20 @@ def _store_vouchers(conn: Any, updates: Updates) -> None:
 
 def _store_flags(conn: Any, updates: Updates) -> None:
     """Cards the city flagged (the counter warns when one is scanned); an older version of a
-    card's flag never replaces a newer one."""
+    card's flag never replaces a newer one.
+
+    A flag the operator cleared is kept as a row without reasons (``terminal.flags`` reads no
+    warning from it) at its version, so a clearing is never undone by an older flag.
+    """
     conn.executemany(
         "INSERT INTO card_flags (card_id, reasons, flagged_at, version) VALUES (?, ?, ?, ?) "
         "ON CONFLICT(card_id) DO UPDATE SET reasons = excluded.reasons, "
         "flagged_at = excluded.flagged_at, version = excluded.version "
         "WHERE excluded.version >= card_flags.version",
-        [(f.card_id, ",".join(f.reasons), f.flagged_at, f.version) for f in updates.flags],
+        [
+            (f.card_id, "" if f.cleared else ",".join(f.reasons), f.flagged_at, f.version)
+            for f in updates.flags
+        ],
     )
 
 
