@@ -26,7 +26,7 @@ from loyalty.programs import OfflineLimits, Program
 from loyalty.staff import StaffBook, StaffMember
 from loyalty.voucher_book import VoucherBook
 from terminal.app import CounterApp
-from terminal.i18n import t
+from terminal.i18n import next_language, t
 from terminal.screens.lock import LockScreen
 from terminal.screens.report import ReportScreen
 from tests.test_app_kit import START, Counter, make_counter, settle, text_of
@@ -186,6 +186,13 @@ async def test_report_shows_voucher_spends_apart_and_what_each_staff_member_did(
         ends = [m.end() for m in re.finditer(r"\S+", head)][1:]
         for line in text_of(app, "#report-staff-lines").splitlines():
             assert [m.end() for m in re.finditer(r"\S+", line)][-5:] == ends, (head, line)
+        # F9: the next language, the table and the voucher rows with it.
+        await pilot.press("f9")
+        await settle(pilot)
+        other = next_language(lang)
+        words = [t(f"report.staff.{field}", other) for field in ("name", *FIELDS)]
+        assert text_of(app, "#report-staff-head").split() == " ".join(words).split()
+        assert t("report.voucher_sum", other) in text_of(app, "#report-figures")
 
 
 async def test_report_without_staff_has_no_staff_table(tmp_path: Path) -> None:
