@@ -1220,6 +1220,9 @@ class PlatformStore(ABC):
         version from the counter ``version``; none when some id has no flag in force."""
 
         def work(tx: Tx) -> clearings.Clearing:
+            # The batches' card locks: a batch judging one of these cards either sees the
+            # clearing whole or finishes before it (never forgiven events counted anew).
+            self._lock_cards(tx, sorted(set(card_ids)))
             return clearings.clear(
                 tx,
                 card_ids,
