@@ -843,15 +843,21 @@ def program_list(env: PlatformEnv, shop_id: str | None, as_json: bool) -> None:
 
 
 class _FlagsGroup(click.Group):
-    """``flags [--json]`` still lists; ``flags list`` and ``flags clear`` too."""
+    """``flags [--json]`` still lists; ``flags list`` and ``flags clear`` too (after any
+    ``--data-dir PATH`` given first)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args or (args[0] not in self.commands and args[0] not in ("-h", "--help")):
-            args = ["list", *args]
+        lead = 0
+        while lead < len(args) and args[lead].split("=", 1)[0] == "--data-dir":
+            lead += 1 if "=" in args[lead] else 2
+        rest = args[lead:]
+        if not rest or (rest[0] not in self.commands and rest[0] not in ("-h", "--help")):
+            args = [*args[:lead], "list", *rest]
         return super().parse_args(ctx, args)
 
 
 @cli.group("flags", cls=_FlagsGroup)
+@data_dir_option
 def flags() -> None:
     """Flagged events, cards and staff days: `flags [--json]` lists them, `flags clear
     CARD_ID...` clears cards an operator checked and found fine."""

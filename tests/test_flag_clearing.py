@@ -240,3 +240,17 @@ async def test_an_operator_clears_a_flag_and_every_terminal_drops_the_warning(
         "SELECT reasons, cleared_at FROM card_flags WHERE card_id = ?", [card_id]
     )
     assert flags == [("velocity", None)]
+
+
+def test_the_data_folder_may_come_before_the_subcommand(tmp_path: Path) -> None:
+    env = {name: None for name in os.environ if name.startswith("CITIE_")}
+    folder = str(tmp_path / "platform")
+
+    refused = CliRunner().invoke(
+        platform_cli, ["flags", "--data-dir", folder, "clear", CARD], env=env
+    )
+    listed = CliRunner().invoke(platform_cli, ["flags", f"--data-dir={folder}", "--json"], env=env)
+
+    assert refused.exit_code == 1 and "refused: unknown_flag:" in refused.stderr
+    assert (listed.exit_code, listed.stdout) == (0, "")
+    assert (tmp_path / "platform" / "platform.db").is_file()
