@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
 import unicodedata
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -181,3 +183,43 @@ def test_a_look_alike_name_is_not_a_second_account(store: Store) -> None:
     assert book.add("Ольга Smith", Role.CASHIER, "3333").name == "Ольга Smith"
     assert book.add("Δημήτρης", Role.CASHIER, "4444").name == "Δημήτρης"
     assert [m.name for m in book.list()] == ["Anna", "Δημήτρης", "Ольга Smith"]
+
+
+def _guess(path: str, start: int, results: Any) -> None:
+    """One process's wrong PINs for Bert, an hour apart so no delay hides a try."""
+    with Store.open(Path(path)) as store:
+        book = StaffBook(store, max_failures=5)
+        for i in range(12):
+            try:
+                book.check_pin("Bert", f"{9000 + start + i}", now=NOW + timedelta(hours=i))
+            except StaffError as error:
+                results.put(error.reason.value)
+
+
+def test_two_processes_guessing_at_once_lock_the_account_after_exactly_max_failures(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ledger.db"
+    with Store.open(path) as store:
+        book = StaffBook(store, max_failures=5)
+        book.add("Anna", Role.MANAGER, "1111")
+        book.add("Bert", Role.CASHIER, "2222")
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    guessers = [context.Process(target=_guess, args=(str(path), n * 100, results)) for n in (0, 1)]
+    for guesser in guessers:
+        guesser.start()
+    for guesser in guessers:
+        guesser.join(timeout=120)
+        assert guesser.exitcode == 0
+    answers = [results.get(timeout=10) for _ in range(24)]
+    # No failure is lost between the two: 4 "wrong PIN, n left", then locked, whoever asked.
+    assert answers.count("wrong_pin") == 4
+    assert set(answers) <= {"wrong_pin", "locked", "throttled"}
+    with Store.open(path) as store:
+        book = StaffBook(store, max_failures=5)
+        bert = book.get("Bert")
+        assert bert is not None and bert.locked and bert.failures == 5
+        with pytest.raises(StaffError) as caught:
+            book.check_pin("Bert", "2222", now=NOW + timedelta(days=2))
+        assert caught.value.reason.value == "locked"
