@@ -477,11 +477,21 @@ class CounterApp(App[None]):
 
     def record_voucher_spend(self, view: VoucherView, cents: int) -> None:
         """Pay ``cents`` with the voucher; "recorded" only after the commit (the spend names
-        who is serving, like every event)."""
+        who is serving, like every event; above ``[limits] approval_over_cents`` once a
+        manager approved it, as ``voucher spend`` asks headless)."""
+        if not self.may_act():
+            return
+        what = plain(self.t("approval.what_voucher", amount=money(cents, self.lang)), 200)
+        reason = self.desk.approval("voucher_spend", amount_cents=cents)
+        self.with_approval(
+            reason, what, lambda approver: self._voucher_spend_now(view, cents, approver)
+        )
+
+    def _voucher_spend_now(self, view: VoucherView, cents: int, approver_id: str | None) -> None:
         if not self.may_act():
             return
         self.writing[view.voucher_id] += 1
-        self._record_voucher_spend(view, cents, self.staff_id)
+        self._record_voucher_spend(view, cents, self.staff_id, approver_id)
 
     def record_purchase_with_voucher(
         self, card_id: str | None, cents: int, view: VoucherView, voucher_cents: int
@@ -519,11 +529,18 @@ class CounterApp(App[None]):
 
     # Never exclusive either: a queued payment must not be cancelled by the next one.
     @work(thread=True, exit_on_error=False, group="ledger")
-    def _record_voucher_spend(self, view: VoucherView, cents: int, staff_id: str | None) -> None:
+    def _record_voucher_spend(
+        self, view: VoucherView, cents: int, staff_id: str | None, approver_id: str | None
+    ) -> None:
         self._record_voucher(
             view,
             None,
-            lambda: (None, self.desk.spend_voucher(view.voucher, cents, staff_id=staff_id)),
+            lambda: (
+                None,
+                self.desk.spend_voucher(
+                    view.voucher, cents, staff_id=staff_id, approver_id=approver_id
+                ),
+            ),
         )
 
     @work(thread=True, exit_on_error=False, group="ledger")

@@ -568,6 +568,42 @@ async def test_staff_a_cashiers_voucher_payments_and_a_large_purchase_waits_for_
         assert "€25.00 left of €50.00" in panel_text(app)
 
 
+async def test_staff_a_cashiers_voucher_payment_above_the_limit_waits_for_a_manager(
+    tmp_path: Path,
+) -> None:
+    """As headless `voucher spend` asks: a payment above ``approval_over_cents`` needs a
+    manager, Escape records nothing, the approved spend names both."""
+    place = shop(tmp_path, overrides={"limits": {"approval_over_cents": 1_000}})
+    counter = place.counter
+    _, code = voucher_code(counter, 5000)
+    app = place.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await unlock(pilot, "bram", BRAM_PIN)
+        await type_code(pilot, code)
+        await pilot.press("f10", "1", "5", "enter")  # 15.00 > 10.00
+        await settle(pilot)
+        assert isinstance(app.screen, ApprovalDialog)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert counter.ledger.recent() == []
+        await pilot.press("f10", "1", "5", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ApprovalDialog)
+        await type_keys(pilot, "anna")
+        await pilot.press("enter")
+        await type_keys(pilot, ANNA_PIN)
+        await pilot.press("enter")
+        await settle(pilot)
+        [spend] = counter.ledger.recent()
+        assert (spend.kind, spend.amount_cents, spend.staff_id, spend.approver_id) == (
+            EventKind.VOUCHER_SPEND,
+            1_500,
+            place.bram.id,
+            place.anna.id,
+        )
+
+
 async def test_staff_a_voucher_alone_at_the_counter_is_cleared_by_the_idle_clock(
     tmp_path: Path,
 ) -> None:
