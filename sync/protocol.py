@@ -9,6 +9,7 @@ bad event is rejected alone instead of failing the whole batch.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -53,7 +54,18 @@ ResultStatus = Literal["accepted", "duplicate", "rejected", "retry"]
 _STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+_TIME_SHAPE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"(?:[.,][0-9]{1,9})?(?:Z|[+-][0-9]{2}:[0-9]{2})"
+)
+"""RFC 3339's shape. Python's ``fromisoformat`` alone also reads any character as the
+date-time separator and after the seconds (a quote, a comma, a newline): stored as sent, such a
+time broke the platform's CSV statement and fell outside every day range compared as text."""
+
+
 def _check_time(value: str) -> str:
+    if not _TIME_SHAPE.fullmatch(value):
+        raise ValueError("not an RFC 3339 time like 2026-11-25T10:00:00.000Z")
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
