@@ -512,6 +512,7 @@ class StaffBook:
         if member is None:
             pin_matches(pin, _DUMMY)  # the same cost as a real check: names do not leak by time
             raise StaffError(StaffReason.UNKNOWN_STAFF, name=_shown(name_or_id))
+        self._mend_clock_back(member, moment)
         stored = self._refuse_now(self.store.read(), member, moment)
         good = isinstance(pin, str) and PIN_PATTERN.fullmatch(pin) is not None
         good = pin_matches(pin, stored) if good else False
@@ -565,6 +566,29 @@ class StaffBook:
         if member is not None and not member.is_manager:
             raise StaffError(StaffReason.NOT_A_MANAGER, name=member.name)
         return self.check_pin(name_or_id, pin, now=now)
+
+    def _mend_clock_back(self, member: StaffMember, moment: datetime) -> None:
+        """After the clock went back, wait no longer than the failures' delay from now.
+
+        ``next_try_at`` is a time on the clock of the last failure; once the clock is set
+        back (by hand, or a time server correcting it) it could lie an hour ahead, locking
+        the right person out for that hour. Never shorter than the delay: only a wait the
+        failures could not have set is brought back to it (written only then).
+        """
+        row = (
+            self.store.read()
+            .execute("SELECT next_try_at, failures FROM staff WHERE id = ?", [member.id])
+            .fetchone()
+        )
+        if row is None or row[0] is None:
+            return
+        latest = iso(moment + timedelta(seconds=delay_after(int(row[1]))))
+        if str(row[0]) > latest:
+            with self.store.write() as db:
+                db.execute(
+                    "UPDATE staff SET next_try_at = ? WHERE id = ? AND next_try_at = ?",
+                    [latest, member.id, row[0]],
+                )
 
     # --- inside a transaction --------------------------------------------------------------
 

@@ -223,3 +223,27 @@ def test_two_processes_guessing_at_once_lock_the_account_after_exactly_max_failu
         with pytest.raises(StaffError) as caught:
             book.check_pin("Bert", "2222", now=NOW + timedelta(days=2))
         assert caught.value.reason.value == "locked"
+
+
+def test_a_clock_set_back_does_not_stretch_the_wait_after_wrong_pins(store: Store) -> None:
+    book = StaffBook(store, max_failures=5)
+    book.add("Anna", Role.MANAGER, "1111")
+    for _ in range(2):
+        with pytest.raises(StaffError):
+            book.check_pin("Anna", "9999", now=NOW)
+    # The clock is set back an hour (by hand, or a time server correcting it).
+    back = NOW - timedelta(hours=1)
+    with pytest.raises(StaffError) as caught:
+        book.check_pin("Anna", "1111", now=back)
+    assert caught.value.reason.value == "throttled"
+    assert caught.value.retry_after == 1  # the delay two failures set, not an hour and a second
+    assert book.check_pin("Anna", "1111", now=back + timedelta(seconds=2)).failures == 0
+    # Never shorter: on a steady clock the delay stands in full (3 failures: 2 s).
+    for seconds in (0, 0, 2):
+        with pytest.raises(StaffError) as caught:
+            book.check_pin("Anna", "9999", now=NOW + timedelta(seconds=seconds))
+        assert caught.value.reason.value == "wrong_pin"
+    with pytest.raises(StaffError) as caught:
+        book.check_pin("Anna", "1111", now=NOW + timedelta(seconds=3))
+    assert caught.value.reason.value == "throttled" and caught.value.retry_after == 1
+    assert book.check_pin("Anna", "1111", now=NOW + timedelta(seconds=4)).failures == 0
