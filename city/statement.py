@@ -73,6 +73,7 @@ def bounds(first: date, last: date, tz: tzinfo = SHOP_TZ) -> tuple[str, str]:
 
 QUOTE_MARK: Final = "''''"
 """SQL for the text ``'``."""
+FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _where(by: By) -> str:
@@ -94,14 +95,19 @@ def _csv_field(name: str) -> str:
     if name in ("amount_cents", "currency", "voids"):
         return f"COALESCE(CAST({name} AS TEXT), '')"
     if name == "occurred_at":
-        return "'\"' || occurred_at || '\"'"  # ISO 8601 may use a decimal comma, never a quote
+        # The terminal's own text: ISO 8601 may use a decimal comma, and a platform before the
+        # strict check stored whatever Python's fromisoformat read (a quote or a newline as
+        # the separator), so its quotes are doubled like any CSV field's.
+        return "'\"' || replace(occurred_at, '\"', '\"\"') || '\"'"
     if name == "receipt_no":
         # Free text from the terminal: quoted, and behind a quote mark when it starts like a
-        # formula (a spreadsheet would run it: OWASP's CSV injection). Ids hold only letters,
-        # digits and . _ : - (no formula can call anything with those).
+        # formula (a spreadsheet would run it: OWASP's CSV injection lists = + - @, tab and
+        # carriage return). Ids hold only letters, digits and . _ : - (no formula can call
+        # anything with those).
         text = "COALESCE(receipt_no, '')"
+        starts = ", ".join(f"'{c}'" for c in FORMULA_STARTS)
         guarded = (
-            f"CASE WHEN substr({text}, 1, 1) IN ('=', '+', '-', '@') "
+            f"CASE WHEN substr({text}, 1, 1) IN ({starts}) "
             f"THEN {QUOTE_MARK} || {text} ELSE {text} END"
         )
         return f"'\"' || replace({guarded}, '\"', '\"\"') || '\"'"

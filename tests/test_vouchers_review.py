@@ -12,15 +12,13 @@ from city import statement
 from city.store import PlatformStore
 from loyalty.db import iso, utc_now
 from loyalty.programs import SHOP_TZ
-from tests.test_city_vouchers import (  # noqa: F401  (fixtures used by name)
-    T1,
-    Issued,
-    cli,
-    data_dir,
-    spend,
-    store,
-    target,
-)
+from tests import test_city_vouchers as city_vouchers
+from tests.test_city_vouchers import T1, Issued, cli, spend
+
+# The platform fixtures (a store of each kind, its data folder), used by name.
+target = city_vouchers.target
+store = city_vouchers.store
+data_dir = city_vouchers.data_dir
 
 
 def today() -> str:
@@ -60,3 +58,33 @@ def test_an_event_time_only_pythons_reader_accepts_is_rejected(
     table = csv_statement(data_dir)
     assert all(len(line) == len(statement.COLUMNS) for line in table)
     assert [int(line[6]) for line in table[1:-1]] == [100, 100, 100]
+
+
+def test_the_csv_statement_keeps_its_columns_and_guards_every_formula_start(
+    store: PlatformStore, data_dir: Path
+) -> None:
+    """A time stored with a quote (by a platform before the strict time check) must not break
+    its line, and a receipt number starting with a tab or a carriage return (OWASP's CSV
+    injection list, beside = + - @) goes behind a quote mark like one starting with =."""
+    store.add_vouchers([Issued("CV-A", 5000)])
+    events = [
+        spend("CV-A", 100, receipt_no="\t=1+2"),
+        spend("CV-A", 200, receipt_no="\r=1+2"),
+        spend("CV-A", 300),
+    ]
+    assert {r.status for r in store.record_batch(T1, "b1", events)} == {"accepted"}
+    now = iso(utc_now())
+    stored_before = now[:10] + '"' + now[11:19] + ",Z"
+    with store.write() as tx:
+        tx.execute(
+            "UPDATE events SET occurred_at = ? WHERE id = ?", [stored_before, events[2]["id"]]
+        )
+
+    table = csv_statement(data_dir)
+
+    assert all(len(line) == len(statement.COLUMNS) for line in table), table
+    lines = table[1:-1]
+    assert [int(line[6]) for line in lines] == [100, 200, 300]
+    # (text mode reads the carriage return back as a newline)
+    assert [line[9][:2] for line in lines] == ["'\t", "'\n", events[2]["receipt_no"][:2]]
+    assert lines[2][1] == stored_before
