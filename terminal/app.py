@@ -857,9 +857,9 @@ class CounterApp(App[None]):
         self._counter_call("show_refusal", message.sentence)
         if not isinstance(self.screen, CounterScreen):
             self.notify(message.sentence, severity="warning", markup=False, timeout=6)
-        if message.reason in ("staff_required", "unknown_staff"):
-            # Staff accounts were made (or the serving one removed) while the counter ran:
-            # the ledger wants a name, so the counter asks for one.
+        if message.reason in ("staff_required", "unknown_staff", "staff_locked"):
+            # Staff accounts were made (or the serving one removed, or locked by wrong PINs
+            # elsewhere) while the counter ran: the ledger wants a name, so the counter asks.
             self.staff_required = True
             self.lock()
 
