@@ -9,10 +9,12 @@ city-wide counter ``version``, so the updates feed sends the cleared state to ev
 why is kept in ``card_flag_clearings``, one row per clearing (a card may be cleared, flagged
 again and cleared again).
 
-A clearing forgives what the platform had received when it was made: the card's events that
-arrived before it no longer count towards a new flag (else the next stamp of the same day
-would raise ``city_daily_limit`` again at once). Events that arrive afterwards are judged as
-usual; a card they catch again is flagged again, with a new ``first_at``.
+A clearing forgives what the platform had received when it was made: the card's events stored
+before it (``pseq`` up to the clearing's ``last_pseq``) no longer count towards a new flag
+(else the next stamp of the same day would raise ``city_daily_limit`` again at once). Events
+stored afterwards are judged as usual; a card they catch again is flagged again, with a new
+``first_at``. The store numbers are used, not times: a batch in the same millisecond as the
+clearing is on one side of it, and the batches' per-card locks keep the order.
 
 Ids that have no flag in force (never flagged, or already cleared) are all refused together
 and nothing is cleared, as ``card revoke`` does with ids it never issued.
@@ -37,9 +39,9 @@ MAX_WHO: Final = 100
 """Longest operator name kept (characters)."""
 FORGIVEN: Final = (
     "NOT EXISTS (SELECT 1 FROM card_flag_clearings c "
-    "WHERE c.card_id = e.card_id AND c.cleared_at >= e.received_at)"
+    "WHERE c.card_id = e.card_id AND c.last_pseq >= e.pseq)"
 )
-"""SQL condition on events ``e``: the event arrived after every clearing of its card."""
+"""SQL condition on events ``e``: the event was stored after every clearing of its card."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ def clear(
     version; or none of them when some id has no flag in force."""
     wanted = sorted(set(card_ids))
     active: dict[str, tuple[str, str]] = {}
+    last: dict[str, int] = {}
     for chunk in _chunks(wanted):
         marks = ", ".join("?" * len(chunk))
         # Rows locked in id order: two clearings (or a clearing and a batch) take turns.
@@ -80,6 +83,12 @@ def clear(
         ).fetchall():
             if row[3] is None:
                 active[str(row[0])] = (str(row[1]), str(row[2]))
+        for row in tx.execute(
+            f"SELECT card_id, MAX(pseq) FROM events WHERE card_id IN ({marks}) "  # noqa: S608
+            "GROUP BY card_id",
+            chunk,
+        ).fetchall():
+            last[str(row[0])] = int(row[1])
     unflagged = [c for c in dict.fromkeys(card_ids) if c not in active]
     if unflagged or not wanted:
         return Clearing([], unflagged)
@@ -92,8 +101,11 @@ def clear(
     )
     tx.executemany(
         "INSERT INTO card_flag_clearings (card_id, version, cleared_at, cleared_by, why, "
-        "reasons, first_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(card, first + n, now, who, reason, *active[card]) for n, card in enumerate(wanted)],
+        "reasons, first_at, last_pseq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (card, first + n, now, who, reason, *active[card], last.get(card, 0))
+            for n, card in enumerate(wanted)
+        ],
     )
     return Clearing(list(dict.fromkeys(card_ids)), [])
 

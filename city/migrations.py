@@ -231,6 +231,7 @@ CREATE TABLE card_flag_clearings (
     why TEXT NOT NULL DEFAULT '',
     reasons TEXT NOT NULL,
     first_at TEXT NOT NULL,
+    last_pseq BIGINT NOT NULL,
     PRIMARY KEY (card_id, version)
 );
 """,
@@ -452,6 +453,7 @@ CREATE TABLE card_flag_clearings (
     why TEXT NOT NULL DEFAULT '',
     reasons TEXT NOT NULL,
     first_at TEXT NOT NULL,
+    last_pseq BIGINT NOT NULL,
     PRIMARY KEY (card_id, version)
 );
 """,
