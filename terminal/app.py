@@ -312,6 +312,24 @@ class CounterApp(App[None]):
         sentence = self.desk.approval_sentence(reason, self.lang)
         self.push_screen(ApprovalDialog(sentence, what), done)
 
+    def _fatal_error(self) -> None:
+        """Exit after an unhandled exception, its traceback drawn without local variables.
+
+        Textual's own draws every frame's locals, and the lock screen's and the approval
+        dialog's frames hold the PIN just typed: a bug there would print it on the terminal
+        (and into the service's journal). Otherwise as Textual 8 does it.
+        """
+        import rich  # noqa: PLC0415 - only on a crash
+        from rich.segment import Segments  # noqa: PLC0415
+        from rich.traceback import Traceback  # noqa: PLC0415
+
+        self.bell()
+        traceback = Traceback(show_locals=False, width=None, suppress=[rich])
+        self._exit_renderables.append(
+            Segments(self.console.render(traceback, self.console.options))
+        )
+        self._close_messages_no_wait()
+
     # Language ------------------------------------------------------------------------------
 
     def watch_lang(self, lang: str) -> None:

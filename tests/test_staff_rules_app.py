@@ -32,3 +32,25 @@ async def test_a_serving_account_locked_elsewhere_locks_the_counter(tmp_path: Pa
         assert counter.ledger.recent() == []
         # The ledger said staff_locked: the counter asks who is serving, as for a removal.
         assert isinstance(app.screen, LockScreen)
+
+
+async def test_a_crash_while_a_pin_is_checked_never_prints_the_pin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Textual draws a crash's traceback with every frame's local variables; the frames of
+    the lock screen hold the PIN just typed. A bug there must not print it on the terminal."""
+
+    def bug(self: LockScreen, pin: str, source: str) -> None:
+        raise RuntimeError("a bug in the lock screen")
+
+    # The only fake: a bug the real code does not have on demand.
+    monkeypatch.setattr(LockScreen, "_submit_pin", bug)
+    app = shop(tmp_path).app()
+    with pytest.raises(RuntimeError):
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await unlock(pilot, "bram", BRAM_PIN)
+    printed = capfd.readouterr()
+    shown = printed.out + printed.err
+    assert "a bug in the lock screen" in shown  # the traceback is still drawn
+    assert BRAM_PIN not in shown
