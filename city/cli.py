@@ -1300,21 +1300,8 @@ def statement_command(
     with env.store() as store:
         if not store.shop_exists(shop_id):
             raise Refused("unknown_shop", f"there is no shop {shop_id[:64]!r} on this platform.")
-        with statement.lines(store, shop_id, start, end, order, for_csv=as_csv) as (totals, rows):
-            out = sys.stdout
-            if as_csv:
-                statement.write_csv(rows, totals, out)
-            else:
-                for row in rows:
-                    if as_json:
-                        out.write(json.dumps(dict(zip(statement.COLUMNS, row, strict=True))) + "\n")
-                    else:
-                        out.write(
-                            f"{row[0]}  {row[2]}  {row[5]}  {row[4]:<13}  "
-                            f"{statement.cents_text(int(row[6]), str(row[7])):>14}"
-                            + (f"  (cancels {row[8]})" if row[8] else "")
-                            + "\n"
-                        )
+        fmt: statement.Format = "csv" if as_csv else "json" if as_json else "text"
+        totals = statement.write(store, shop_id, start, end, fmt, sys.stdout, order)
     if as_json:
         emit(
             {

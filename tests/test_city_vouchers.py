@@ -772,3 +772,66 @@ def test_the_csv_statement_never_hands_a_spreadsheet_a_formula(
     (line,) = list(csv.reader(io.StringIO(as_csv.stdout)))[1:-1]
     assert line[9] == "'" + hostile["receipt_no"]
     assert json_lines(as_json)[0]["receipt_no"] == hostile["receipt_no"], "JSON keeps the text"
+
+
+ODD_RECEIPTS = [
+    "plain 7",
+    'quote " and \\ backslash',
+    "tab\there",
+    "new\nline",
+    "\r=cr",
+    "café",
+    "€ 😀",
+    "del\x7f",
+    "sep\u2028arator",
+    "record\x1eseparator",
+    "=1+2",
+    None,
+]
+
+
+def test_statement_lines_written_by_the_database_are_what_python_would_write(
+    store: PlatformStore, data_dir: Path
+) -> None:
+    """The database writes every statement line (CSV, JSON, text) so a million cost no Python
+    step each; each must be byte for byte what ``json.dumps`` and the text format make of the
+    row, whatever the terminal put in its receipt number."""
+    store.add_vouchers([Issued("CV-ODD", 100_000)])
+    events = [spend("CV-ODD", 101 + n, receipt_no=r) for n, r in enumerate(ODD_RECEIPTS)]
+    events.append(void(events[0], receipt_no="voider"))
+    results = store.record_batch(T1, "b1", events)
+    assert {r.status for r in results} == {"accepted"}
+    today = utc_now().astimezone(SHOP_TZ).date()
+    with statement.lines(store, "shop-a", today, today) as (_totals, raw_rows):
+        rows = list(raw_rows)
+    assert len(rows) == len(events)
+    expected = {
+        "json": "".join(
+            json.dumps(dict(zip(statement.COLUMNS, r, strict=True))) + "\n" for r in rows
+        ),
+        "text": "".join(
+            f"{r[0]}  {r[2]}  {r[5]}  {r[4]:<13}  "
+            f"{statement.cents_text(int(r[6]), str(r[7])):>14}"
+            + (f"  (cancels {r[8]})" if r[8] else "")
+            + "\n"
+            for r in rows
+        ),
+    }
+    for fmt, want in expected.items():
+        out = io.StringIO()
+        statement.write(store, "shop-a", today, today, fmt, out)  # type: ignore[arg-type]
+        assert out.getvalue() == want, fmt
+    # Through the command (stdout: the bytes path) too.
+    day = today.isoformat()
+    shown = cli(data_dir, "statement", "--shop", "shop-a", "--from", day, "--to", day, "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith(expected["json"])
+    out = io.StringIO()
+    statement.write(store, "shop-a", today, today, "csv", out)
+    table = list(csv.reader(io.StringIO(out.getvalue(), newline="")))
+    assert table[0] == list(statement.COLUMNS)
+    for line, row in zip(table[1:-1], rows, strict=True):
+        receipt = row[9] or ""
+        guarded = "'" + receipt if receipt[:1] in statement.FORMULA_STARTS else receipt
+        assert line == [*(str(v) if v is not None else "" for v in row[:9]), guarded]
+    assert table[-1][4:8] == ["total", "", str(sum(e["amount_cents"] for e in events)), "EUR"]
