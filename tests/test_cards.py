@@ -565,7 +565,11 @@ def test_card_verify_on_a_fresh_terminal(tmp_path: Path) -> None:
     assert card["card_id"] == card_id
     assert card["issuer"] == issuer.issuer
     assert card["kid"] == issuer.current_kid
-    assert set(card) == {"card_id", "issuer", "kid", "issued_at", "expires_at"}
+    assert set(card) == {
+        *("card_id", "issuer", "kid", "issued_at", "expires_at"),
+        *("flags", "flagged_at", "warning"),  # the city's fraud flags (none on a fresh terminal)
+    }
+    assert (card["flags"], card["flagged_at"], card["warning"]) == ([], None, None)
 
     text = invoke("card", "verify", f" {code}\n", "--data-dir", str(data), "--lang", "en")
     assert text.exit_code == 0
