@@ -33,6 +33,7 @@ from config import Settings, load_settings
 from loyalty import schema as _schema  # noqa: F401  (registers the ledger migrations)
 from loyalty.db import Store, iso
 from loyalty.keys import generate_key_pair
+from sync.client import RateLimited
 from sync.outbox import RetryPolicy
 from sync.pairing import pair_terminal
 
@@ -347,9 +348,24 @@ def make_terminal(
     generate_key_pair(settings.private_key_path, settings.public_key_path)
     store = Store.open(settings.database_path)
     new = platform.add_terminal(shop_id, terminal_id)
-    pair_terminal(
-        settings, store, platform.url, new.token, config_path=config_path, config_is_managed=False
-    )
+    for attempt in itertools.count():
+        try:
+            pair_terminal(
+                settings,
+                store,
+                platform.url,
+                new.token,
+                config_path=config_path,
+                config_is_managed=False,
+            )
+            break
+        except RateLimited as exc:
+            # Pairing is an open route, limited per client address (a burst of 20, then 2 a
+            # second), and every test terminal pairs from 127.0.0.1: a test that pairs many
+            # waits as a real installer would (the token is not spent by a 429).
+            if attempt >= 30:
+                raise
+            time.sleep(exc.retry_after)
     settings, _ = load_settings(data_dir=data_dir, environ={})
     return PairedTerminal(data_dir, settings, store, shop_id, terminal_id)
 
