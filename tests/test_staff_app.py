@@ -93,8 +93,12 @@ def lock_message(app: CounterApp) -> str:
     return text_of(app, "#lock-message")
 
 
-async def wait_for(pilot: Any, condition: Callable[[], bool], tries: int = 100) -> None:
-    """Let the app's idle timer run until ``condition()`` holds (the clock is moved by hand)."""
+async def wait_for(pilot: Any, condition: Callable[[], bool], tries: int = 600) -> None:
+    """Let the app's idle timer run until ``condition()`` holds (the clock is moved by hand).
+
+    ``tries`` is a hang guard, not a measure: on two shared cores with the whole suite running,
+    a table's idle-time measuring took over the 5 s the old bound gave it.
+    """
     for _ in range(tries):
         if condition():
             return
