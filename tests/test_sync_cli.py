@@ -148,3 +148,36 @@ def test_pairing_speaks_the_shops_language(
     spent = run(TERMINAL, "pair", platform.url, token, "--data-dir", data, "--lang", "de")
     assert spent.returncode == 3
     assert "refused: unknown_pairing_token: Dieser Kopplungscode ist unbekannt" in spent.stderr
+
+
+def test_pairing_with_a_busy_platform_says_to_try_again_in_the_shops_language(
+    tmp_path: Path,
+) -> None:
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def busy() -> None:
+        with server:
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(65536)
+                body = b'{"v": 1, "error": "rate_limited", "message": "too many requests"}'
+                conn.sendall(
+                    b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 3\r\n"
+                    b"Content-Type: application/json\r\nContent-Length: "
+                    + str(len(body)).encode()
+                    + b"\r\n\r\n"
+                    + body
+                )
+
+    threading.Thread(target=busy, daemon=True).start()
+    data = str(tmp_path / "counter")
+    assert run(TERMINAL, "init", "--data-dir", data, "--shop-language", "fr").returncode == 0
+    busy_pair = run(TERMINAL, "pair", f"http://127.0.0.1:{port}", "t" * 43, "--data-dir", data)
+    assert busy_pair.returncode == 3
+    assert busy_pair.stderr.startswith(
+        f"refused: rate_limited: La plateforme http://127.0.0.1:{port} est occupée"
+    ), busy_pair.stderr

@@ -103,6 +103,7 @@ PAIR_REFUSALS = frozenset(
         "timeout",
         "connection_lost",
         "server_error",
+        "rate_limited",
         "unknown_pairing_token",
         "bad_pairing_token",
         "insecure_url",
