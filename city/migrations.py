@@ -236,6 +236,13 @@ CREATE TABLE card_flag_clearings (
 );
 """,
     ),
+    (
+        9,
+        """
+ALTER TABLE vouchers ADD COLUMN key TEXT;
+CREATE UNIQUE INDEX vouchers_key ON vouchers(key);
+""",
+    ),
 )
 
 POSTGRES: Final[tuple[tuple[int, str], ...]] = (
@@ -458,7 +465,18 @@ CREATE TABLE card_flag_clearings (
 );
 """,
     ),
+    (
+        9,
+        """
+ALTER TABLE vouchers ADD COLUMN key TEXT;
+CREATE UNIQUE INDEX vouchers_key ON vouchers(key);
+""",
+    ),
 )
+
+KEYED_VOUCHERS: Final = 9
+"""The migration adding ``vouchers.key``; the stores fill it for older rows right after it
+(``city.vouchers.backfill_keys``: the key is a scrypt hash, which neither SQL has)."""
 
 TABLES: Final = (
     "shops",

@@ -17,7 +17,8 @@ import psycopg
 from psycopg import errors
 from psycopg_pool import ConnectionPool
 
-from city.migrations import POSTGRES, statements
+from city import vouchers as voucher_books
+from city.migrations import KEYED_VOUCHERS, POSTGRES, statements
 from city.store import (
     EVENT_COLUMNS,
     STREAM_PAGE,
@@ -172,4 +173,6 @@ def migrate(tx: Tx) -> list[int]:
             [version],
         )
         applied.append(version)
+        if version == KEYED_VOUCHERS:
+            voucher_books.backfill_keys(tx)  # Python's scrypt: no SQL of either store has it
     return applied

@@ -19,7 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from city.migrations import SQLITE, statements
+from city import vouchers as voucher_books
+from city.migrations import KEYED_VOUCHERS, SQLITE, statements
 from city.store import PlatformStore, Rows, Tx
 from loyalty.db import private_file
 
@@ -132,4 +133,6 @@ def migrate(tx: Tx) -> list[int]:
             [version],
         )
         applied.append(version)
+        if version == KEYED_VOUCHERS:
+            voucher_books.backfill_keys(tx)  # Python's scrypt: no SQL of either store has it
     return applied

@@ -39,6 +39,7 @@ from city import checks, clearings, fraud
 from city import vouchers as voucher_books
 from city.claims import handle_claim, settle_claims
 from loyalty.db import iso, utc_now
+from loyalty.vouchers import voucher_key
 from sync.protocol import (
     MAX_UPDATE_ITEMS,
     CardFlag,
@@ -866,8 +867,8 @@ class PlatformStore(ABC):
                 [city_after, UPDATE_PAGE + 1],
             ).fetchall()
             vouchers = tx.execute(
-                "SELECT version, id, face_cents, currency, expires_at, campaign, spent_cents, "
-                "revoked_at FROM vouchers WHERE version > ? ORDER BY version LIMIT ?",
+                "SELECT version, key, face_cents, currency, expires_at, campaign, spent_cents, "
+                "revoked_at, id FROM vouchers WHERE version > ? ORDER BY version LIMIT ?",
                 [city_after, UPDATE_PAGE + 1],
             ).fetchall()
             flagged = tx.execute(
@@ -950,11 +951,13 @@ class PlatformStore(ABC):
                     return last, True
                 page.revoked.append(RevokedCard(card_id=row[1], revoked_at=row[2]))
             elif kind == 1:
-                if not budget.take(200 + len(str(row[5]))):
+                if not budget.take(250 + len(str(row[5]))):  # 32-character key
                     return last, True
                 page.vouchers.append(
                     VoucherState(
-                        voucher_id=row[1],
+                        # The key, never the id: an id is enough to spend the voucher. A row
+                        # written without one (by hand) is keyed here rather than sent bare.
+                        voucher_key=row[1] or voucher_key(str(row[8])),
                         face_cents=int(row[2]),
                         currency=row[3],
                         expires_at=row[4],
@@ -1101,10 +1104,14 @@ class PlatformStore(ABC):
 
     def add_vouchers(self, vouchers: Sequence[voucher_books.IssuedVoucher]) -> None:
         """Store vouchers the issuer made, in one transaction, each with its own version."""
+        keys = voucher_books.keys(vouchers)  # slow by design: never inside the transaction
 
         def work(tx: Tx) -> None:
             voucher_books.insert(
-                tx, vouchers, lambda count: self._bump(tx, voucher_books.VERSION_COUNTER, count)
+                tx,
+                vouchers,
+                lambda count: self._bump(tx, voucher_books.VERSION_COUNTER, count),
+                keys,
             )
 
         self._transaction(work)

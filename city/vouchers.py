@@ -6,6 +6,9 @@ judges them); in the batch's transaction ``fold`` adds each voucher's accepted s
 to ``spent_cents`` and marks ``overspent`` when a spend went beyond what was left. Every change
 of a row (issue, spend, void, revocation) takes a new number from the city-wide counter
 ``version``, the one card revocations use, so terminals page through them in commit order.
+The updates feed names a voucher by its ``key`` (``loyalty.vouchers.voucher_key``, a slow
+salted hash of the id, computed at issue outside the transaction), never by its id: an id is
+enough to spend a voucher, and every terminal gets every voucher's state.
 
 The rows are locked (``FOR UPDATE`` on PostgreSQL) in id order before anything else in a batch,
 so two shops spending the same voucher at once are judged one after the other: the second sees
@@ -28,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from city import checks
 from loyalty.db import iso, utc_now
+from loyalty.vouchers import voucher_key
 from sync.protocol import Event
 
 if TYPE_CHECKING:
@@ -86,18 +90,29 @@ def _chunks(values: Sequence[str]) -> Iterator[list[str]]:
         yield list(values[start : start + CHUNK])
 
 
-def insert(tx: Tx, vouchers: Sequence[IssuedVoucher], bump: Callable[[int], int]) -> None:
-    """Store newly issued vouchers, each with its own version."""
+def keys(vouchers: Sequence[IssuedVoucher]) -> list[str]:
+    """Each voucher's feed key (about 12 ms each: compute it before the transaction)."""
+    return [voucher_key(v.voucher_id) for v in vouchers]
+
+
+def insert(
+    tx: Tx, vouchers: Sequence[IssuedVoucher], bump: Callable[[int], int], keys: Sequence[str]
+) -> None:
+    """Store newly issued vouchers, each with its own version and its feed key
+    (``keys``, from ``keys(vouchers)``, in the same order)."""
     if not vouchers:
         return
+    if len(keys) != len(vouchers):
+        raise ValueError("one key per voucher")
     top = bump(len(vouchers))
     first = top - len(vouchers) + 1
     tx.executemany(
-        "INSERT INTO vouchers (id, face_cents, currency, campaign, city, kid, issued_at, "
-        "expires_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO vouchers (id, key, face_cents, currency, campaign, city, kid, issued_at, "
+        "expires_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 v.voucher_id,
+                keys[n],
                 v.face_cents,
                 v.currency,
                 v.campaign,
@@ -110,6 +125,17 @@ def insert(tx: Tx, vouchers: Sequence[IssuedVoucher], bump: Callable[[int], int]
             for n, v in enumerate(vouchers)
         ],
     )
+
+
+def backfill_keys(tx: Tx) -> int:
+    """Give every voucher stored without a feed key its key (after migration 9); return how
+    many were keyed."""
+    rows = tx.execute("SELECT id FROM vouchers WHERE key IS NULL").fetchall()
+    tx.executemany(
+        "UPDATE vouchers SET key = ? WHERE id = ?",
+        [(voucher_key(str(r[0])), str(r[0])) for r in rows],
+    )
+    return len(rows)
 
 
 def known(tx: Tx, voucher_ids: Iterable[str]) -> set[str]:

@@ -11,6 +11,7 @@ import sqlite3
 import sqlite_utils
 
 from loyalty.db import migration, run_script
+from loyalty.vouchers import voucher_key
 
 
 @migration("0001_ledger")
@@ -416,5 +417,63 @@ def _unsynced_means_never_synced(db: sqlite_utils.Database) -> None:
         UPDATE balances SET unsynced = COALESCE((
             SELECT SUM(e.stamps) FROM events e JOIN outbox o ON o.seq = e.seq
             WHERE e.card_id = balances.card_id AND o.synced_mark IS NULL), 0);
+        """,
+    )
+
+
+@migration("0011_voucher_keys")
+def _voucher_keys(db: sqlite_utils.Database) -> None:
+    # The feed names a voucher by its key (loyalty.vouchers.voucher_key, a slow salted hash of
+    # its id), never by its id: an id is enough to spend a voucher and every terminal gets
+    # every voucher. Rows pulled before hold clear ids: they are re-keyed here and the clear
+    # ids dropped, their pages overwritten (secure_delete), keeping each row's mark.
+    rows = db.execute(
+        "SELECT voucher_id, face_cents, currency, expires_at, campaign, spent_cents, "
+        "revoked_at, version, mark FROM voucher_states"
+    ).fetchall()
+    secure = db.execute("PRAGMA secure_delete").fetchone()[0]
+    db.execute("PRAGMA secure_delete = ON")
+    run_script(
+        db,
+        """
+        DROP TABLE voucher_states;
+        CREATE TABLE voucher_states (
+            voucher_key TEXT PRIMARY KEY,            -- loyalty.vouchers.voucher_key(id)
+            face_cents INTEGER NOT NULL,
+            currency TEXT NOT NULL,
+            expires_at TEXT NOT NULL,                -- UTC ISO 8601
+            campaign TEXT NOT NULL DEFAULT '',
+            spent_cents INTEGER NOT NULL,            -- city-wide, voids netted
+            revoked_at TEXT,                         -- set: never spent again here
+            version INTEGER NOT NULL,                -- the platform's; an older one never wins
+            mark INTEGER                             -- local sync sequence at storing (trigger)
+        );
+        """,
+    )
+    db.execute(f"PRAGMA secure_delete = {int(secure)}")
+    # Before the triggers: a re-keyed row keeps the mark its confirmation was stored with.
+    db.conn.executemany(
+        "INSERT INTO voucher_states (voucher_key, face_cents, currency, expires_at, campaign, "
+        "spent_cents, revoked_at, version, mark) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT(voucher_key) DO NOTHING",
+        [(voucher_key(str(r[0])), *r[1:]) for r in rows],
+    )
+    run_script(
+        db,
+        """
+        CREATE TRIGGER voucher_states_mark_insert AFTER INSERT ON voucher_states
+        BEGIN
+            UPDATE sync_sequence SET n = n + 1 WHERE id = 1;
+            UPDATE voucher_states SET mark = (SELECT n FROM sync_sequence WHERE id = 1)
+            WHERE voucher_key = NEW.voucher_key;
+        END;
+        CREATE TRIGGER voucher_states_mark_update
+        AFTER UPDATE OF face_cents, currency, expires_at, campaign, spent_cents, revoked_at,
+            version ON voucher_states
+        BEGIN
+            UPDATE sync_sequence SET n = n + 1 WHERE id = 1;
+            UPDATE voucher_states SET mark = (SELECT n FROM sync_sequence WHERE id = 1)
+            WHERE voucher_key = NEW.voucher_key;
+        END;
         """,
     )

@@ -9,6 +9,8 @@ what this terminal lets be spent is bounded twice:
   sequence (``outbox.synced_mark`` > ``voucher_states.mark``, the trick ``confirmed_balances``
   uses for cards, so no two clocks are ever compared; a row keeps its first mark when
   ``sync --resend-all`` sends it again). Without a confirmation, every local spend counts.
+  ``voucher_states`` is keyed by ``voucher_key``: the feed never holds a voucher's id (which
+  is enough to spend it); an id scanned or typed here is looked up by its key.
 * Offline: at most ``offline_max_cents`` spent on one voucher by this terminal in spends that
   never reached the platform (a voided spend does not count; the value went back). The
   platform records every spend it receives and flags an overspend; the counter never blames
@@ -24,6 +26,7 @@ and negates the amount), and gives the value back.
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Protocol
@@ -38,6 +41,7 @@ from loyalty.vouchers import (
     VoucherRefusal,
     VoucherRefusalReason,
     refusal,
+    voucher_key,
 )
 
 VOUCHER_PROGRAM: Final = "voucher"
@@ -161,11 +165,32 @@ class VoucherRefused(Exception):
         return self.refusal.text(language)
 
 
-def revoked_vouchers(db: sqlite_utils.Database) -> frozenset[str]:
-    """The voucher ids the platform revoked (for ``verify_voucher(..., revoked=...)``)."""
-    return frozenset(
-        row[0]
-        for row in db.execute("SELECT voucher_id FROM voucher_states WHERE revoked_at IS NOT NULL")
+class RevokedVouchers(Container[str]):
+    """The vouchers the platform revoked, asked by id (``voucher_id in revoked``): the ledger
+    holds their keys only (``voucher_key``), so an id is hashed when asked, and only when any
+    voucher is revoked at all."""
+
+    def __init__(self, keys: frozenset[str]) -> None:
+        self.keys = keys
+
+    def __contains__(self, voucher_id: object) -> bool:
+        if not self.keys or not isinstance(voucher_id, str):
+            return False
+        return voucher_key(voucher_id) in self.keys
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+def revoked_vouchers(db: sqlite_utils.Database) -> RevokedVouchers:
+    """The vouchers the platform revoked (for ``verify_voucher(..., revoked=...)``)."""
+    return RevokedVouchers(
+        frozenset(
+            str(row[0])
+            for row in db.execute(
+                "SELECT voucher_key FROM voucher_states WHERE revoked_at IS NOT NULL"
+            )
+        )
     )
 
 
@@ -189,31 +214,32 @@ class VoucherBook:
         return self._balance(db, voucher, moment)
 
     def known(self, voucher_id: str) -> KnownVoucher | None:
-        """The platform's facts about a voucher id (typed from the paper), if it sent any."""
+        """The platform's facts about a voucher id (typed from the paper), if it sent any;
+        found by the id's ``voucher_key`` (the ledger never holds ids it was not shown)."""
         row = (
             self.ledger.store.read()
             .execute(
-                "SELECT voucher_id, face_cents, currency, expires_at, campaign, spent_cents, "
-                "revoked_at, version FROM voucher_states WHERE voucher_id = ?",
-                [voucher_id],
+                "SELECT face_cents, currency, expires_at, campaign, spent_cents, "
+                "revoked_at, version FROM voucher_states WHERE voucher_key = ?",
+                [voucher_key(voucher_id)],
             )
             .fetchone()
         )
         if row is None:
             return None
-        expires_at = _parse_time(row[3])
+        expires_at = _parse_time(row[2])
         if expires_at is None:
             # An expiry we cannot read is no expiry we can check: not spendable by number.
             return None
         return KnownVoucher(
-            voucher_id=str(row[0]),
-            face_cents=int(row[1]),
-            currency=str(row[2]),
+            voucher_id=voucher_id,
+            face_cents=int(row[0]),
+            currency=str(row[1]),
             expires_at=expires_at,
-            campaign=str(row[4] or ""),
-            spent_cents=int(row[5]),
-            revoked_at=_parse_time(row[6]) if row[6] is not None else None,
-            version=int(row[7]),
+            campaign=str(row[3] or ""),
+            spent_cents=int(row[4]),
+            revoked_at=_parse_time(row[5]) if row[5] is not None else None,
+            version=int(row[6]),
         )
 
     def spend(
@@ -311,7 +337,7 @@ class VoucherBook:
         # One statement, so one snapshot: read outside a write transaction (the balance on
         # screen), separate statements could straddle a sync marking rows synced.
         confirmed, revoked_at, unconfirmed, offline_spent = db.execute(
-            _BALANCE_SQL, {"voucher_id": voucher_id}
+            _BALANCE_SQL, {"voucher_id": voucher_id, "voucher_key": voucher_key(voucher_id)}
         ).fetchone()
         remaining = voucher.face_cents - (confirmed or 0) - int(unconfirmed)
         return VoucherBalance(
@@ -338,11 +364,11 @@ SELECT s.spent_cents, s.revoked_at,
   (SELECT COALESCE(SUM(e.amount_cents), 0) FROM events e LEFT JOIN outbox o ON o.seq = e.seq
    WHERE e.voucher_id = :voucher_id AND e.amount_cents IS NOT NULL
    AND (o.synced_mark IS NULL OR o.synced_mark >
-        CASE WHEN s.voucher_id IS NULL THEN -1 ELSE COALESCE(s.mark, 0) END)),
+        CASE WHEN s.voucher_key IS NULL THEN -1 ELSE COALESCE(s.mark, 0) END)),
   (SELECT COALESCE(SUM(e.amount_cents), 0) FROM events e LEFT JOIN outbox o ON o.seq = e.seq
    WHERE e.voucher_id = :voucher_id AND e.kind = 'voucher_spend' AND o.synced_mark IS NULL
    AND NOT EXISTS (SELECT 1 FROM events v WHERE v.voids = e.id))
-FROM (SELECT 1) LEFT JOIN voucher_states s ON s.voucher_id = :voucher_id
+FROM (SELECT 1) LEFT JOIN voucher_states s ON s.voucher_key = :voucher_key
 """
 
 

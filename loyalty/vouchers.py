@@ -14,10 +14,15 @@ the prefix says which it is, the signature makes sure.
 ``verify_voucher`` takes any string and never raises. It answers what the code itself proves
 (signed, trusted key, not revoked, not expired); what is left on the voucher is the ledger's
 business (``loyalty.voucher_book``), whose refusals use the same ``VoucherRefusal``.
+
+``voucher_key`` is how platform and terminal name a voucher in the updates feed without its
+id: a voucher id is enough to spend it, and every terminal gets every voucher's state.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import re
 from collections.abc import Container, Mapping
 from dataclasses import dataclass, field, replace
@@ -241,6 +246,41 @@ def campaign_is_valid(campaign: str) -> bool:
 def new_voucher_id() -> str:
     """A fresh voucher id like ``CV-7KQ2-M9XD-4HTW`` (the card ids' alphabet and check)."""
     return new_id(ID_KIND)
+
+
+# The feed's name for a voucher (``sync.protocol.VoucherState.voucher_key``). Every terminal
+# holds every voucher's key, and an id typed from the paper is enough to spend a voucher, so
+# the key must not give the id back. An id carries 55 random bits (11 characters of 32); a
+# shop holding 100,000 keys tries ids against all of them at once, so it needs about
+# 2**55 / 100,000 = 3.6e11 guesses per voucher found. A plain SHA-256 is ~2e10 guesses a
+# second on one GPU: a voucher every ~20 s. scrypt (N=2**13, r=8: 8 MiB and ~12 ms a key on
+# this class of machine, ~1e5 a second at best on a GPU) makes it weeks of a GPU per voucher
+# found, worth less than the voucher. The salt is fixed (a typed id must find its key with
+# nothing else known) and names the scheme, so a new one can never be mistaken for this one.
+VOUCHER_KEY_SALT: Final = b"citie-voucher-key-v1"
+VOUCHER_KEY_N: Final = 2**13
+VOUCHER_KEY_R: Final = 8
+
+
+@functools.lru_cache(maxsize=1024)
+def voucher_key(voucher_id: str) -> str:
+    """The feed's key of a voucher id (32 hex characters); a typed id in any form (case,
+    spaces, dashes) gives the same key as the printed one.
+
+    Slow on purpose (scrypt, about 12 ms): computed once per voucher when the platform
+    issues it and once per voucher the terminal is shown (cached in the process).
+    """
+    number = voucher_number(voucher_id) if isinstance(voucher_id, str) else None
+    text = number if number is not None else str(voucher_id)
+    return hashlib.scrypt(
+        text.encode(),
+        salt=VOUCHER_KEY_SALT,
+        n=VOUCHER_KEY_N,
+        r=VOUCHER_KEY_R,
+        p=1,
+        maxmem=64 * 1024 * 1024,
+        dklen=16,
+    ).hex()
 
 
 def voucher_id_is_valid(text: str) -> bool:

@@ -236,12 +236,14 @@ class VoucherState(BaseModel):
     """What the platform knows of a city voucher: spent so far city-wide, and if revoked.
 
     Every issued voucher is sent once (then again at each change), so a voucher id typed from
-    the paper can be found; the signed code stays the proof when it is scanned.
+    the paper can be found; the signed code stays the proof when it is scanned. It is named by
+    ``voucher_key`` (``loyalty.vouchers.voucher_key``, a slow salted hash of the id), never by
+    its id: an id is enough to spend a voucher, and every terminal gets every voucher.
     """
 
     model_config = _STRICT
 
-    voucher_id: Id
+    voucher_key: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
     face_cents: Annotated[int, Field(ge=1, le=MAX_CENTS)]
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
     expires_at: Timestamp

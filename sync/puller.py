@@ -166,19 +166,21 @@ def _store_vouchers(conn: Any, updates: Updates) -> None:
 
     Only a strictly newer version is written: the row's ``mark`` (a trigger) must say when
     the confirmation this terminal holds was stored, so the same version again must not
-    move it past spends the platform had not counted in it.
+    move it past spends the platform had not counted in it. Rows are keyed by
+    ``voucher_key``: the feed never names a voucher by its id (which would be enough to
+    spend it).
     """
     conn.executemany(
-        "INSERT INTO voucher_states (voucher_id, face_cents, currency, expires_at, campaign, "
+        "INSERT INTO voucher_states (voucher_key, face_cents, currency, expires_at, campaign, "
         "spent_cents, revoked_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT(voucher_id) DO UPDATE SET face_cents = excluded.face_cents, "
+        "ON CONFLICT(voucher_key) DO UPDATE SET face_cents = excluded.face_cents, "
         "currency = excluded.currency, expires_at = excluded.expires_at, "
         "campaign = excluded.campaign, spent_cents = excluded.spent_cents, "
         "revoked_at = excluded.revoked_at, version = excluded.version "
         "WHERE excluded.version > voucher_states.version",
         [
             (
-                v.voucher_id,
+                v.voucher_key,
                 v.face_cents,
                 v.currency,
                 v.expires_at,

@@ -23,6 +23,7 @@ from city.store import (
     open_store,
     parse_cursor,
 )
+from loyalty.vouchers import voucher_key
 from tests.conftest_platform import STORES, PostgresServer
 
 SHOP = TerminalRecord(id="shop-a-t1", shop_id="shop-a", paired=True)
@@ -41,18 +42,24 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PlatformSt
         yield opened
 
 
+VOUCHER_IDS: dict[str, str] = {}
+"""The voucher id of each feed key these tests stored (the feed names vouchers by key)."""
+
+
 def put_voucher(store: PlatformStore, voucher_id: str, spent: int = 0) -> int:
     """Issue a voucher, or change its spent value: a new version either way."""
+    key = voucher_key(voucher_id)
+    VOUCHER_IDS[key] = voucher_id
 
     def work(tx: city_store.Tx) -> int:
         version = store._bump(tx, "version")
         tx.execute(
-            "INSERT INTO vouchers (id, face_cents, currency, campaign, city, kid, issued_at, "
-            "expires_at, spent_cents, version) VALUES (?, 2500, 'EUR', 'spring', 'gent', "
-            "'k1', '2026-03-01T00:00:00Z', '2027-03-01T00:00:00Z', ?, ?) "
+            "INSERT INTO vouchers (id, key, face_cents, currency, campaign, city, kid, "
+            "issued_at, expires_at, spent_cents, version) VALUES (?, ?, 2500, 'EUR', 'spring', "
+            "'gent', 'k1', '2026-03-01T00:00:00Z', '2027-03-01T00:00:00Z', ?, ?) "
             "ON CONFLICT(id) DO UPDATE SET spent_cents = excluded.spent_cents, "
             "version = excluded.version",
-            [voucher_id, spent, version],
+            [voucher_id, key, spent, version],
         )
         return version
 
@@ -81,7 +88,7 @@ def items(page: UpdatesPage) -> list[tuple[str, str, int]]:
     caller's record of versions names them."""
     return (
         [("revoked", r.card_id, 0) for r in page.revoked]
-        + [("voucher", v.voucher_id, v.version) for v in page.vouchers]
+        + [("voucher", VOUCHER_IDS[v.voucher_key], v.version) for v in page.vouchers]
         + [("flag", f.card_id, f.version) for f in page.flags]
     )
 

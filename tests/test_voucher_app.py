@@ -16,6 +16,7 @@ import cv2
 from textual.widgets import Static
 
 from loyalty.ledger import EventKind, Ledger
+from loyalty.vouchers import voucher_key
 from receipts.cards import render_card_png
 from terminal.dialogs.approval import ApprovalDialog
 from terminal.dialogs.receipt import ReceiptDialog
@@ -341,7 +342,7 @@ async def test_f11_does_nothing_outside_demo_mode(tmp_path: Path) -> None:
 def platform_sent(counter: Counter, voucher_id: str, **state: object) -> None:
     """A voucher's state as the puller stores what the platform's updates bring."""
     row: dict[str, object] = {
-        "voucher_id": voucher_id,
+        "voucher_key": voucher_key(voucher_id),
         "face_cents": 2500,
         "currency": "EUR",
         "expires_at": (START + timedelta(days=365)).isoformat(),
@@ -353,7 +354,7 @@ def platform_sent(counter: Counter, voucher_id: str, **state: object) -> None:
     row.update(state)
     with counter.store.write() as db:
         db.execute(
-            "INSERT INTO voucher_states (voucher_id, face_cents, currency, expires_at, campaign, "
+            "INSERT INTO voucher_states (voucher_key, face_cents, currency, expires_at, campaign, "
             "spent_cents, revoked_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             list(row.values()),
         )

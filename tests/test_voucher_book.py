@@ -39,6 +39,7 @@ from loyalty.vouchers import (
     issue_voucher,
     new_voucher_id,
     verify_voucher,
+    voucher_key,
 )
 from sync.job import run_sync
 from sync.outbox import resend_all
@@ -108,7 +109,7 @@ def mark_synced(store: Store) -> None:
 def confirm(store: Store, voucher: Voucher, spent: int, version: int, **extra: object) -> None:
     """A page of updates carrying the platform's state of ``voucher``, stored by the puller."""
     state = VoucherState(
-        voucher_id=voucher.voucher_id,
+        voucher_key=voucher_key(voucher.voucher_id),
         face_cents=voucher.face_cents,
         currency=voucher.currency,
         expires_at=iso(voucher.expires_at),
@@ -427,7 +428,9 @@ def test_revoked_by_the_city_is_refused(book: VoucherBook, store: Store) -> None
     refused = refusal_of(book, voucher, 100)
     assert refused.reason is VoucherRefusalReason.REVOKED
     assert len({refused.text(lang) for lang in LANGUAGES}) == 4
-    assert revoked_vouchers(store.read()) == {voucher.voucher_id}
+    revoked = revoked_vouchers(store.read())
+    assert voucher.voucher_id in revoked and len(revoked) == 1
+    assert make_voucher(2500).voucher_id not in revoked
     # And the verifier refuses the code itself, given the revoked list.
     code_again = verify_voucher(
         issue_voucher(
@@ -533,8 +536,8 @@ def test_a_real_sync_brings_the_confirmation_and_frees_the_offline_allowance(
     row = (
         terminal.store.read()
         .execute(
-            "SELECT spent_cents, revoked_at FROM voucher_states WHERE voucher_id = ?",
-            [voucher.voucher_id],
+            "SELECT spent_cents, revoked_at FROM voucher_states WHERE voucher_key = ?",
+            [voucher_key(voucher.voucher_id)],
         )
         .fetchone()
     )

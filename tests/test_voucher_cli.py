@@ -26,7 +26,7 @@ from loyalty.ledger import Ledger
 from loyalty.programs import SHOP_TZ
 from loyalty.reports import day_report, month_report
 from loyalty.voucher_book import VoucherBook
-from loyalty.vouchers import Voucher
+from loyalty.vouchers import Voucher, voucher_key
 from sync.protocol import Updates, VoucherState
 from sync.puller import PullReport, _apply_page
 from terminal.cli import cli
@@ -327,7 +327,7 @@ def test_a_typed_id_unknown_here_or_mistyped_is_refused_with_a_sentence(shop: Sh
 def confirm(shop: Shop, voucher: Voucher, *, spent: int, version: int, **extra: str) -> None:
     """The platform's word on a voucher, stored by the real puller (one page of updates)."""
     state = VoucherState(
-        voucher_id=voucher.voucher_id,
+        voucher_key=voucher_key(voucher.voucher_id),
         face_cents=voucher.face_cents,
         currency=voucher.currency,
         expires_at=iso(voucher.expires_at),
