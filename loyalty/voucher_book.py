@@ -209,9 +209,10 @@ class VoucherBook:
         """What is left on ``voucher`` and what this terminal may spend on it before a sync;
         ``expired`` is judged at the later of ``now`` (the clock) and the newest event, as
         ``spend`` judges it."""
+        key = voucher_key(voucher.voucher_id)
         db = self.ledger.store.read()
         moment = Ledger._not_before_newest(db, _moment(now))
-        return self._balance(db, voucher, moment)
+        return self._balance(db, voucher, key, moment)
 
     def known(self, voucher_id: str) -> KnownVoucher | None:
         """The platform's facts about a voucher id (typed from the paper), if it sent any;
@@ -259,10 +260,12 @@ class VoucherBook:
         """
         if amount_cents is not None:
             _check_amount(amount_cents, voucher.currency)
+        # Slow on purpose (scrypt) and cached: never computed while holding the write lock.
+        key = voucher_key(voucher.voucher_id)
         with self.ledger.store.write() as db:
             self.ledger._check_staff(db, staff_id, approver_id)
             moment = Ledger._not_before_newest(db, _moment(now))
-            balance = self._balance(db, voucher, moment)
+            balance = self._balance(db, voucher, key, moment)
             currency = voucher.currency
             if balance.revoked:
                 raise VoucherRefused(refusal(VoucherRefusalReason.REVOKED, currency=currency))
@@ -331,13 +334,13 @@ class VoucherBook:
     # --- inside a transaction -------------------------------------------------------------
 
     def _balance(
-        self, db: sqlite_utils.Database, voucher: SpendableVoucher, moment: datetime
+        self, db: sqlite_utils.Database, voucher: SpendableVoucher, key: str, moment: datetime
     ) -> VoucherBalance:
         voucher_id = voucher.voucher_id
         # One statement, so one snapshot: read outside a write transaction (the balance on
         # screen), separate statements could straddle a sync marking rows synced.
         confirmed, revoked_at, unconfirmed, offline_spent = db.execute(
-            _BALANCE_SQL, {"voucher_id": voucher_id, "voucher_key": voucher_key(voucher_id)}
+            _BALANCE_SQL, {"voucher_id": voucher_id, "voucher_key": key}
         ).fetchone()
         remaining = voucher.face_cents - (confirmed or 0) - int(unconfirmed)
         return VoucherBalance(
