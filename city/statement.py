@@ -90,28 +90,35 @@ def query(by: By) -> str:
     return f"SELECT {names} FROM events {_where(by)}ORDER BY {order}, pseq"  # noqa: S608
 
 
-def _csv_field(name: str) -> tuple[str, str]:
+def _csv_field(name: str, dialect: str = "sqlite") -> tuple[str, str]:
     """A column as one CSV field written by the database: (its part of the line's ``format``
-    string, the SQL giving its text; NULL is an empty field)."""
+    string, the SQL giving its text; NULL is an empty field).
+
+    The quoted texts are looked at once (is there a quote, a formula start?) and only then
+    rewritten: most have neither, and the test costs a fifth of the rewrite."""
+    find, first = ("strpos", "ascii") if dialect == "postgresql" else ("instr", "unicode")
     if name == "event_id":
         return "%s", "id"
     if name == "occurred_at":
         # The terminal's own text: ISO 8601 may use a decimal comma, and a platform before the
         # strict check stored whatever Python's fromisoformat read (a quote or a newline as
         # the separator), so its quotes are doubled like any CSV field's.
-        return '"%s"', "replace(occurred_at, '\"', '\"\"')"
+        doubled = "replace(occurred_at, '\"', '\"\"')"
+        return (
+            '"%s"',
+            f"CASE WHEN {find}(occurred_at, '\"') > 0 THEN {doubled} ELSE occurred_at END",
+        )
     if name == "receipt_no":
         # Free text from the terminal: quoted, and behind a quote mark when it starts like a
         # formula (a spreadsheet would run it: OWASP's CSV injection lists = + - @, tab and
         # carriage return). Ids hold only letters, digits and . _ : - (no formula can call
-        # anything with those).
-        text = "COALESCE(receipt_no, '')"
-        starts = ", ".join(f"'{c}'" for c in FORMULA_STARTS)
-        guarded = (
-            f"CASE WHEN substr({text}, 1, 1) IN ({starts}) "
-            f"THEN {QUOTE_MARK} || {text} ELSE {text} END"
+        # anything with those). NULL is an empty field.
+        formula = f"{first}(receipt_no) IN ({', '.join(str(ord(c)) for c in FORMULA_STARTS)})"
+        guarded = f"CASE WHEN {formula} THEN {QUOTE_MARK} || receipt_no ELSE receipt_no END"
+        return '"%s"', (
+            f"CASE WHEN {find}(receipt_no, '\"') > 0 OR {formula} "
+            f"THEN replace({guarded}, '\"', '\"\"') ELSE receipt_no END"
         )
-        return '"%s"', f"replace({guarded}, '\"', '\"\"')"
     return "%s", name
 
 
@@ -124,13 +131,14 @@ def _lines_sql(by: By, expression: str) -> str:
     return f"SELECT {expression} FROM events {_where(by)}ORDER BY {order}, pseq"  # noqa: S608
 
 
-def csv_query(by: By) -> str:
+def csv_query(by: By, dialect: str = "sqlite") -> str:
     """The statement's SQL giving each line as CSV text with its newline (``?``:
     ``CSV_FORMAT``, shop, start, end): the database writes the CSV, Python only copies it out.
 
     One ``format`` call a line (SQLite's printf, PostgreSQL's format: ``%s``, NULL as empty
     text in both) costs the database half what a chain of ``||`` did."""
-    return _lines_sql(by, f"format(?, {', '.join(_csv_field(c)[1] for c in COLUMNS)})")
+    fields = ", ".join(_csv_field(c, dialect)[1] for c in COLUMNS)
+    return _lines_sql(by, f"format(?, {fields})")
 
 
 Format = Literal["csv", "json", "text"]
@@ -187,7 +195,7 @@ def lines_query(by: By, fmt: Format, dialect: str = "sqlite") -> str:
     """The statement's SQL giving each line as finished text with its newline, in ``fmt``
     (``?``: the format string ``FORMATS[fmt]``, shop, start, end)."""
     if fmt == "csv":
-        return csv_query(by)
+        return csv_query(by, dialect)
     if fmt == "json":
         return _lines_sql(by, _json_sql(dialect))
     return _lines_sql(by, f"format(?, {_TEXT_ARGS})")
@@ -284,7 +292,9 @@ def lines(
     """The statement's totals and its lines, streamed, from one snapshot: each line the
     ``COLUMNS``, or with ``for_csv`` one CSV line of text (for ``write_csv``)."""
     params = [shop_id, *bounds(first, last)]
-    sql, line_params = (csv_query(by), [CSV_FORMAT, *params]) if for_csv else (query(by), params)
+    sql, line_params = (
+        (csv_query(by, store.dialect), [CSV_FORMAT, *params]) if for_csv else (query(by), params)
+    )
     with store.stream(sql, line_params, first=(totals_query(by), params * 2)) as (head, rows):
         yield Totals.from_rows(head), rows
 
