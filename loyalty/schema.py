@@ -277,6 +277,45 @@ def _ledger_vouchers_staff(db: sqlite_utils.Database) -> None:
     )
 
 
+@migration("0006_vouchers")
+def _vouchers(db: sqlite_utils.Database) -> None:
+    run_script(
+        db,
+        """
+        -- City vouchers as the platform's updates bring them (sync.protocol.VoucherState):
+        -- what was spent city-wide at that confirmation and whether the city revoked it.
+        -- loyalty.voucher_book adds this terminal's spends the confirmation does not hold
+        -- yet: those synced after it by the local sequence (outbox.synced_mark > mark) or not
+        -- synced at all, exactly as confirmed_balances.mark works for cards (0004).
+        CREATE TABLE voucher_states (
+            voucher_id TEXT PRIMARY KEY,
+            face_cents INTEGER NOT NULL,
+            currency TEXT NOT NULL,
+            expires_at TEXT NOT NULL,                -- UTC ISO 8601
+            campaign TEXT NOT NULL DEFAULT '',
+            spent_cents INTEGER NOT NULL,            -- city-wide, voids netted
+            revoked_at TEXT,                         -- set: never spent again here
+            version INTEGER NOT NULL,                -- the platform's; an older one never wins
+            mark INTEGER                             -- local sync sequence at storing (trigger)
+        );
+        CREATE TRIGGER voucher_states_mark_insert AFTER INSERT ON voucher_states
+        BEGIN
+            UPDATE sync_sequence SET n = n + 1 WHERE id = 1;
+            UPDATE voucher_states SET mark = (SELECT n FROM sync_sequence WHERE id = 1)
+            WHERE voucher_id = NEW.voucher_id;
+        END;
+        CREATE TRIGGER voucher_states_mark_update
+        AFTER UPDATE OF face_cents, currency, expires_at, campaign, spent_cents, revoked_at,
+            version ON voucher_states
+        BEGIN
+            UPDATE sync_sequence SET n = n + 1 WHERE id = 1;
+            UPDATE voucher_states SET mark = (SELECT n FROM sync_sequence WHERE id = 1)
+            WHERE voucher_id = NEW.voucher_id;
+        END;
+        """,
+    )
+
+
 @migration("0007_staff")
 def _staff(db: sqlite_utils.Database) -> None:
     run_script(
@@ -315,45 +354,6 @@ def _card_flags(db: sqlite_utils.Database) -> None:
             flagged_at TEXT NOT NULL,                -- when the city first flagged it
             version INTEGER NOT NULL                 -- the platform's; an older one never wins
         );
-        """,
-    )
-
-
-@migration("0006_vouchers")
-def _vouchers(db: sqlite_utils.Database) -> None:
-    run_script(
-        db,
-        """
-        -- City vouchers as the platform's updates bring them (sync.protocol.VoucherState):
-        -- what was spent city-wide at that confirmation and whether the city revoked it.
-        -- loyalty.voucher_book adds this terminal's spends the confirmation does not hold
-        -- yet: those synced after it by the local sequence (outbox.synced_mark > mark) or not
-        -- synced at all, exactly as confirmed_balances.mark works for cards (0004).
-        CREATE TABLE voucher_states (
-            voucher_id TEXT PRIMARY KEY,
-            face_cents INTEGER NOT NULL,
-            currency TEXT NOT NULL,
-            expires_at TEXT NOT NULL,                -- UTC ISO 8601
-            campaign TEXT NOT NULL DEFAULT '',
-            spent_cents INTEGER NOT NULL,            -- city-wide, voids netted
-            revoked_at TEXT,                         -- set: never spent again here
-            version INTEGER NOT NULL,                -- the platform's; an older one never wins
-            mark INTEGER                             -- local sync sequence at storing (trigger)
-        );
-        CREATE TRIGGER voucher_states_mark_insert AFTER INSERT ON voucher_states
-        BEGIN
-            UPDATE sync_sequence SET n = n + 1 WHERE id = 1;
-            UPDATE voucher_states SET mark = (SELECT n FROM sync_sequence WHERE id = 1)
-            WHERE voucher_id = NEW.voucher_id;
-        END;
-        CREATE TRIGGER voucher_states_mark_update
-        AFTER UPDATE OF face_cents, currency, expires_at, campaign, spent_cents, revoked_at,
-            version ON voucher_states
-        BEGIN
-            UPDATE sync_sequence SET n = n + 1 WHERE id = 1;
-            UPDATE voucher_states SET mark = (SELECT n FROM sync_sequence WHERE id = 1)
-            WHERE voucher_id = NEW.voucher_id;
-        END;
         """,
     )
 

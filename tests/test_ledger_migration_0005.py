@@ -51,3 +51,10 @@ def test_old_ledger_takes_voucher_spends_and_keeps_its_rules(
     ]
     assert read.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     store.close()
+
+
+def test_migrations_run_in_the_order_of_their_numbers() -> None:
+    # They run in the order registered; a file read top to bottom should say the same.
+    names = [name for name, _ in ledger_db.MIGRATIONS]
+    assert names == sorted(names)
+    assert len({name[:4] for name in names}) == len(names), "one number, one migration"
