@@ -17,10 +17,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     StringConstraints,
     TypeAdapter,
     ValidationError,
     field_validator,
+    model_serializer,
 )
 
 PROTOCOL_VERSION = 1
@@ -262,10 +264,18 @@ class CardFlag(BaseModel):
     reasons: Annotated[list[Code], Field(min_length=1, max_length=8)]
     flagged_at: Timestamp
     version: Annotated[int, Field(ge=0)]
-    cleared: bool = Field(default=False, exclude_if=lambda cleared: not cleared)
+    cleared: bool = False
     """An operator cleared the flag (``citie-platform flags clear``): the terminal drops its
     warning. Sent only when true, so a flag in force reads as it did before the field existed;
     ``reasons`` stay the ones that were cleared."""
+
+    @model_serializer(mode="wrap")
+    def _cleared_only_when_true(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # (Field(exclude_if=...) would say it in one line, but only from pydantic 2.12.)
+        data = handler(self)
+        if isinstance(data, dict) and not self.cleared:
+            data.pop("cleared", None)
+        return data
 
 
 class Updates(BaseModel):
