@@ -67,7 +67,9 @@ from terminal.widgets.voucher import (
     VoucherSpent,
 )
 
-WORK_GROUPS = ("camera", "ledger", "sync", "printer", "receipt", "status", "check", "staff")
+WORK_GROUPS = (
+    *("camera", "ledger", "sync", "printer", "receipt", "status", "check", "staff", "card"),
+)
 IDLE_TICK_SECONDS = 0.5
 """How often the idle lock and the customer panel's clearing look at the idle clock."""
 
@@ -433,7 +435,9 @@ class CounterApp(App[None]):
             return
         self.post_message(msg.CardShown(self.desk.view(verdict)))
 
-    @work(thread=True, exit_on_error=False, group="status")
+    # Its own group: the status refresh is exclusive in "status", and a refresh started right
+    # after this reload (a record, a timer) cancelled it before it ran: a stale panel.
+    @work(thread=True, exit_on_error=False, group="card")
     def reload_card(self, card_id: str) -> None:
         """Read the card's balance and events again (after a sync)."""
         self.post_message(msg.CardRefreshed(self.desk.view(card_id)))

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from loyalty.ledger import EventKind
+from loyalty.programs import Program
 from receipts.cards import render_card_png
 from terminal import messages as msg
 from terminal.dialogs.receipt import ReceiptDialog
@@ -262,3 +263,23 @@ async def test_a_video_file_as_the_camera_shows_the_card_and_stamps(tmp_path: Pa
         await wait_until(pilot, lambda: counter.ledger.balance(CARD).total == 1)
         await settle(pilot)
         assert "RECORDED" in text_of(app, "#banner")
+
+
+async def test_a_status_refresh_right_after_a_card_reload_does_not_cancel_it(
+    tmp_path: Path,
+) -> None:
+    counter = make_counter(tmp_path)
+    app = counter.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await type_code(pilot, counter.card(CARD))
+        assert "0 of 10 stamps" in text_of(app, "#card-progress")
+        program = Program.from_settings(counter.settings.program)
+        counter.ledger.stamp(CARD, program, now=counter.clock())  # recorded elsewhere
+        # After a sync the app reloads the card; a status refresh may start in the same
+        # moment (a record, the timer): the panel must still show the new figures.
+        app.reload_card(CARD)
+        app.refresh_status()
+        await app.workers.wait_for_complete()
+        await settle(pilot)
+        assert "1 of 10 stamps" in text_of(app, "#card-progress")
