@@ -227,7 +227,11 @@ class ScannerProcess:
             if stalled > 0:
                 self._last_heard += stalled
             dead = not self._drain(conn)
-            last_turn = time.monotonic()
+            # The turn is timed from when the wait returned, not after the drain: a pause of
+            # this thread after that point (the drain's handlers, or the GIL taken by another
+            # thread while the OS had this one descheduled) is forgiven at the next turn, and
+            # never judged here as the child's silence against beats read before it.
+            last_turn = now
             if process.sentinel in ready or dead or not process.is_alive():
                 if self._stopping.is_set():
                     return
