@@ -150,10 +150,14 @@ class ScannerProcess:
         self._send(("preview", enabled))
 
     def feed_file(self, path: Path | str) -> None:
-        """Decode an image file in the child; codes then a ``FileScanned`` event follow."""
+        """Decode an image file in the child; codes then a ``FileScanned`` event follow.
+
+        A file fed before ``start`` (or while a crashed child is replaced) waits and goes to
+        the next child: it is never dropped silently.
+        """
         with self._lock:
             self._pending_files.append(str(path))
-        self._send(("feed", str(path)))
+            self._send_locked(("feed", str(path)))
 
     def next_event(self, timeout: float | None = None) -> ScanEvent | None:
         """The next queued event (only when no ``on_event`` was given), or None on timeout."""
@@ -187,15 +191,21 @@ class ScannerProcess:
             self._up = False
             self._started_at = time.monotonic()
             self._last_heard = self._started_at
+            # Files fed while there was no child (before start): the new child reads them.
+            for pending in self._pending_files:
+                self._send_locked(("feed", pending))
 
     def _send(self, message: tuple[Any, ...]) -> None:
         with self._lock:
-            conn = self._conn
-            if conn is None:
-                return
-            # A closed pipe means the child is gone; the watcher notices and restarts it.
-            with contextlib.suppress(OSError, ValueError):
-                conn.send(message)
+            self._send_locked(message)
+
+    def _send_locked(self, message: tuple[Any, ...]) -> None:
+        conn = self._conn
+        if conn is None:
+            return  # no child yet: _spawn sends what is still pending
+        # A closed pipe means the child is gone; the watcher notices and restarts it.
+        with contextlib.suppress(OSError, ValueError):
+            conn.send(message)
 
     def _emit(self, event: ScanEvent) -> None:
         if self._on_event is None:

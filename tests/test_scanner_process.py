@@ -145,6 +145,22 @@ def test_feed_file_and_previews_without_a_camera(tmp_path: Path, recorder: Recor
     assert "no file" in (done[4].error or "")
 
 
+def test_a_file_fed_before_the_child_is_started_is_read_once_it_is(
+    tmp_path: Path, recorder: Recorder
+) -> None:
+    # The counter app starts the scanner in a worker: a demo card presented (F12) in that
+    # moment reached a scanner with no child yet and was dropped without a word.
+    card = qrimages.save_png(
+        tmp_path / "demo.png", qrimages.scene("CT1:EARLY", np.random.default_rng(4))
+    )
+    scanner = ScannerProcess(SourceSpec.nothing(), decoders=("zxing",), on_event=recorder)
+    scanner.feed_file(card)
+    with scanner:
+        recorder.wait_for(lambda ev: any(isinstance(e, FileScanned) for e in ev))
+    assert [r.text for r in recorder.of(CodeRead)] == ["CT1:EARLY"]
+    assert [d.codes for d in recorder.of(FileScanned)] == [1]
+
+
 def test_preview_frames_are_small_and_only_on_request(video: Path, recorder: Recorder) -> None:
     with ScannerProcess(SourceSpec.video(video, realtime=True), on_event=recorder) as scanner:
         recorder.wait_for(lambda ev: any(isinstance(e, CodeRead) for e in ev))
