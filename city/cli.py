@@ -38,7 +38,7 @@ from loyalty.money import AmountError, parse_amount
 from loyalty.programs import ProgramError, read_program_file
 from loyalty.vouchers import campaign_is_valid, voucher_number
 from receipts.cards import render_card_pdf, render_card_png
-from receipts.vouchers import render_voucher_pdf, render_voucher_png
+from receipts.vouchers import render_voucher_file
 from sync.protocol import Id
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -1100,24 +1100,17 @@ def voucher_new(
         store.add_vouchers([v for v, _ in made])
     first, first_code = made[0]
 
-    def one(render: Callable[..., bytes]) -> bytes:
-        return render(
-            first_code,
-            first.voucher_id,
-            first.face_cents,
-            first.currency,
-            first.expires_at,
-            first.city,
-            campaign=first.campaign,
-            language=language,
-        )
-
     outputs: list[tuple[Path | None, Callable[[BinaryIO], object]]] = [
-        (png_path, lambda out: out.write(one(render_voucher_png))),
+        (
+            png_path,
+            lambda out: out.write(
+                render_voucher_file(first_code, first, kind="png", language=language)
+            ),
+        ),
         (
             pdf_path,
             lambda out: (
-                out.write(one(render_voucher_pdf))
+                out.write(render_voucher_file(first_code, first, kind="pdf", language=language))
                 if count == 1
                 else write_voucher_sheet_pdf(
                     [

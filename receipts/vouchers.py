@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
-from typing import Final
+from typing import Final, Literal
 
 from PIL import Image, ImageDraw
 
 from loyalty.i18n import Catalog, date_text, money
 from loyalty.programs import SHOP_TZ
+from loyalty.vouchers import Voucher
 from receipts.cards import ACCENT, DPI, EDGE_PX, HEIGHT_PX, INK, MARGIN_PX, WIDTH_PX, _fitting
 from receipts.png import load_font
 from receipts.qr import QUIET_ZONE, qr_image, qr_matrix
@@ -87,55 +88,24 @@ def render_voucher_image(
     return card
 
 
-def render_voucher_png(
-    code: str,
-    voucher_id: str,
-    face_cents: int,
-    currency: str,
-    expires_at: datetime,
-    city: str = "Citie",
-    *,
-    campaign: str = "",
-    language: str = "nl",
+def render_voucher_file(
+    code: str, voucher: Voucher, *, kind: Literal["png", "pdf"], language: str = "nl"
 ) -> bytes:
-    """The voucher as PNG bytes, 1011 x 638 pixels, tagged 300 dpi."""
-    buffer = io.BytesIO()
+    """The voucher as PNG bytes (1011 x 638 pixels, tagged 300 dpi) or as a one-page PDF of
+    exactly 85.6 x 54 mm."""
     image = render_voucher_image(
         code,
-        voucher_id,
-        face_cents,
-        currency,
-        expires_at,
-        city,
-        campaign=campaign,
+        voucher.voucher_id,
+        voucher.face_cents,
+        voucher.currency,
+        voucher.expires_at,
+        voucher.city,
+        campaign=voucher.campaign,
         language=language,
     )
-    image.save(buffer, format="PNG", dpi=(DPI, DPI), optimize=True)
-    return buffer.getvalue()
-
-
-def render_voucher_pdf(
-    code: str,
-    voucher_id: str,
-    face_cents: int,
-    currency: str,
-    expires_at: datetime,
-    city: str = "Citie",
-    *,
-    campaign: str = "",
-    language: str = "nl",
-) -> bytes:
-    """The voucher as a one-page PDF of exactly 85.6 x 54 mm."""
     buffer = io.BytesIO()
-    image = render_voucher_image(
-        code,
-        voucher_id,
-        face_cents,
-        currency,
-        expires_at,
-        city,
-        campaign=campaign,
-        language=language,
-    )
-    image.save(buffer, format="PDF", resolution=float(DPI))
+    if kind == "png":
+        image.save(buffer, format="PNG", dpi=(DPI, DPI), optimize=True)
+    else:
+        image.save(buffer, format="PDF", resolution=float(DPI))
     return buffer.getvalue()

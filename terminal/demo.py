@@ -22,7 +22,7 @@ from loyalty.db import Store
 from loyalty.keys import generate_key_pair
 from loyalty.trust import TrustError, install_trust, trust_version
 from receipts.cards import render_card_png
-from receipts.vouchers import render_voucher_png
+from receipts.vouchers import render_voucher_file
 
 DEMO_ISSUER = "citie-demo"
 DEMO_CARDS = 3
@@ -100,15 +100,8 @@ def prepare(settings: Settings, store: Store, *, cards: int = DEMO_CARDS) -> Dem
                 cents, city=DEMO_CITY, campaign=DEMO_CAMPAIGN, expires_days=3650
             )
             path = vouchers / f"demo-voucher-{number}.png"
-            png = render_voucher_png(
-                code,
-                voucher.voucher_id,
-                voucher.face_cents,
-                voucher.currency,
-                voucher.expires_at,
-                DEMO_CITY,
-                campaign=DEMO_CAMPAIGN,
-                language=settings.shop.language.value,
+            png = render_voucher_file(
+                code, voucher, kind="png", language=settings.shop.language.value
             )
             path.write_bytes(png)
             created.append(f"demo voucher {path.name} ({voucher.voucher_id})")
