@@ -58,12 +58,15 @@ if TYPE_CHECKING:
 
 CLOCK_WARNING_SECONDS = 300
 SYNC_SOON_SECONDS = 5.0
+"""How long after a recorded event the background sync sends it (records in between join)."""
 VOUCHER_OFFLINE_MAX_CENTS = 5000
 """``[vouchers] offline_max_cents`` when the settings have no such section."""
-"""How long after a recorded event the background sync sends it (records in between join)."""
 Clock = Callable[[], datetime]
-REACHED_OUTCOMES = frozenset({"ok", "quarantined", "pending", "rejected", "protocol_error"})
-"""Sync outcomes of a run that reached the platform (``sync.job`` outcomes)."""
+REACHED_OUTCOMES = frozenset({"ok", "quarantined", "pending", "rejected"})
+"""Sync outcomes of a run that reached the platform (``sync.job`` outcomes).
+
+Not ``protocol_error``: an answer that is not the protocol (a guest Wi-Fi's login page, a
+proxy's error page) came from something else, and the counter is offline all the same."""
 
 
 # --- What screens are given --------------------------------------------------------------

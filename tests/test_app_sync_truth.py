@@ -9,6 +9,7 @@ reached the platform all the same, so the status line stays online.
 from __future__ import annotations
 
 import asyncio
+import http.server
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -156,3 +157,61 @@ async def test_a_run_cancelled_at_quit_says_nothing_about_the_platform(
         await settle(pilot)
         status = text_of(again, "#status")
         assert "● online" in status, status
+
+
+class _CaptivePortal(http.server.BaseHTTPRequestHandler):
+    """What a shop's guest Wi-Fi answers before its login page is accepted: HTML, status 200."""
+
+    def _portal(self) -> None:
+        body = b"<html><body>Welcome! Please log in to use the Wi-Fi.</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _portal
+
+    def log_message(self, *_args: Any) -> None:
+        pass
+
+
+async def test_a_captive_portal_answering_html_leaves_the_status_offline(
+    platform: RunningPlatform, terminal_factory: Callable[..., PairedTerminal]
+) -> None:
+    # Something answered, but not the platform: the counter must not say "online" while its
+    # events pile up unsent.
+    terminal = terminal_factory(platform)
+    add_events(terminal.store, 2, shop_id=terminal.shop_id, terminal_id=terminal.terminal_id)
+    portal = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CaptivePortal)
+    threading.Thread(target=portal.serve_forever, daemon=True).start()
+    try:
+        settings = terminal.with_settings(
+            platform={"url": f"http://127.0.0.1:{portal.server_address[1]}"}
+        )
+        runner = Ended(sync_runner_for(settings, terminal.store))
+        seen = Seen()
+        app = make_app(
+            terminal.with_settings(camera={"enabled": False}, terminal={"bell": False}),
+            Ledger(terminal.store, shop_id=terminal.shop_id, terminal_id=terminal.terminal_id),
+            None,
+            None,
+            runner,
+            store=terminal.store,
+            language="en",
+            background_sync=False,
+        )
+        async with app.run_test(size=SIZE, message_hook=seen) as pilot:
+            await settle(pilot)
+            app.run_sync()
+            await seen.until(msg.SyncFinished, 1)
+            await settle(pilot)
+            assert runner.results[-1].outcome == "protocol_error"
+            status = text_of(app, "#status")
+            assert "○ offline" in status, status
+            assert "online" not in status.replace("offline", ""), status
+            assert "2 to send" in status, status
+    finally:
+        portal.shutdown()
+        portal.server_close()
+    assert terminal.outbox().get("pending", 0) == 2
