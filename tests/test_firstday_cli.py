@@ -390,3 +390,26 @@ def test_ledger_export_is_csv_by_default_with_a_header(tmp_path: Path) -> None:
     header = text.splitlines()[0]
     assert re.fullmatch(r"[a-z_,]+", header) and header.startswith("receipt_no,event_id,kind")
     assert len(text.splitlines()) == 4
+
+
+def test_void_last_cancels_the_newest_event_and_an_empty_ledger_says_there_is_nothing(
+    tmp_path: Path,
+) -> None:
+    # A shopkeeper who pressed stamp by mistake types `void last`, as `receipt show last`.
+    shop = Shop(tmp_path, "--shop-language", "nl")
+    refused = shop.run("void", "last")
+    assert refused.exit_code == 1
+    assert "nog niets geregistreerd" in refused.stderr
+    code = shop.card()
+    first = json.loads(shop.ok("stamp", code, "--json").stdout)
+    second = json.loads(shop.ok("stamp", code, "--json").stdout)
+    voided = json.loads(shop.ok("void", "LAST", "--json").stdout)
+    assert voided["kind"] == "void"
+    assert voided["voids"] == second["event_id"] != first["event_id"]
+    # The newest event is now that void: a second `void last` is refused (a void is final).
+    again = shop.run("void", "last")
+    assert again.exit_code == 1
+    assert "cannot_void_void" in again.stderr
+    assert f"{voided['receipt_no']} is een annulering" in again.stderr
+    balance = json.loads(shop.ok("balance", code, "--json").stdout)
+    assert balance["total"] == 1

@@ -50,6 +50,7 @@ from loyalty.reports import report as build_report
 from loyalty.staff import CATALOG as STAFF_CATALOG
 from loyalty.staff import approval_needed
 from loyalty.trust import CardVerifier
+from receipts.build import latest_receipt_no
 from sync.lock import CounterRunning, SyncBusy, no_counter_open, sync_lock
 from terminal.card_numbers import typed_card_refusal
 from terminal.cli_support import (
@@ -332,7 +333,7 @@ def redeem(
 
 
 @click.command()
-@click.argument("event_id")
+@click.argument("event_id", metavar="ID|last")
 @staff_options
 @json_option
 @common_options
@@ -340,15 +341,20 @@ def redeem(
 def void(
     env: CliEnv, event_id: str, staff_name: str | None, approver_name: str | None, as_json: bool
 ) -> None:
-    """Cancel EVENT_ID (an event id or a receipt number) with a compensating event.
+    """Cancel ID (an event id, a receipt number, or "last") with a compensating event.
 
+    "last" is the newest event recorded on this terminal (as in `receipt show last`).
     Once staff accounts exist a void needs a manager: --approver NAME, or --staff a manager.
     """
     with session(env, records=True) as s:
         who = s.acting(staff_name, approver_name, approval_needed("void", limits=s.settings.limits))
-        recorded = s.ledger.void(
-            event_id.strip(), staff_id=who.staff_id, approver_id=who.approver_id
-        )
+        target = event_id.strip()
+        if target.lower() == "last":
+            latest = latest_receipt_no(s.ledger)
+            if latest is None:
+                raise Refused("nothing_to_void", s.say("cli.nothing_to_void"))
+            target = latest
+        recorded = s.ledger.void(target, staff_id=who.staff_id, approver_id=who.approver_id)
         show_recorded(s, recorded, as_json)
 
 
