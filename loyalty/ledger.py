@@ -21,7 +21,12 @@ Decisions worth knowing:
   unless the limit is 0 (no limit). A terminal without a platform has nothing to sync with.
 * Time only goes forward: every write is evaluated and recorded at the later of the clock
   and the newest event in the ledger, so a clock set back a day cannot reset the daily
-  limit or the offline redemption allowance; ``clock_behind`` says by how much.
+  limit or the offline redemption allowance; ``clock_behind`` says by how much. The
+  platform's clock bounds that floor: an event the platform answered (``note_platform_time``)
+  that is dated more than ``FUTURE_LEEWAY`` after the platform's time in that answer was
+  recorded by a clock running ahead, and no longer holds the floor. Without that bound, one
+  event recorded while the clock said 2030 would date every later event 2030, and count every
+  card's daily limit on that one day, until 2030.
 * A void may take a card below zero (the stamp was a mistake but the reward was given);
   the balance shows it honestly rather than refusing the correction.
 """
@@ -61,6 +66,12 @@ from loyalty.programs import (
 from loyalty.staff import Role, acting_account, any_staff
 
 BACKUP_PATTERN: Final = re.compile(r"^ledger-\d{8}T\d{12}Z\.db$")
+FUTURE_LEEWAY: Final = timedelta(hours=48)
+"""How far past the platform's clock an event it answered may be dated and still hold the
+time floor. The platform's default ``max_clock_skew`` (``city.checks``): an event that stops
+holding the floor is one the platform flagged ``clock_skew`` for its operator. A smaller
+leeway would let a cashier run the clock an hour fast all day, sync, then set it back a day
+for fresh daily limits, with nothing flagged."""
 
 
 def backups(folder: Path) -> list[Path]:
@@ -1040,14 +1051,69 @@ class Ledger:
         return None if row is None else _event(row)
 
 
-def _newest(db: sqlite_utils.Database) -> datetime | None:
-    row = db.execute("SELECT MAX(occurred_at) FROM events").fetchone()
+def note_platform_time(db: sqlite_utils.Database, server_time: datetime, up_to_seq: int) -> None:
+    """The platform answered a batch holding events up to ``up_to_seq`` at ``server_time``.
+
+    Called by the sync in the transaction that applies the answer. Every event up to that
+    sequence number was recorded before the platform's clock said ``server_time``; one dated
+    more than ``FUTURE_LEEWAY`` after it came from a clock running ahead (see ``_newest``).
+    Both facts only move forward.
+    """
+    known = _platform_time(db)
+    if known is not None:
+        server_time, up_to_seq = max(server_time, known[0]), max(up_to_seq, known[1])
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES ('platform_time', ?), ('platform_time_seq', ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [iso(server_time), str(up_to_seq)],
+    )
+
+
+def _platform_time(db: sqlite_utils.Database) -> tuple[datetime, int] | None:
+    rows = dict(
+        db.execute(
+            "SELECT key, value FROM meta WHERE key IN ('platform_time', 'platform_time_seq')"
+        ).fetchall()
+    )
+    try:
+        return parse_iso(str(rows["platform_time"])), int(rows["platform_time_seq"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _max_time(db: sqlite_utils.Database, sql: str, params: Sequence[Any] = ()) -> datetime | None:
+    row = db.execute(sql, params).fetchone()
     if row is None or row[0] is None:
         return None
     try:
         return parse_iso(str(row[0]))
     except ValueError:
         return None
+
+
+def _newest(db: sqlite_utils.Database) -> datetime | None:
+    """The newest event that holds the ledger's time floor.
+
+    Every event recorded since the platform's last answer, and every event the platform
+    answered that is not dated beyond its clock (plus ``FUTURE_LEEWAY``): two seeks, one on
+    the sequence and one on ``events_time``.
+    """
+    heard = _platform_time(db)
+    if heard is None:
+        return _max_time(db, "SELECT MAX(occurred_at) FROM events")
+    server_time, up_to_seq = heard
+    times = (
+        # "+": the events since, by their sequence; MAX(occurred_at) alone would walk
+        # events_time back from the newest time until it met one (the whole index when
+        # nothing was recorded since).
+        _max_time(db, "SELECT MAX(+occurred_at) FROM events WHERE seq > ?", [up_to_seq]),
+        _max_time(
+            db,
+            "SELECT MAX(occurred_at) FROM events WHERE occurred_at <= ?",
+            [iso(server_time + FUTURE_LEEWAY)],
+        ),
+    )
+    return max((t for t in times if t is not None), default=None)
 
 
 def _moment(now: datetime | None) -> datetime:

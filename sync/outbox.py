@@ -13,6 +13,7 @@ data; the platform's dedupe answers ``duplicate`` for those it still has.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -23,7 +24,8 @@ from typing import Any
 import sqlite_utils
 from pydantic import ValidationError
 
-from loyalty.db import Store, iso, utc_now
+from loyalty.db import Store, iso, parse_iso, utc_now
+from loyalty.ledger import note_platform_time
 from sync.client import PayloadTooLarge, PlatformClient, Rejected, server_clock_offset
 from sync.protocol import EVENTS, BatchRequest, BatchResponse, Event, describe
 from sync.retry import Retrier, RetryPolicy
@@ -348,6 +350,9 @@ def _apply(store: Store, response: BatchResponse, events: list[Event], report: S
             again.append((now, seq))
             report.retry_later += 1
     with store.write() as db:
+        # Events dated well past the platform's clock stop holding the ledger's time floor.
+        with contextlib.suppress(ValueError):
+            note_platform_time(db, parse_iso(response.server_time), max(seq_of.values()))
         conn = db.conn
         conn.executemany(
             "UPDATE outbox SET state = 'synced', reason = NULL, updated_at = ? WHERE seq = ?",

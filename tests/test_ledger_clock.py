@@ -5,16 +5,18 @@ A real ledger file; the counter app through Pilot for what the status line says.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 import loyalty.schema  # noqa: F401  (registers the migrations)
-from loyalty.db import Store, iso
-from loyalty.ledger import Ledger, LedgerRefusal, RefusalReason
+from loyalty.db import Store, iso, utc_now
+from loyalty.ledger import Ledger, LedgerRefusal, RefusalReason, note_platform_time
 from loyalty.programs import OfflineLimits, Program
+from sync.job import run_sync
+from tests.conftest_platform import FAST, PairedTerminal, RunningPlatform
 from tests.test_app_kit import SIZE, START, make_counter, settle, text_of, type_code
 
 NOW = datetime(2025, 3, 7, 11, 0, tzinfo=UTC)  # a Friday, 12:00 in Brussels
@@ -189,3 +191,65 @@ async def test_card_panel_never_shows_a_negative_pending_count(tmp_path: Path) -
         shown = text_of(app, "#card-progress")
         assert f"0 of {program.reward_threshold} stamps" in shown
         assert "-" not in shown and "not yet confirmed" not in shown
+
+
+# --- a clock that ran ahead: the platform's clock bounds the floor --------------------------
+
+
+def test_a_clock_that_ran_a_year_ahead_stops_holding_the_ledger_once_the_platform_answered(
+    platform: RunningPlatform, terminal_factory: Callable[..., PairedTerminal]
+) -> None:
+    # Day one: the shop's device said next year. Without the platform's clock, every later
+    # event stayed dated next year and that one day's limit refused every card until then.
+    terminal = terminal_factory(platform)
+    ledger = Ledger(terminal.store, shop_id=terminal.shop_id, terminal_id=terminal.terminal_id)
+    card = "CT-CLCK-0001"
+    now = utc_now()
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # the ledger keeps ms
+    ahead = now + timedelta(days=365)
+    ledger.stamp(card, PROGRAM, now=ahead)
+    ledger.stamp(card, PROGRAM, now=ahead + timedelta(minutes=1))
+    # The clock is put right, the platform not yet heard: the ledger holds next year.
+    assert ledger.clock_behind(now) > timedelta(days=364)
+    with refused(RefusalReason.DAILY_LIMIT):
+        ledger.stamp(card, PROGRAM, now=now)
+
+    report = run_sync(terminal.settings, terminal.store, policy=FAST, backup=False)
+    assert (report.outcome, report.exit_code) == ("ok", 0), report.to_json()
+    # The platform's answer said when "now" is: next year's events hold nothing any more.
+    assert ledger.clock_behind(now) == timedelta(0)
+    today = ledger.stamp(card, PROGRAM, now=now).event
+    assert (today.occurred_at, today.stamps) == (now, 1)
+
+    # Setting the clock back is still no way to a fresh day: an event since the answer...
+    back = ledger.stamp("CT-CLCK-0002", PROGRAM, now=now - DAY).event
+    assert back.occurred_at == now
+    # ...and events the platform answered, dated within its clock, both hold the floor.
+    report = run_sync(terminal.settings, terminal.store, policy=FAST, backup=False)
+    assert report.outcome == "ok", report.to_json()
+    assert ledger.clock_behind(now - DAY) == DAY
+    second = ledger.stamp(card, PROGRAM, now=now - DAY + timedelta(minutes=5)).event
+    assert second.occurred_at == now  # today's second stamp, not yesterday's first
+    with refused(RefusalReason.DAILY_LIMIT):
+        ledger.stamp(card, PROGRAM, now=now - DAY + timedelta(minutes=6))
+    assert ledger.balance(card).local == 4  # two next year, two today
+
+
+def test_only_events_dated_past_the_platforms_clock_and_leeway_stop_holding_the_floor(
+    ledger: Ledger, store: Store
+) -> None:
+    # A clock a day fast (within the leeway, which is the platform's own skew bound): its
+    # events keep holding the floor, so "an hour fast all day, then back a day" buys nothing.
+    ledger.stamp("CT-A", PROGRAM, now=NOW + DAY)
+    with store.write() as db:
+        note_platform_time(db, NOW, up_to_seq=1)
+    assert ledger.clock_behind(NOW) == DAY
+    # Three days fast: beyond it, and the platform flagged them clock_skew for its operator.
+    ledger.stamp("CT-A", PROGRAM, now=NOW + DAY * 3)
+    assert ledger.clock_behind(NOW) == DAY * 3  # not answered yet: it holds
+    with store.write() as db:
+        note_platform_time(db, NOW, up_to_seq=2)
+        # An older answer arriving late moves nothing back.
+        note_platform_time(db, NOW - DAY * 10, up_to_seq=1)
+    assert ledger.clock_behind(NOW) == DAY
+    assert ledger.newest_event_at() == NOW + DAY
