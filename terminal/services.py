@@ -183,6 +183,12 @@ class Refused:
 
     reason: str
     sentence: str
+    retell: Callable[[str], str] | None = field(default=None, compare=False, repr=False)
+    """The same refusal in another language (a screen that keeps it shown after F9)."""
+
+    def said_in(self, lang: str) -> str:
+        """The sentence in ``lang`` (the one it was said in when it cannot be retold)."""
+        return self.retell(lang) if self.retell is not None else self.sentence
 
 
 @dataclass(frozen=True)
@@ -524,14 +530,14 @@ class Desk:
         try:
             return self.staff.check_pin(name_or_id, pin, now=self.clock())
         except StaffError as refusal:
-            return Refused(str(refusal.reason), staff_sentence(refusal, lang))
+            return staff_refused(refusal, lang)
 
     def check_manager(self, name_or_id: str, pin: str, lang: str) -> StaffMember | Refused:
         """The manager whose PIN this is, or why not (not a manager, wrong PIN...)."""
         try:
             return self.staff.check_manager(name_or_id, pin, now=self.clock())
         except StaffError as refusal:
-            return Refused(str(refusal.reason), staff_sentence(refusal, lang))
+            return staff_refused(refusal, lang)
 
     def approval(
         self,
@@ -783,6 +789,15 @@ def staff_first_name(names: dict[str, str], staff_id: str | None) -> str:
         return ""
     words = names.get(staff_id, staff_id).split()
     return words[0] if words else staff_id
+
+
+def staff_refused(refusal: StaffError, lang: str) -> Refused:
+    """A staff refusal said in ``lang``, and retold in another after a language switch."""
+    return Refused(
+        str(refusal.reason),
+        staff_sentence(refusal, lang),
+        retell=lambda other: staff_sentence(refusal, other),
+    )
 
 
 def staff_sentence(refusal: StaffError, lang: str) -> str:

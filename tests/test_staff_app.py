@@ -505,3 +505,34 @@ async def test_staff_added_while_the_counter_runs_locks_it_at_the_next_action(
         await settle(pilot)
         [stamp] = counter.ledger.recent()
         assert stamp.staff_id == StaffBook(counter.store).get("Anna Peeters").id  # type: ignore[union-attr]
+
+
+async def test_a_refusal_on_the_lock_screen_is_said_again_after_f9(tmp_path: Path) -> None:
+    # The shopkeeper switches language after a wrong PIN: the refusal is said again in the
+    # new one, not left in the old one until the next try.
+    place = shop(tmp_path)
+    app = place.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await unlock(pilot, "bram", "1111")
+        assert "Wrong PIN for Bram De Smet: 4 more" in lock_message(app)
+        await pilot.press("f9")  # en -> fr
+        await settle(pilot)
+        assert app.lang == "fr"
+        message = lock_message(app)
+        assert "Code PIN erroné pour Bram De Smet : encore 4 erreur(s)" in message, message
+        assert "Wrong PIN" not in message
+        # A sentence of the screen's own (not the core's) follows F9 as before.
+        await pilot.press("escape")
+        await type_keys(pilot, "nobody")
+        await pilot.press("enter")
+        await settle(pilot)
+        before = lock_message(app)
+        await pilot.press("f9")  # fr -> nl
+        await settle(pilot)
+        assert lock_message(app) and lock_message(app) != before
+        # The right PIN still opens it, and the refusal counted once.
+        await pilot.press("escape")
+        await unlock(pilot, "bram", BRAM_PIN)
+        assert not isinstance(app.screen, LockScreen)
+    assert StaffBook(place.counter.store).get("Bram De Smet").failures == 0  # type: ignore[union-attr]

@@ -102,7 +102,7 @@ class LockScreen(Screen[None]):
         """The PIN check ended: the member now serving, or the sentence saying why not."""
 
         member: Any
-        sentence: str = ""
+        refusal: Refused | None = None
 
     @dataclass
     class Listed(Message):
@@ -118,6 +118,7 @@ class LockScreen(Screen[None]):
         self.checking = False
         self.message_key = ""
         self.message_text = ""
+        self.message_refusal: Refused | None = None
         self.name_reader = WedgeReader(key_clock)
         self.pin_reader = WedgeReader(key_clock)
 
@@ -165,6 +166,8 @@ class LockScreen(Screen[None]):
         self._list()
         if self.message_key:
             self._say(self.message_key)
+        elif self.message_refusal is not None:
+            self._say_refusal(self.message_refusal)
         self.query_one(StatusLine).show(self.counter)
 
     # The staff list ---------------------------------------------------------------------
@@ -315,7 +318,7 @@ class LockScreen(Screen[None]):
     def _check(self, staff_id: str, pin: str) -> None:
         verdict = self.counter.desk.check_pin(staff_id, pin, self.counter.lang)
         if isinstance(verdict, Refused):
-            self.post_message(self.Checked(None, verdict.sentence))
+            self.post_message(self.Checked(None, verdict))
         else:
             self.post_message(self.Checked(verdict))
 
@@ -325,7 +328,8 @@ class LockScreen(Screen[None]):
         if message.member is not None:
             self.counter.unlock(message.member)
             return
-        self._say("", message.sentence)
+        if message.refusal is not None:
+            self._say_refusal(message.refusal)
         self.load()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -343,10 +347,16 @@ class LockScreen(Screen[None]):
     def _say(self, key_: str, text: str = "") -> None:
         self.message_key = key_
         self.message_text = text
+        self.message_refusal = None
         message = self.query_one("#lock-message", Static)
         message.set_class(key_ == "lock.checking", "-quiet")
         sentence = t(key_, self.counter.lang) if key_ else text
         message.update(plain(sentence, 300))
+
+    def _say_refusal(self, refusal: Refused) -> None:
+        """The core's refusal, kept so a language switch says it again in the new language."""
+        self._say("", refusal.said_in(self.counter.lang))
+        self.message_refusal = refusal
 
     def action_back(self) -> None:
         """Escape: choose somebody else."""
