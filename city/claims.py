@@ -28,14 +28,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from city import checks
 from loyalty.claims import (
-    _CARD_ID,
+    CARD_ID_PATTERN,
     MAX_AGE,
     Claim,
     ClaimCredited,
     ClaimReason,
     ClaimRefusal,
-    _refuse,
     claim_terminal,
+    refuse,
     verify_claim,
 )
 from loyalty.db import iso
@@ -103,9 +103,9 @@ def redeem_claim(
         return verdict
     now = now or datetime.now(UTC)
     if max_age is not None and now - verdict.occurred_at > max_age:
-        return _refuse(ClaimReason.EXPIRED, f"older than {max_age.days} days")
+        return refuse(ClaimReason.EXPIRED, f"older than {max_age.days} days")
     if check is not None and (reason := check(verdict)) is not None:
-        return _refuse(reason, f"slip {verdict.receipt_no}")
+        return refuse(reason, f"slip {verdict.receipt_no}")
     ensure_claim_table(db)
     digest = hashlib.sha256(code.strip().encode("ascii")).hexdigest()
     stamp = iso(now)
@@ -133,7 +133,7 @@ def redeem_claim(
             if inserted.rowcount != 1:
                 db.execute("ROLLBACK TO claim")
                 db.execute("RELEASE claim")
-                return _refuse(ClaimReason.ALREADY_CLAIMED, f"slip {verdict.receipt_no}")
+                return refuse(ClaimReason.ALREADY_CLAIMED, f"slip {verdict.receipt_no}")
         credit(db, verdict, card_id)
     except BaseException:
         db.execute("ROLLBACK TO claim")
@@ -161,12 +161,16 @@ def claim_response(
     409, 410 or 422 (see ``STATUS``).
     """
     if not isinstance(body, Mapping):
-        return _answer(_refuse(ClaimReason.BAD_REQUEST, "the body must be a JSON object"))
+        return _answer(refuse(ClaimReason.BAD_REQUEST, "the body must be a JSON object"))
     code, card_id = body.get("code"), body.get("card_id")
-    if not isinstance(code, str) or not isinstance(card_id, str) or not _CARD_ID.match(card_id):
-        return _answer(_refuse(ClaimReason.BAD_REQUEST))
+    if (
+        not isinstance(code, str)
+        or not isinstance(card_id, str)
+        or not CARD_ID_PATTERN.match(card_id)
+    ):
+        return _answer(refuse(ClaimReason.BAD_REQUEST))
     if card_exists is not None and not card_exists(card_id):
-        return _answer(_refuse(ClaimReason.UNKNOWN_CARD, card_id))
+        return _answer(refuse(ClaimReason.UNKNOWN_CARD, card_id))
     outcome = redeem_claim(
         db,
         code,
@@ -234,26 +238,30 @@ def handle_claim(
     """
     now = now or datetime.now(UTC)
     if not isinstance(body, Mapping):
-        return _answer(_refuse(ClaimReason.BAD_REQUEST, "the body must be a JSON object"))
+        return _answer(refuse(ClaimReason.BAD_REQUEST, "the body must be a JSON object"))
     code, card_id = body.get("code"), body.get("card_id")
-    if not isinstance(code, str) or not isinstance(card_id, str) or not _CARD_ID.match(card_id):
-        return _answer(_refuse(ClaimReason.BAD_REQUEST))
+    if (
+        not isinstance(code, str)
+        or not isinstance(card_id, str)
+        or not CARD_ID_PATTERN.match(card_id)
+    ):
+        return _answer(refuse(ClaimReason.BAD_REQUEST))
     if tx.execute("SELECT 1 FROM cards WHERE id = ?", [card_id]).fetchone() is None:
-        return _answer(_refuse(ClaimReason.UNKNOWN_CARD, card_id))
+        return _answer(refuse(ClaimReason.UNKNOWN_CARD, card_id))
     if tx.execute("SELECT 1 FROM revoked WHERE card_id = ?", [card_id]).fetchone() is not None:
-        return _answer(_refuse(ClaimReason.REVOKED, card_id))
+        return _answer(refuse(ClaimReason.REVOKED, card_id))
     verdict = _verify_with_history(tx, code)
     if isinstance(verdict, ClaimRefusal):
         return _answer(verdict)
     if max_age is not None and now - verdict.occurred_at > max_age:
-        return _answer(_refuse(ClaimReason.EXPIRED, f"older than {max_age.days} days"))
+        return _answer(refuse(ClaimReason.EXPIRED, f"older than {max_age.days} days"))
     event_ids = list(verdict.event_ids)
     marks = ", ".join("?" * len(event_ids))
     if tx.execute(
         f"SELECT 1 FROM events WHERE voids IN ({marks}) LIMIT 1",  # noqa: S608
         event_ids,
     ).fetchone():
-        return _answer(_refuse(ClaimReason.VOIDED, f"slip {verdict.receipt_no}"))
+        return _answer(refuse(ClaimReason.VOIDED, f"slip {verdict.receipt_no}"))
     digest = hashlib.sha256(code.strip().encode("ascii")).hexdigest()
     earlier = tx.execute("SELECT card_id, state FROM claims WHERE id = ?", [digest]).fetchone()
     if earlier is not None and earlier[0] == card_id and earlier[1] == WAITING:
@@ -263,7 +271,7 @@ def handle_claim(
             return _credited(tx, verdict, card_id, digest, bump=bump, now=now)
         return 202, _waiting(verdict, card_id)
     if not _reserve(tx, verdict, card_id, digest, now):
-        return _answer(_refuse(ClaimReason.ALREADY_CLAIMED, f"slip {verdict.receipt_no}"))
+        return _answer(refuse(ClaimReason.ALREADY_CLAIMED, f"slip {verdict.receipt_no}"))
     tx.execute(
         "INSERT INTO claims (id, terminal_id, shop_id, program_id, card_id, receipt_no, "
         "event_ids, slip_stamps, credited, state, occurred_at, claimed_at) "
@@ -627,7 +635,7 @@ def _verify_with_history(tx: Sql, code: str) -> Claim | ClaimRefusal:
         if isinstance(verdict, Claim):
             break
     if isinstance(verdict, Claim) and verdict.shop_id != found[0]:
-        return _refuse(ClaimReason.BAD_SIGNATURE, "signed for another shop")
+        return refuse(ClaimReason.BAD_SIGNATURE, "signed for another shop")
     return verdict
 
 

@@ -45,7 +45,8 @@ MAX_AGE: Final = timedelta(days=90)
 CLAIMED_TABLE: Final = "claimed_events"
 
 _ALPHANUMERIC = re.compile(r"^[0-9A-Z $%*+\-./:]*$")
-_CARD_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+CARD_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+"""A card id a claim may name (the platform checks the card exists)."""
 
 
 class ClaimReason(StrEnum):
@@ -102,7 +103,8 @@ class ClaimCredited:
     card_id: str
 
 
-def _refuse(reason: ClaimReason, detail: str = "") -> ClaimRefusal:
+def refuse(reason: ClaimReason, detail: str = "") -> ClaimRefusal:
+    """The refusal for ``reason``: its English sentence, with ``detail`` in brackets."""
     sentence = MESSAGES.text(reason, "en")
     return ClaimRefusal(reason, f"{sentence} ({detail})" if detail else sentence)
 
@@ -165,24 +167,24 @@ def verify_claim(
     try:
         return _verify(text, terminal_public_keys)
     except Exception as exc:  # a crafted code must not crash the caller
-        return _refuse(ClaimReason.MALFORMED, type(exc).__name__)
+        return refuse(ClaimReason.MALFORMED, type(exc).__name__)
 
 
 def _verify(text: object, keys: Mapping[str, Ed25519PublicKey]) -> Claim | ClaimRefusal:
     if not isinstance(text, str):
-        return _refuse(ClaimReason.NOT_A_CLAIM, "not text")
+        return refuse(ClaimReason.NOT_A_CLAIM, "not text")
     text = text.strip()
     if not text.startswith(PREFIX):
-        return _refuse(ClaimReason.NOT_A_CLAIM)
+        return refuse(ClaimReason.NOT_A_CLAIM)
     if len(text) > MAX_LENGTH:
-        return _refuse(ClaimReason.TOO_LONG, f"{len(text)} characters, limit {MAX_LENGTH}")
+        return refuse(ClaimReason.TOO_LONG, f"{len(text)} characters, limit {MAX_LENGTH}")
     encoded = text[len(PREFIX) :]
     if not encoded or not _ALPHANUMERIC.match(encoded):
-        return _refuse(ClaimReason.MALFORMED, "not Base45")
+        return refuse(ClaimReason.MALFORMED, "not Base45")
     try:
         raw = base45.b45decode(encoded)
     except ValueError:
-        return _refuse(ClaimReason.MALFORMED, "not Base45")
+        return refuse(ClaimReason.MALFORMED, "not Base45")
     outer = cbor2.loads(raw)
     if (
         not isinstance(outer, list)
@@ -191,20 +193,20 @@ def _verify(text: object, keys: Mapping[str, Ed25519PublicKey]) -> Claim | Claim
         or not isinstance(outer[1], bytes)
         or not isinstance(outer[2], bytes)
     ):
-        return _refuse(ClaimReason.MALFORMED, "wrong structure")
+        return refuse(ClaimReason.MALFORMED, "wrong structure")
     terminal_id, payload, signature = outer
     key = keys.get(terminal_id)
     if key is None:
-        return _refuse(ClaimReason.UNKNOWN_TERMINAL, f"terminal {terminal_id[:64]!r}")
+        return refuse(ClaimReason.UNKNOWN_TERMINAL, f"terminal {terminal_id[:64]!r}")
     try:
         key.verify(signature, _signed(terminal_id, payload))
     except InvalidSignature:
-        return _refuse(ClaimReason.BAD_SIGNATURE)
+        return refuse(ClaimReason.BAD_SIGNATURE)
     # Only now, with the signature checked, are the fields read.
     fields = cbor2.loads(payload)
     claim = _claim_from(terminal_id, fields)
     if claim is None:
-        return _refuse(ClaimReason.MALFORMED, "wrong fields")
+        return refuse(ClaimReason.MALFORMED, "wrong fields")
     return claim
 
 
