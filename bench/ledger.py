@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 import loyalty.schema  # noqa: E402,F401  (registers the migrations)
 from loyalty.db import Store, iso  # noqa: E402
-from loyalty.ledger import Ledger  # noqa: E402
+from loyalty.ledger import Ledger, note_platform_time  # noqa: E402
 from loyalty.programs import Campaign, PastStamp, Program, evaluate  # noqa: E402
 
 PROGRAM = Program(id="coffee", stamps_per_visit=1, max_stamps_per_day=1000)
@@ -130,6 +130,33 @@ def build_big(path: Path, events: int) -> None:
     conn.close()
 
 
+def floor_rows(big: Path, events: int, n: int) -> list[tuple[str, list[float], str]]:
+    """Durable stamps on the big ledger, its time floor from one seek (no platform answer
+    yet) or bounded by the platform's clock (three lookups), interleaved in blocks of 25."""
+    blocks = max(1, n // 50)
+    alone: list[float] = []
+    bounded: list[float] = []
+    heard = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=events)
+    with Store.open(big) as store:
+        ledger = Ledger(store, shop_id="s", terminal_id="t1")
+        counter = iter(range(10**9))
+
+        def stamp() -> None:
+            ledger.stamp(f"CT-F{next(counter) % 500}", PROGRAM)
+
+        for _ in range(blocks):
+            with store.write() as db:
+                db.execute("DELETE FROM meta WHERE key LIKE 'platform_time%'")
+            alone += timed(stamp, 25)
+            with store.write() as db:
+                note_platform_time(db, heard, up_to_seq=events - 20)
+            bounded += timed(stamp, 25)
+    return [
+        (f"stamp commit, FULL, {events:,}-event ledger", alone, "floor"),
+        ("  same, floor bounded by the platform's clock", bounded, "floor"),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -172,6 +199,7 @@ def main() -> None:
         ("  (for scale: fold of the card's events)", fold, "lookup"),
     ]
     rows += open_rows(big, args.events, args.open_runs)
+    rows += floor_rows(big, args.events, args.stamps)
 
     now = datetime(2025, 3, 8, 11, tzinfo=UTC)
     program = Program(
