@@ -153,7 +153,7 @@ def test_video_file_gives_each_held_card_once(world: dict[str, object], tmp_path
 
 def test_scan_without_a_camera_refuses_clearly(world: dict[str, object]) -> None:
     result = CliRunner().invoke(
-        cli, ["scan", "--data-dir", str(world["data"]), "--camera", "/dev/video97"]
+        cli, ["scan", "--data-dir", str(world["data"]), "--camera", "/dev/video97", "--lang", "en"]
     )
     assert result.exit_code == 1
     assert "refused: camera_unavailable: no camera at /dev/video97" in result.stderr
@@ -166,7 +166,7 @@ def test_help_says_what_the_exit_status_means() -> None:
 
 
 def test_doctor_checklist_and_exit_status(world: dict[str, object], tmp_path: Path) -> None:
-    ok = CliRunner().invoke(cli, ["doctor", "--data-dir", str(world["data"])])
+    ok = CliRunner().invoke(cli, ["doctor", "--data-dir", str(world["data"]), "--lang", "en"])
     assert ok.exit_code == 0, ok.output
     assert "[  ok] decoder zxing" in ok.output
     assert "[warn] camera: no camera at /dev/video0" in ok.output
@@ -188,7 +188,7 @@ def test_doctor_platform_and_printer_targets(world: dict[str, object], tmp_path:
         "[camera]\nenabled = false\n"
     )
     result = CliRunner().invoke(
-        cli, ["doctor", "--data-dir", str(world["data"]), "--config", str(config)]
+        cli, ["doctor", "--data-dir", str(world["data"]), "--config", str(config), "--lang", "en"]
     )
     assert result.exit_code == 0, result.output
     assert "[warn] platform: http://127.0.0.1:9 unreachable" in result.output

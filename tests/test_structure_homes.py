@@ -116,7 +116,7 @@ def test_doctor_reaches_an_ipv6_network_printer_like_the_printer_does(tmp_path: 
     data_dir = tmp_path / "terminal"
     runner = CliRunner()
     assert runner.invoke(cli, ["init", "--data-dir", str(data_dir)], env=env).exit_code == 0
-    result = runner.invoke(cli, ["doctor", "--data-dir", str(data_dir)], env=env)
+    result = runner.invoke(cli, ["doctor", "--data-dir", str(data_dir), "--lang", "en"], env=env)
     thread.join(timeout=10)
     for conn in accepted:
         conn.close()

@@ -5,17 +5,19 @@ from __future__ import annotations
 import ctypes.util
 import json
 import os
+import re
 import socket
 import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
+from receipts.text import clean
 from scanner.debounce import Debouncer
 from scanner.decoders import DecoderUnavailable, Pipeline, decoder_versions
 from scanner.events import CameraUnavailable, CodeRead, ScannerCrashed
@@ -27,12 +29,25 @@ from scanner.sources import (
     SourceSpec,
     SourceUnavailable,
     VideoFileSource,
+    camera_missing_message,
     expand_images,
     read_image,
 )
 from terminal.cli_support import CliEnv, Refused, common_options, emit, pass_env
+from terminal.i18n import t
+
+if TYPE_CHECKING:
+    from loyalty.db import DatabaseError
+    from loyalty.keys import KeyFileError
 
 Verdict = dict[str, Any]
+"""A code's verdict as ``scan --json`` prints it: ``{"card": ...}`` or ``{"refused": ...}``."""
+
+Say = Callable[..., str]
+"""``CliEnv.say``: a sentence of the terminal catalog in the run's language."""
+
+DETAIL_LIMIT = 200
+"""Longest value from outside (a path, a URL, a library's message) put into a sentence."""
 
 
 def register(group: click.Group) -> None:
@@ -52,8 +67,30 @@ def _shown(text: str, limit: int = 80) -> str:
     return escaped if len(escaped) <= limit else escaped[: limit - 3] + "..."
 
 
-def make_verifier(env: CliEnv) -> Callable[[str], Verdict]:
-    """A verdict function with the ledger's trust list and revocations, read once."""
+def _value(value: object) -> str:
+    """A value from outside (path, URL, device, a library's message) fit for a sentence."""
+    return clean(value)[:DETAIL_LIMIT]
+
+
+def _device(device: str) -> str:
+    # As scanner.sources names it: "0" is /dev/video0.
+    shown = f"/dev/video{device}" if re.fullmatch(r"\d{1,3}", device.strip()) else device
+    return _value(shown)
+
+
+def _camera_problem(say: Say, device: str, message: str) -> str:
+    """What the scanner said about a camera it cannot use, in the run's language."""
+    if message == camera_missing_message(device):
+        return say("scan.camera_missing", device=_device(device))
+    return say("scan.camera_unavailable", device=_device(device), detail=_value(message))
+
+
+def make_verifier(env: CliEnv) -> Callable[[str], tuple[Verdict, str]]:
+    """A verdict function with the ledger's trust list and revocations, read once.
+
+    It gives the verdict as ``--json`` prints it (the refusal's ``message`` in English, for
+    programs) and the refusal's sentence in the run's language ("" for a card).
+    """
     from loyalty import cards  # noqa: PLC0415  (only scan needs the card verifier)
 
     settings = env.settings
@@ -62,7 +99,9 @@ def make_verifier(env: CliEnv) -> Callable[[str], Verdict]:
             f"no ledger at {settings.database_path}, so no issuer keys to check cards with; "
             "run `citie-terminal init` and pair or import keys"
         )
-        return lambda _text: {"refused": {"reason": "not_initialised", "message": message}}
+        said = env.say("scan.not_initialised", path=_value(settings.database_path))
+        refused = {"refused": {"reason": "not_initialised", "message": message}}
+        return lambda _text: (refused, said)
 
     from loyalty import schema as _schema  # noqa: F401, PLC0415  (registers migrations)
     from loyalty.db import DatabaseError, Store  # noqa: PLC0415
@@ -72,13 +111,14 @@ def make_verifier(env: CliEnv) -> Callable[[str], Verdict]:
         with Store.open(settings.database_path) as store:
             verifier = CardVerifier.from_db(store.read())
     except DatabaseError as exc:
-        raise Refused("database_error", str(exc), exit_code=3) from exc
+        raise Refused("database_error", exc.text(env.language), exit_code=3) from exc
 
-    def verdict(text: str) -> Verdict:
+    def verdict(text: str) -> tuple[Verdict, str]:
         result = verifier.verify(text)
         if isinstance(result, cards.Card):
-            return {"card": result.to_json()}
-        return {"refused": {"reason": result.reason.value, "message": result.message}}
+            return {"card": result.to_json()}, ""
+        refused = {"reason": result.reason.value, "message": result.message}
+        return {"refused": refused}, result.text(env.language)
 
     return verdict
 
@@ -91,14 +131,15 @@ def camera_controls(env: CliEnv) -> CameraControls:
 
 @dataclass
 class _Reporter:
-    verdict: Callable[[str], Verdict]
+    verdict: Callable[[str], tuple[Verdict, str]]
     as_json: bool
+    say: Say
     verified: int = 0
     codes: int = 0
 
     def code(self, source: str, text: str, decoder: str, decode_ms: float) -> None:
         self.codes += 1
-        verdict = self.verdict(text)
+        verdict, sentence = self.verdict(text)
         if "card" in verdict:
             self.verified += 1
         if self.as_json:
@@ -108,22 +149,39 @@ class _Reporter:
         timing = f"[{decoder} {decode_ms:.1f} ms]"
         if "card" in verdict:
             card = verdict["card"]
-            click.echo(
-                f"{_shown(source)}: card {card['card_id']} from {card['issuer']}, "
-                f"valid until {card['expires_at']} {timing}"
+            line = self.say(
+                "scan.card",
+                source=_shown(source),
+                card_id=_value(card["card_id"]),
+                issuer=_value(card["issuer"]),
+                until=_value(card["expires_at"]),
+                timing=timing,
             )
         else:
-            refused = verdict["refused"]
-            click.echo(
-                f"{_shown(source)}: refused {refused['reason']}: {refused['message']} "
-                f'{timing} text="{_shown(text)}"'
+            line = self.say(
+                "scan.refused",
+                source=_shown(source),
+                reason=verdict["refused"]["reason"],
+                message=_value(sentence),
+                timing=timing,
+                text=_shown(text),
             )
+        click.echo(line)
 
-    def problem(self, source: str, reason: str, message: str) -> None:
+    def problem(self, source: str, reason: str, message: str, sentence: str) -> None:
+        """A source that gave no code: ``message`` in English for ``--json``, else ``sentence``."""
         if self.as_json:
             _line({"source": source, "error": {"reason": reason, "message": message}})
         else:
-            click.echo(f"{_shown(source)}: {reason}: {message}", err=True)
+            click.echo(f"{_shown(source)}: {reason}: {sentence}", err=True)
+
+    def unreadable(self, path: Path, exc: SourceUnavailable) -> None:
+        """A file that is not there, or not a picture or video the decoders can read."""
+        if path.exists():
+            sentence = self.say("scan.unreadable", detail=_value(exc))
+        else:
+            sentence = self.say("scan.no_file")
+        self.problem(str(path), "unreadable", str(exc), sentence)
 
 
 @click.command()
@@ -152,11 +210,12 @@ def scan(
 
     For each code: the source, the text (control characters escaped), the decoder, the decode
     time, and the verified card or the refusal (reason and sentence). Exit status 0 when at
-    least one card was verified, 1 otherwise (no code, or only refused codes).
+    least one card was verified, 1 otherwise (no code, or only refused codes). Sentences are
+    in the shop's language (or --lang); --json keeps its codes and English messages.
     """
     settings = env.settings
     verdict = make_verifier(env)
-    reporter = _Reporter(verdict, as_json)
+    reporter = _Reporter(verdict, as_json, env.say)
     decoders = tuple(settings.camera.decoders)
     if files:
         _scan_files(files, decoders, settings.camera.debounce_seconds, reporter)
@@ -164,18 +223,16 @@ def scan(
         device = camera
         if device is None:
             if not settings.camera.enabled:
-                raise Refused(
-                    "no_input",
-                    "the camera is disabled in [camera] enabled; give image or video files, "
-                    "or --camera DEV",
-                )
+                raise Refused("no_input", env.say("scan.no_input"))
             device = settings.camera.device
         spec = SourceSpec.camera(
             device, settings.camera.width, settings.camera.height, camera_controls(env)
         )
         _scan_camera(spec, decoders, settings.camera.debounce_seconds, seconds, count, reporter)
     if not as_json:
-        click.echo(f"{reporter.codes} code(s) read, {reporter.verified} verified card(s)", err=True)
+        click.echo(
+            env.say("scan.summary", codes=reporter.codes, verified=reporter.verified), err=True
+        )
     if reporter.verified == 0:
         raise click.exceptions.Exit(1)
 
@@ -183,10 +240,13 @@ def scan(
 def _scan_files(
     files: tuple[Path, ...], decoders: tuple[str, ...], debounce_s: float, reporter: _Reporter
 ) -> None:
+    say = reporter.say
     try:
         pipeline = Pipeline(decoders)
     except DecoderUnavailable as exc:
-        raise Refused("no_decoder", str(exc), exit_code=3) from exc
+        raise Refused(
+            "no_decoder", say("scan.no_decoder", detail=_value(exc)), exit_code=3
+        ) from exc
     for path in files:
         if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
             _scan_video(path, pipeline, debounce_s, reporter)
@@ -194,18 +254,28 @@ def _scan_files(
         if path.is_dir():
             found = list(expand_images([path]))
             if not found:
-                reporter.problem(str(path), "no_images", "this folder holds no image files")
+                reporter.problem(
+                    str(path),
+                    "no_images",
+                    "this folder holds no image files",
+                    say("scan.no_images"),
+                )
         else:
             found = [path]
         for image_path in found:
             try:
                 image = read_image(image_path)
             except SourceUnavailable as exc:
-                reporter.problem(str(image_path), "unreadable", str(exc))
+                reporter.unreadable(image_path, exc)
                 continue
             result = pipeline.decode(image)
             if not result.codes:
-                reporter.problem(str(image_path), "no_code", "no QR code found in this image")
+                reporter.problem(
+                    str(image_path),
+                    "no_code",
+                    "no QR code found in this image",
+                    say("scan.no_code_in_image"),
+                )
             for code in result.codes:
                 reporter.code(str(image_path), code.text, code.decoder, result.decode_ms)
 
@@ -215,7 +285,7 @@ def _scan_video(path: Path, pipeline: Pipeline, debounce_s: float, reporter: _Re
     try:
         source.open()
     except SourceUnavailable as exc:
-        reporter.problem(str(path), "unreadable", str(exc))
+        reporter.unreadable(path, exc)
         return
     debouncer = Debouncer(debounce_s)
     found = 0
@@ -232,7 +302,12 @@ def _scan_video(path: Path, pipeline: Pipeline, debounce_s: float, reporter: _Re
     finally:
         source.close()
     if not found:
-        reporter.problem(str(path), "no_code", "no QR code found in this video")
+        reporter.problem(
+            str(path),
+            "no_code",
+            "no QR code found in this video",
+            reporter.say("scan.no_code_in_video"),
+        )
 
 
 def _scan_camera(
@@ -243,15 +318,18 @@ def _scan_camera(
     count: int | None,
     reporter: _Reporter,
 ) -> None:
+    say = reporter.say
     deadline = None if seconds is None else time.monotonic() + seconds
     with ScannerProcess(spec, decoders, debounce_s) as scanner:
         try:
             while deadline is None or time.monotonic() < deadline:
                 event = scanner.next_event(timeout=0.2)
                 if isinstance(event, CameraUnavailable):
-                    raise Refused("camera_unavailable", event.message)
+                    raise Refused(
+                        "camera_unavailable", _camera_problem(say, spec.target, event.message)
+                    )
                 if isinstance(event, ScannerCrashed):
-                    click.echo(f"scanner restarted: {event.reason}", err=True)
+                    click.echo(say("scan.scanner_restarted", reason=_value(event.reason)), err=True)
                 if isinstance(event, CodeRead):
                     reporter.code(spec.target, event.text, event.decoder, event.decode_ms)
                     if count is not None and reporter.codes >= count:
@@ -263,16 +341,77 @@ def _scan_camera(
 # -- doctor --------------------------------------------------------------------------------
 
 Status = Literal["ok", "warn", "fail", "skip"]
+STATUSES: tuple[Status, ...] = ("ok", "warn", "fail", "skip")
+
+
+@dataclass(frozen=True)
+class Said:
+    """A doctor's sentence in English (``--json`` ``detail``) and in the run's language."""
+
+    en: str
+    text: str
+
+    def aside(self, other: Said) -> Said:
+        """This sentence with ``other`` after it in brackets."""
+        return Said(f"{self.en} ({other.en})", f"{self.text} ({other.text})")
+
+
+class _Words:
+    """The terminal catalog in English and in the run's language, for the doctor's checks."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+
+    def __call__(self, key: str, /, **params: Any) -> Said:
+        return Said(t(key, "en", **params), t(key, self.language, **params))
+
+    def label(self, key: str, /, **params: Any) -> str:
+        """A check's name for the shopkeeper (programs read its English ``name``)."""
+        return t(key, self.language, **params)
+
+    def error(self, exc: DatabaseError | KeyFileError) -> Said:
+        """A ledger or key file error: its own sentence, which says what to do."""
+        return Said(_value_long(exc.text("en")), _value_long(exc.text(self.language)))
+
+    def value(self, value: object) -> Said:
+        """A value from outside, the same in every language."""
+        return Said(_value(value), _value(value))
+
+
+def _value_long(text: str) -> str:
+    # A library sentence that names a path and the fix: longer than a bare value.
+    return clean(text)[: DETAIL_LIMIT * 3]
 
 
 @dataclass(frozen=True)
 class Check:
-    """One line of the doctor's checklist."""
+    """One line of the doctor's checklist.
+
+    ``name`` and ``status`` are stable English codes and ``detail`` the English sentence
+    (``doctor --json`` is read by programs); ``label`` and ``said.text`` are the name and
+    the sentence in the run's language.
+    """
 
     name: str
     status: Status
-    detail: str
+    said: Said
     required: bool = False
+    label: str = ""
+
+    @property
+    def detail(self) -> str:
+        """The sentence in English."""
+        return self.said.en
+
+    def to_json(self) -> dict[str, Any]:
+        """The check as ``doctor --json`` prints it: English codes and sentence, and ``text``."""
+        return {
+            "name": self.name,
+            "status": self.status,
+            "detail": self.said.en,
+            "required": self.required,
+            "text": self.said.text,
+        }
 
 
 @click.command()
@@ -285,67 +424,86 @@ def doctor(env: CliEnv, as_json: bool, camera_seconds: float) -> None:
 
     Exit status 1 only when something the counter needs is broken (a QR decoder, the
     database); a missing camera, platform or printer is a warning, since the counter works
-    without them (typed codes, offline, on-screen receipts).
+    without them (typed codes, offline, on-screen receipts). Lines are in the shop's
+    language (or --lang); with --json each check keeps its English name, status and detail,
+    and "text" says the detail in that language.
     """
     checks = list(_doctor_checks(env, camera_seconds))
     broken = [c for c in checks if c.status == "fail" and c.required]
     if as_json:
-        emit({"ok": not broken, "checks": [asdict(c) for c in checks]})
-    else:
-        for c in checks:
-            need = " (required)" if c.required and c.status == "fail" else ""
-            click.echo(f"[{c.status:>4}] {c.name}: {c.detail}{need}")
-        click.echo(
-            "all required checks pass" if not broken else f"{len(broken)} required check(s) failed"
+        emit(
+            {
+                "ok": not broken,
+                "language": env.language,
+                "checks": [c.to_json() for c in checks],
+            }
         )
+    else:
+        words = {status: env.say(f"doctor.status.{status}") for status in STATUSES}
+        width = max(len(word) for word in words.values())
+        required = env.say("doctor.required")
+        for c in checks:
+            need = f" ({required})" if c.required and c.status == "fail" else ""
+            click.echo(f"[{words[c.status]:>{width}}] {c.label or c.name}: {c.said.text}{need}")
+        if broken:
+            click.echo(env.say("doctor.summary_failed", count=len(broken)))
+        else:
+            click.echo(env.say("doctor.summary_ok"))
     if broken:
         raise click.exceptions.Exit(1)
 
 
 def _doctor_checks(env: CliEnv, camera_seconds: float) -> Iterator[Check]:
     settings = env.settings
-    yield from _decoder_checks(tuple(settings.camera.decoders))
-    yield _camera_check(env, camera_seconds)
-    yield from _database_checks(env)
-    yield _platform_check(env)
-    yield _printer_check(env)
+    words = _Words(env.language)
+    yield from _decoder_checks(words, tuple(settings.camera.decoders))
+    yield _camera_check(env, words, camera_seconds)
+    yield from _database_checks(env, words)
+    yield _platform_check(env, words)
+    yield _printer_check(env, words)
 
 
-def _decoder_checks(configured: tuple[str, ...]) -> Iterator[Check]:
+PACKAGES = {"zxing": "zxing-cpp", "zbar": "pyzbar", "opencv": "opencv-python-headless"}
+"""The Python package each decoder comes from, named in the doctor's fix."""
+
+
+def _decoder_checks(say: _Words, configured: tuple[str, ...]) -> Iterator[Check]:
     versions = decoder_versions()
     for name in ("zxing", "zbar", "opencv"):
         found = versions.get(name)
-        use = "in use" if name in configured else "not in [camera] decoders"
+        label = say.label("doctor.check.decoder", decoder=name)
         if found is not None:
-            extra = ""
+            use = "doctor.decoder.in_use" if name in configured else "doctor.decoder.unused"
+            detail = say(use, version=_value(found))
             if name == "zbar":
-                extra = f", libzbar {ctypes.util.find_library('zbar') or 'found by pyzbar'}"
-            yield Check(f"decoder {name}", "ok", f"version {found}{extra} ({use})", name == "zxing")
+                library = ctypes.util.find_library("zbar")
+                where = say.value(library) if library else say("doctor.decoder.zbar_by_pyzbar")
+                detail = detail.aside(where)
+            yield Check(f"decoder {name}", "ok", detail, name == "zxing", label)
         elif name == "zbar":
-            yield Check(
-                "decoder zbar",
-                "warn",
-                "libzbar is missing: `apt-get install --no-install-recommends libzbar0` "
-                "(zxing reads codes without it)",
-            )
+            yield Check("decoder zbar", "warn", say("doctor.decoder.zbar_missing"), label=label)
         else:
-            yield Check(f"decoder {name}", "fail", "cannot load; reinstall the package", True)
+            detail = say("doctor.decoder.broken", package=PACKAGES[name])
+            yield Check(f"decoder {name}", "fail", detail, True, label)
+    label = say.label("doctor.check.self_test")
     try:
         pipeline = Pipeline(configured)
     except DecoderUnavailable as exc:
-        yield Check("decode self-test", "fail", str(exc), True)
+        detail = say("doctor.self_test.no_decoder", detail=_value(exc))
+        yield Check("decode self-test", "fail", detail, True, label)
         return
     image = _test_code_image("CT1:DOCTOR-SELF-TEST")
     result = pipeline.decode(image)
     if [c.text for c in result.codes] == ["CT1:DOCTOR-SELF-TEST"]:
-        yield Check(
-            "decode self-test",
-            "ok",
-            f"read a generated code in {result.decode_ms:.1f} ms with {result.codes[0].decoder}",
-            True,
+        detail = say(
+            "doctor.self_test.ok",
+            ms=f"{result.decode_ms:.1f}",
+            decoder=result.codes[0].decoder,
         )
+        yield Check("decode self-test", "ok", detail, True, label)
     else:
-        yield Check("decode self-test", "fail", "could not read a generated QR code", True)
+        detail = say("doctor.self_test.failed")
+        yield Check("decode self-test", "fail", detail, True, label)
 
 
 def _test_code_image(text: str) -> Any:
@@ -360,15 +518,20 @@ def _test_code_image(text: str) -> Any:
     return np.kron(small, np.ones((4, 4), dtype=np.uint8))
 
 
-def _camera_check(env: CliEnv, seconds: float) -> Check:
+def _camera_check(env: CliEnv, say: _Words, seconds: float) -> Check:
     cam = env.settings.camera
+    label = say.label("work.camera")
+    device = _device(cam.device)
     if not cam.enabled:
-        return Check("camera", "skip", "disabled in [camera] enabled")
+        return Check("camera", "skip", say("doctor.camera.disabled"), label=label)
     source = CameraSource(cam.device, cam.width, cam.height, camera_controls(env))
     try:
         width, height = source.open()
     except SourceUnavailable as exc:
-        return Check("camera", "warn", str(exc))
+        # open() fails one of two ways: no device there, or a device that gives no picture.
+        if str(exc) == camera_missing_message(cam.device):
+            return Check("camera", "warn", say("scan.camera_missing", device=device), label=label)
+        return Check("camera", "warn", say("doctor.camera.no_picture", device=device), label=label)
     try:
         pipeline = Pipeline(tuple(cam.decoders))
         times: list[float] = []
@@ -377,8 +540,9 @@ def _camera_check(env: CliEnv, seconds: float) -> Check:
         while time.monotonic() - start < seconds:
             try:
                 frame = source.read()
-            except SourceUnavailable as exc:
-                return Check("camera", "warn", str(exc))
+            except SourceUnavailable:
+                detail = say("doctor.camera.stopped", device=device)
+                return Check("camera", "warn", detail, label=label)
             if frame is None:
                 break
             frames += 1
@@ -388,22 +552,32 @@ def _camera_check(env: CliEnv, seconds: float) -> Check:
         source.close()
     median = statistics.median(times) if times else float("nan")
     granted = source.granted
-    asked = f"asked {cam.width}x{cam.height} at {source.controls.fps} fps"
-    return Check(
-        "camera",
-        "ok",
-        f"{cam.device}: {width}x{height} at {frames / elapsed:.1f} fps measured ({asked}; "
-        f"the camera says {granted.get('size', '?')} {granted.get('format', '?')} at "
-        f"{granted.get('fps', '?')} fps, exposure {granted.get('exposure', '?')}, "
-        f"focus {granted.get('focus', '?')}), decode {median:.1f} ms median on live frames",
+    detail = say(
+        "doctor.camera.ok",
+        device=device,
+        width=width,
+        height=height,
+        fps=f"{frames / elapsed:.1f}",
+        asked_width=cam.width,
+        asked_height=cam.height,
+        asked_fps=source.controls.fps,
+        size=_value(granted.get("size", "?")),
+        format=_value(granted.get("format", "?")),
+        granted_fps=_value(granted.get("fps", "?")),
+        exposure=_value(granted.get("exposure", "?")),
+        focus=_value(granted.get("focus", "?")),
+        median=f"{median:.1f}",
     )
+    return Check("camera", "ok", detail, label=label)
 
 
-def _database_checks(env: CliEnv) -> Iterator[Check]:
+def _database_checks(env: CliEnv, say: _Words) -> Iterator[Check]:
     settings = env.settings
     path = settings.database_path
+    label = say.label("doctor.check.database")
     if not path.exists():
-        yield Check("database", "fail", f"no ledger at {path}: run `citie-terminal init`", True)
+        detail = say("doctor.database.missing", path=_value(path))
+        yield Check("database", "fail", detail, True, label)
         return
     from loyalty import schema as _schema  # noqa: F401, PLC0415
     from loyalty.db import DatabaseError, Store  # noqa: PLC0415
@@ -417,28 +591,27 @@ def _database_checks(env: CliEnv) -> Iterator[Check]:
             events = db.execute("SELECT count(*) FROM events").fetchone()[0]
             trust = load_trust(db)
     except DatabaseError as exc:
-        yield Check("database", "fail", str(exc), True)
+        yield Check("database", "fail", say.error(exc), True, label)
         return
-    yield Check("database", "ok", f"{path}: integrity ok, {events} event(s)", True)
+    detail = say("doctor.database.ok", path=_value(path), events=events)
+    yield Check("database", "ok", detail, True, label)
+    label = say.label("doctor.check.private_key")
     try:
         check_private(settings.private_key_path)
     except KeyFileError as exc:
-        yield Check("private key", "fail", str(exc), True)
+        yield Check("private key", "fail", say.error(exc), True, label)
     else:
-        yield Check("private key", "ok", f"{settings.private_key_path}: owner only", True)
+        detail = say("doctor.private_key.ok", path=_value(settings.private_key_path))
+        yield Check("private key", "ok", detail, True, label)
+    label = say.label("doctor.check.issuer_keys")
     if trust.keys:
-        yield Check(
-            "issuer keys", "ok", f"trust list version {trust.version}, {len(trust.keys)} key(s)"
-        )
+        detail = say("doctor.issuer_keys.ok", version=trust.version, count=len(trust.keys))
+        yield Check("issuer keys", "ok", detail, label=label)
     else:
-        yield Check(
-            "issuer keys",
-            "warn",
-            "no issuer keys: cards cannot be verified; run `citie-terminal pair` or `keys import`",
-        )
+        yield Check("issuer keys", "warn", say("doctor.issuer_keys.none"), label=label)
 
 
-def _platform_check(env: CliEnv) -> Check:
+def _platform_check(env: CliEnv, say: _Words) -> Check:
     """The platform answers ``/v1/health`` and accepts this terminal's credential."""
     import sqlite3  # noqa: PLC0415
     from contextlib import closing  # noqa: PLC0415
@@ -448,8 +621,10 @@ def _platform_check(env: CliEnv) -> Check:
 
     settings = env.settings
     platform = settings.platform
+    label = say.label("doctor.check.platform")
     if not platform.url:
-        return Check("platform", "skip", "no [platform] url: the counter works offline")
+        return Check("platform", "skip", say("doctor.platform.none"), label=label)
+    url = _value(platform.url)
 
     def client(credential: str | None = None) -> PlatformClient:
         return PlatformClient(
@@ -475,43 +650,41 @@ def _platform_check(env: CliEnv) -> Check:
         with client(read_credential(settings)) as paired:
             paired.updates(settings.terminal.id, cursor)
     except Transient as exc:
-        return Check(
-            "platform",
-            "warn",
-            f"{platform.url} unreachable ({exc.code}: {exc.message}); events wait in the outbox",
+        detail = say(
+            "doctor.platform.unreachable", url=url, detail=_value(f"{exc.code}: {exc.message}")
         )
+        return Check("platform", "warn", detail, label=label)
     except SyncError as exc:
-        what = (
-            "does not answer as a citie platform at /v1/health"
-            if step == "health"
-            else "refuses this terminal's credential"
-        )
-        return Check("platform", "fail", f"{platform.url} {what}: {exc.message}", True)
-    return Check("platform", "ok", f"{platform.url} is up and accepts this terminal's credential")
+        key = "doctor.platform.not_citie" if step == "health" else "doctor.platform.refused"
+        detail = say(key, url=url, detail=_value(exc.message))
+        return Check("platform", "fail", detail, True, label)
+    return Check("platform", "ok", say("doctor.platform.ok", url=url), label=label)
 
 
-def _printer_check(env: CliEnv) -> Check:
+def _printer_check(env: CliEnv, say: _Words) -> Check:
     printer = env.settings.printer
     kind = printer.kind.value
     target = printer.target.strip()
+    shown = _value(target)
+    label = say.label("work.printer")
+
+    def check(status: Status, key: str, **params: str) -> Check:
+        return Check("printer", status, say(key, target=shown, **params), label=label)
+
     if kind == "none":
-        return Check("printer", "skip", "no printer: receipts are shown on screen")
+        return check("skip", "doctor.printer.none")
     if kind == "file":
         folder = Path(target).parent
         if folder.is_dir() and os.access(folder, os.W_OK):
-            return Check("printer", "ok", f"file {target} can be written")
-        return Check("printer", "warn", f"cannot write {target}: check [printer] target")
+            return check("ok", "doctor.printer.file_ok")
+        return check("warn", "doctor.printer.file_unwritable")
     if kind == "usb":
         if os.path.exists(target) and os.access(target, os.W_OK):
-            return Check("printer", "ok", f"usb {target} present")
-        return Check(
-            "printer",
-            "warn",
-            f"no writable printer at {target}: plug it in or fix [printer] target",
-        )
+            return check("ok", "doctor.printer.usb_ok")
+        return check("warn", "doctor.printer.usb_missing")
     try:
         with socket.create_connection(printer.network_address(), timeout=1.0):
             pass
     except (OSError, ValueError) as exc:
-        return Check("printer", "warn", f"network printer {target} unreachable ({exc})")
-    return Check("printer", "ok", f"network printer {target} accepts connections")
+        return check("warn", "doctor.printer.network_unreachable", detail=_value(exc))
+    return check("ok", "doctor.printer.network_ok")
