@@ -54,3 +54,18 @@ def test_doctor_fails_with_a_revoked_credential(
     assert (code, check["status"]) == (1, "fail"), check
     assert "refuses this terminal's credential" in check["detail"]
     assert "pair" in check["detail"]
+
+
+def test_doctor_tells_a_dutch_shop_to_pair_again_with_a_revoked_credential(
+    platform: RunningPlatform, terminal_factory: Terminals
+) -> None:
+    terminal = terminal_factory(platform, extra_config=NO_CAMERA)
+    write_secret(terminal.settings.token_path, b"r" * 43 + b"\n")
+    code, check = platform_check(terminal)
+    assert (code, check["name"], check["status"]) == (1, "platform", "fail"), check
+    assert check["text"].startswith(
+        f"{platform.url} weigert de toegang van deze terminal: koppel hem opnieuw met "
+        "`citie-terminal pair` ("
+    ), check
+    lines = CliRunner().invoke(cli, ["doctor", "--data-dir", str(terminal.data_dir)])
+    assert f"[  fout] stadsplatform: {check['text']} (vereist)" in lines.stdout.splitlines()

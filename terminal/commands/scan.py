@@ -373,6 +373,14 @@ class _Words:
         """A ledger or key file error: its own sentence, which says what to do."""
         return Said(_value_long(exc.text("en")), _value_long(exc.text(self.language)))
 
+    def technical(self, key: str, /, full: str, short: str, **params: Any) -> Said:
+        """``key`` with an English library message as its ``detail``: in full in English,
+        only its ``short`` codes in another language (the sentence already says it)."""
+        en = t(key, "en", detail=_value(full), **params)
+        if self.language == "en":
+            return Said(en, en)
+        return Said(en, t(key, self.language, detail=_value(short), **params))
+
     def value(self, value: object) -> Said:
         """A value from outside, the same in every language."""
         return Said(_value(value), _value(value))
@@ -649,15 +657,17 @@ def _platform_check(env: CliEnv, say: _Words) -> Check:
         step = "credential"
         with client(read_credential(settings)) as paired:
             paired.updates(settings.terminal.id, cursor)
-    except Transient as exc:
-        detail = say(
-            "doctor.platform.unreachable", url=url, detail=_value(f"{exc.code}: {exc.message}")
-        )
-        return Check("platform", "warn", detail, label=label)
     except SyncError as exc:
-        key = "doctor.platform.not_citie" if step == "health" else "doctor.platform.refused"
-        detail = say(key, url=url, detail=_value(exc.message))
-        return Check("platform", "fail", detail, True, label)
+        if isinstance(exc, Transient):
+            status: Status = "warn"
+            key = "doctor.platform.unreachable"
+        else:
+            status = "fail"
+            key = "doctor.platform.not_citie" if step == "health" else "doctor.platform.refused"
+        http = getattr(exc, "status", None)
+        short = f"{exc.code} {http}" if isinstance(http, int) else exc.code
+        detail = say.technical(key, f"{exc.code}: {exc.message}", short, url=url)
+        return Check("platform", status, detail, status == "fail", label)
     return Check("platform", "ok", say("doctor.platform.ok", url=url), label=label)
 
 
