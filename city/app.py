@@ -34,8 +34,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from city.claims import claim_language, refusal_answer
 from city.faults import Decision, FaultConfig, Faults, now
 from city.store import PlatformError, PlatformStore, TerminalRecord
+from loyalty.claims import MESSAGES, ClaimReason, refuse
 from loyalty.db import iso, utc_now
 from sync.protocol import (
     BatchEnvelope,
@@ -282,14 +284,26 @@ class Platform:
         """A customer claims an anonymous purchase's stamps: ``{code, card_id}``.
 
         The caller is the customer's city app, not a terminal, so no terminal credential is
-        asked: the terminal's signature on the code and the one-time credit protect it.
+        asked: the terminal's signature on the code and the one-time credit protect it. The
+        answer's sentence is in the customer's language (``city.claims.claim_language``: the
+        body's ``lang``, else ``Accept-Language``), and says which in ``language``.
         """
+        wanted = request.headers.get("accept-language")
         try:
             body = await self._body(request, self.limits.open_body_bytes)
             data = await run_in_threadpool(parse_json, body)
         except _Refusal as exc:
-            return problem(exc.status, exc.code, exc.message)
-        status, answer = await run_in_threadpool(self.store.claim, data)
+            # The body could not be read: only the header tells the language.
+            language = claim_language(None, wanted)
+            sentence = MESSAGES.text(f"request.{exc.code}", language)
+            answer = {"v": 1, "error": exc.code, "message": sentence, "language": language}
+            return JSONResponse(answer, exc.status)
+        language = claim_language(data, wanted)
+        if not isinstance(data, dict):
+            bad_body = refuse(ClaimReason.BAD_REQUEST, "the body must be a JSON object")
+            status, answer = refusal_answer(bad_body, language)
+        else:
+            status, answer = await run_in_threadpool(self.store.claim, {**data, "lang": language})
         return JSONResponse(answer, status_code=status)
 
 

@@ -12,6 +12,14 @@ arrives. A void that arrives after the credit takes it back. Credits and reversa
 events in the platform's own books (kinds ``claim`` and ``claim_void``, terminal
 ``platform``), so the card's history shows them; a claim's state is in ``claims``.
 
+Every answer carries ``message``, a sentence for the customer saying what happened and what
+to do, in ``language`` (fr, nl, de or en): the body's ``lang`` when the platform speaks it,
+else the best of the request's ``Accept-Language`` (``claim_language``), else Dutch, as
+everything else the platform makes for customers (printed cards and vouchers). ``status`` and
+``reason`` stay stable codes. Values named in a sentence (a receipt number, a card id) are
+catalog fields, and only plain ids ever get there: a card id matches ``CARD_ID_PATTERN``, and a
+slip whose signed ids are not plain is refused as ``malformed``.
+
 ``redeem_claim`` / ``claim_response`` are the older one-step form (verify, credit at once),
 kept for callers that hold their own keys.
 """
@@ -20,16 +28,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
+from babel import Locale
+from babel.core import negotiate_locale
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from city import checks
 from loyalty.claims import (
     CARD_ID_PATTERN,
     MAX_AGE,
+    MESSAGES,
     Claim,
     ClaimCredited,
     ClaimReason,
@@ -39,6 +51,7 @@ from loyalty.claims import (
     verify_claim,
 )
 from loyalty.db import iso
+from loyalty.i18n import LANGUAGES, locale_for
 from loyalty.keys import public_from_hex
 from loyalty.programs import local_day
 from sync.protocol import Event
@@ -63,6 +76,52 @@ STATUS: Final = {
     ClaimReason.EXPIRED: 410,
 }
 """HTTP status per refusal; every other reason (a bad or unknown code) is 422."""
+
+DEFAULT_LANGUAGE: Final = "nl"
+"""The answer's language when the request names none the platform speaks: the platform's
+default for customers (``city card new`` and ``city voucher new`` print Dutch unless told)."""
+PLAIN: Final = re.compile(r"^[A-Za-z0-9._:/-]{1,64}$")
+"""What an id from a slip must look like before the platform says it back (the protocol's ids,
+and ``/``, which receipt numbers of other tills may hold): no markup, no control character."""
+_TAG = re.compile(r"^(?:[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*|\*)$")
+_Q = re.compile(r"^(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)$")
+MAX_TAGS: Final = 32
+"""The most ``Accept-Language`` entries read (a real browser sends a handful)."""
+
+
+def accepted_languages(header: str | None) -> list[str]:
+    """The language tags of an ``Accept-Language`` header, most wanted first (RFC 9110: ``q``
+    from 0 to 1, 1 when absent; ties keep their order; ``q=0`` and malformed entries dropped)."""
+    ranked: list[tuple[float, int, str]] = []
+    for index, entry in enumerate((header or "").split(",")[:MAX_TAGS]):
+        tag, *params = (part.strip() for part in entry.split(";"))
+        if not _TAG.match(tag):
+            continue
+        weight = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                value = value.strip()
+                weight = float(value) if _Q.match(value) else -1.0
+        if weight > 0:
+            ranked.append((-weight, index, tag))
+    return [tag for _, _, tag in sorted(ranked)]
+
+
+def claim_language(body: object, accept_language: str | None) -> str:
+    """The answer's language: the body's ``lang``, else the best of ``Accept-Language``, among
+    the languages the platform speaks (``fr-BE`` is ``fr``); else ``DEFAULT_LANGUAGE``."""
+    wanted = accepted_languages(accept_language)
+    if isinstance(body, Mapping) and isinstance(lang := body.get("lang"), str):
+        wanted = [lang.strip(), *wanted]
+    # Babel gives back the caller's spelling: lower case first, so FR-be is fr.
+    chosen = negotiate_locale([w.lower() for w in wanted], list(LANGUAGES), sep="-", aliases={})
+    return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def _language(body: object) -> str:
+    lang = body.get("lang") if isinstance(body, Mapping) else None
+    return lang if isinstance(lang, str) and lang in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def ensure_claim_table(db: Sql) -> None:
@@ -101,9 +160,12 @@ def redeem_claim(
     verdict = verify_claim(code, terminal_public_keys)
     if isinstance(verdict, ClaimRefusal):
         return verdict
+    if not _plain(verdict):
+        return refuse(ClaimReason.MALFORMED, "ids that are not plain")
     now = now or datetime.now(UTC)
     if max_age is not None and now - verdict.occurred_at > max_age:
-        return refuse(ClaimReason.EXPIRED, f"older than {max_age.days} days")
+        days = f"older than {max_age.days} days"
+        return refuse(ClaimReason.EXPIRED, days, receipt_no=verdict.receipt_no)
     if check is not None and (reason := check(verdict)) is not None:
         return refuse(reason, f"slip {verdict.receipt_no}")
     ensure_claim_table(db)
@@ -133,7 +195,7 @@ def redeem_claim(
             if inserted.rowcount != 1:
                 db.execute("ROLLBACK TO claim")
                 db.execute("RELEASE claim")
-                return refuse(ClaimReason.ALREADY_CLAIMED, f"slip {verdict.receipt_no}")
+                return refuse(ClaimReason.ALREADY_CLAIMED, receipt_no=verdict.receipt_no)
         credit(db, verdict, card_id)
     except BaseException:
         db.execute("ROLLBACK TO claim")
@@ -158,19 +220,22 @@ def claim_response(
 
     200 ``{"status": "credited", card_id, stamps, terminal_id, receipt_no, event_ids}``;
     otherwise ``{"status": "refused", "reason": code, "message": sentence}`` with 400, 404,
-    409, 410 or 422 (see ``STATUS``).
+    409, 410 or 422 (see ``STATUS``); both with ``language``, the body's ``lang`` if the
+    platform speaks it, else ``DEFAULT_LANGUAGE``.
     """
+    language = _language(body)
     if not isinstance(body, Mapping):
-        return _answer(refuse(ClaimReason.BAD_REQUEST, "the body must be a JSON object"))
+        bad_body = refuse(ClaimReason.BAD_REQUEST, "the body must be a JSON object")
+        return refusal_answer(bad_body, language)
     code, card_id = body.get("code"), body.get("card_id")
     if (
         not isinstance(code, str)
         or not isinstance(card_id, str)
         or not CARD_ID_PATTERN.match(card_id)
     ):
-        return _answer(refuse(ClaimReason.BAD_REQUEST))
+        return refusal_answer(refuse(ClaimReason.BAD_REQUEST), language)
     if card_exists is not None and not card_exists(card_id):
-        return _answer(refuse(ClaimReason.UNKNOWN_CARD, card_id))
+        return refusal_answer(refuse(ClaimReason.UNKNOWN_CARD, card_id=card_id), language)
     outcome = redeem_claim(
         db,
         code,
@@ -181,26 +246,40 @@ def claim_response(
         max_age=max_age,
         check=check,
     )
-    return _answer(outcome)
-
-
-def _answer(outcome: ClaimCredited | ClaimRefusal) -> tuple[int, dict[str, object]]:
     if isinstance(outcome, ClaimRefusal):
-        return STATUS.get(outcome.reason, 422), {
-            "status": "refused",
-            "reason": outcome.reason.value,
-            "message": outcome.message,
-        }
-    claim = outcome.claim
-    return 200, {
-        "status": "credited",
-        "card_id": outcome.card_id,
-        "stamps": claim.stamps,
+        return refusal_answer(outcome, language)
+    return 200, _credited_answer(outcome.claim, outcome.card_id, outcome.claim.stamps, language)
+
+
+def refusal_answer(refusal: ClaimRefusal, language: str) -> tuple[int, dict[str, object]]:
+    """(HTTP status, JSON) of a refused claim, its sentence in ``language``."""
+    return STATUS.get(refusal.reason, 422), {
+        "status": "refused",
+        "reason": refusal.reason.value,
+        "message": refusal.text(language),
+        "language": language,
+    }
+
+
+def _credited_answer(claim: Claim, card_id: str, credited: int, language: str) -> dict[str, object]:
+    if credited == 0 and claim.stamps > 0:
+        key = "credited.none"
+    else:
+        # Only one and other are written: French says "many" of a million, still a plural.
+        form = Locale.parse(locale_for(language)).plural_form(abs(credited))
+        capped = "capped." if credited < claim.stamps else ""
+        key = f"credited.{capped}{'one' if form == 'one' else 'other'}"
+    return {
+        "status": CREDITED,
+        "card_id": card_id,
+        "stamps": credited,
         "terminal_id": claim.terminal_id,
         "shop_id": claim.shop_id,
         "receipt_no": claim.receipt_no,
         "program_id": claim.program_id,
         "event_ids": list(claim.event_ids),
+        "message": MESSAGES.text(key, language, stamps=credited, receipt_no=claim.receipt_no),
+        "language": language,
     }
 
 
@@ -235,43 +314,54 @@ def handle_claim(
     capped by the card's daily limit (200 ``credited``); otherwise answers 202 ``waiting`` and
     ``settle_claims`` credits it when the purchase arrives. ``bump`` gives the next change
     version for the balance terminals pull.
+
+    Every answer's ``message`` is in the body's ``lang`` (one of fr, nl, de, en; the HTTP
+    endpoint sets it from ``claim_language``), else in ``DEFAULT_LANGUAGE``.
     """
     now = now or datetime.now(UTC)
+    language = _language(body)
     if not isinstance(body, Mapping):
-        return _answer(refuse(ClaimReason.BAD_REQUEST, "the body must be a JSON object"))
+        bad_body = refuse(ClaimReason.BAD_REQUEST, "the body must be a JSON object")
+        return refusal_answer(bad_body, language)
     code, card_id = body.get("code"), body.get("card_id")
     if (
         not isinstance(code, str)
         or not isinstance(card_id, str)
         or not CARD_ID_PATTERN.match(card_id)
     ):
-        return _answer(refuse(ClaimReason.BAD_REQUEST))
+        return refusal_answer(refuse(ClaimReason.BAD_REQUEST), language)
     if tx.execute("SELECT 1 FROM cards WHERE id = ?", [card_id]).fetchone() is None:
-        return _answer(refuse(ClaimReason.UNKNOWN_CARD, card_id))
+        return refusal_answer(refuse(ClaimReason.UNKNOWN_CARD, card_id=card_id), language)
     if tx.execute("SELECT 1 FROM revoked WHERE card_id = ?", [card_id]).fetchone() is not None:
-        return _answer(refuse(ClaimReason.REVOKED, card_id))
+        return refusal_answer(refuse(ClaimReason.REVOKED, card_id=card_id), language)
     verdict = _verify_with_history(tx, code)
     if isinstance(verdict, ClaimRefusal):
-        return _answer(verdict)
+        return refusal_answer(verdict, language)
     if max_age is not None and now - verdict.occurred_at > max_age:
-        return _answer(refuse(ClaimReason.EXPIRED, f"older than {max_age.days} days"))
+        expired = refuse(
+            ClaimReason.EXPIRED,
+            f"older than {max_age.days} days",
+            receipt_no=verdict.receipt_no,
+        )
+        return refusal_answer(expired, language)
     event_ids = list(verdict.event_ids)
     marks = ", ".join("?" * len(event_ids))
     if tx.execute(
         f"SELECT 1 FROM events WHERE voids IN ({marks}) LIMIT 1",  # noqa: S608
         event_ids,
     ).fetchone():
-        return _answer(refuse(ClaimReason.VOIDED, f"slip {verdict.receipt_no}"))
+        return refusal_answer(refuse(ClaimReason.VOIDED, receipt_no=verdict.receipt_no), language)
     digest = hashlib.sha256(code.strip().encode("ascii")).hexdigest()
     earlier = tx.execute("SELECT card_id, state FROM claims WHERE id = ?", [digest]).fetchone()
     if earlier is not None and earlier[0] == card_id and earlier[1] == WAITING:
         # The same claim again. Its purchase may have arrived in a batch that committed while
         # this claim was being stored (PostgreSQL runs them side by side): credit it now.
         if _arrived(tx, verdict):
-            return _credited(tx, verdict, card_id, digest, bump=bump, now=now)
-        return 202, _waiting(verdict, card_id)
+            return _credited(tx, verdict, card_id, digest, bump=bump, now=now, language=language)
+        return 202, _waiting(verdict, card_id, language)
     if not _reserve(tx, verdict, card_id, digest, now):
-        return _answer(refuse(ClaimReason.ALREADY_CLAIMED, f"slip {verdict.receipt_no}"))
+        taken = refuse(ClaimReason.ALREADY_CLAIMED, receipt_no=verdict.receipt_no)
+        return refusal_answer(taken, language)
     tx.execute(
         "INSERT INTO claims (id, terminal_id, shop_id, program_id, card_id, receipt_no, "
         "event_ids, slip_stamps, credited, state, occurred_at, claimed_at) "
@@ -291,8 +381,8 @@ def handle_claim(
         ],
     )
     if not _arrived(tx, verdict):
-        return 202, _waiting(verdict, card_id)
-    return _credited(tx, verdict, card_id, digest, bump=bump, now=now)
+        return 202, _waiting(verdict, card_id, language)
+    return _credited(tx, verdict, card_id, digest, bump=bump, now=now, language=language)
 
 
 def _arrived(tx: Sql, claim: Claim) -> bool:
@@ -314,10 +404,11 @@ def _credited(
     *,
     bump: Callable[[str], int],
     now: datetime,
+    language: str,
 ) -> tuple[int, dict[str, object]]:
     credited = _credit(tx, digest, bump=bump, now=now)
-    answer = _answer(ClaimCredited(claim, card_id))[1]
-    answer.update(stamps=credited, slip_stamps=claim.stamps)
+    answer = _credited_answer(claim, card_id, credited, language)
+    answer.update(slip_stamps=claim.stamps)
     return 200, answer
 
 
@@ -636,10 +727,20 @@ def _verify_with_history(tx: Sql, code: str) -> Claim | ClaimRefusal:
             break
     if isinstance(verdict, Claim) and verdict.shop_id != found[0]:
         return refuse(ClaimReason.BAD_SIGNATURE, "signed for another shop")
+    if isinstance(verdict, Claim) and not _plain(verdict):
+        # Signed, but not what a terminal writes: nothing of it is said back to the customer.
+        return refuse(ClaimReason.MALFORMED, "ids that are not plain")
     return verdict
 
 
-def _waiting(claim: Claim, card_id: str) -> dict[str, object]:
+def _plain(claim: Claim) -> bool:
+    ids = [claim.receipt_no, *claim.event_ids]
+    if claim.program_id is not None:
+        ids.append(claim.program_id)
+    return all(PLAIN.match(value) for value in ids)
+
+
+def _waiting(claim: Claim, card_id: str, language: str) -> dict[str, object]:
     return {
         "status": WAITING,
         "card_id": card_id,
@@ -650,6 +751,6 @@ def _waiting(claim: Claim, card_id: str) -> dict[str, object]:
         "receipt_no": claim.receipt_no,
         "program_id": claim.program_id,
         "event_ids": list(claim.event_ids),
-        "message": "the purchase has not reached the platform yet; the stamps are credited "
-        "when the shop's terminal sends it.",
+        "message": MESSAGES.text("waiting", language, receipt_no=claim.receipt_no),
+        "language": language,
     }

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
@@ -85,14 +85,23 @@ class Claim:
 
 @dataclass(frozen=True)
 class ClaimRefusal:
-    """A claim that was refused: a stable reason and an English sentence."""
+    """A claim that was refused: a stable reason, and the English sentence for logs (with any
+    technical detail in brackets)."""
 
     reason: ClaimReason
     message: str
+    values: tuple[tuple[str, str], ...] = ()
+    """What the customer's sentence names (``receipt_no``, ``card_id``): its catalog key is
+    ``<reason>.<name>`` then, else the reason alone."""
+
+    @property
+    def key(self) -> str:
+        """The catalog key of the customer's sentence."""
+        return ".".join([self.reason.value, *(name for name, _ in self.values)])
 
     def text(self, language: str) -> str:
-        """The refusal in the given language."""
-        return MESSAGES.text(self.reason, language)
+        """The refusal in the given language, for the customer (no technical detail)."""
+        return MESSAGES.text(self.key, language, **dict(self.values))
 
 
 @dataclass(frozen=True)
@@ -103,10 +112,16 @@ class ClaimCredited:
     card_id: str
 
 
-def refuse(reason: ClaimReason, detail: str = "") -> ClaimRefusal:
-    """The refusal for ``reason``: its English sentence, with ``detail`` in brackets."""
-    sentence = MESSAGES.text(reason, "en")
-    return ClaimRefusal(reason, f"{sentence} ({detail})" if detail else sentence)
+def refuse(reason: ClaimReason, detail: str = "", **values: str) -> ClaimRefusal:
+    """The refusal for ``reason``: its English sentence, with ``detail`` in brackets.
+
+    ``values`` are what the sentence names, passed as catalog fields (one at most:
+    ``receipt_no`` or ``card_id``, for the reasons whose catalog has that form); ``detail`` is
+    only for logs and never reaches the customer.
+    """
+    refusal = ClaimRefusal(reason, "", tuple(values.items()))
+    sentence = MESSAGES.text(refusal.key, "en", **values)
+    return replace(refusal, message=f"{sentence} ({detail})" if detail else sentence)
 
 
 def _event_id_value(event_id: str) -> bytes | str:
