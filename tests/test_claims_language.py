@@ -17,15 +17,12 @@ import httpx
 import pytest
 
 from city.claims import accepted_languages, claim_language
-from city.issuer import Issuer
 from loyalty.claims import MESSAGES, sign_claim
 from loyalty.i18n import LANGUAGES
 from loyalty.keys import load_private_key
-from loyalty.ledger import Ledger
-from loyalty.programs import Program
-from receipts.build import receipt_for
-from sync.job import run_sync
-from tests.conftest_platform import FAST, PairedTerminal, RunningPlatform
+from tests.conftest_platform import PairedTerminal, RunningPlatform
+from tests.test_city_claims import Counter as ClaimsCounter
+from tests.test_city_claims import issue_card, sync
 
 Terminals = Callable[..., PairedTerminal]
 # Each request comes from a citizen of its own (the proxy's header, believed from 127.0.0.1),
@@ -49,36 +46,18 @@ def post(
     return httpx.post(f"{platform.url}/v1/claims", json=body, headers=headers, timeout=20)
 
 
-def issue_card(platform: RunningPlatform) -> str:
-    card_id, _code = Issuer.open(platform.data_dir / "issuer").issue_card()
-    with platform.open_store() as store:
-        store.add_card(card_id, 365)
-    return str(card_id)
-
-
-class Counter:
-    """A terminal's ledger with a program of 1 stamp per 10.00 EUR and no visit stamp."""
-
-    def __init__(self, terminal: PairedTerminal) -> None:
-        self.terminal = terminal
-        self.settings = terminal.with_settings(
-            program={"cents_per_stamp": 1000, "stamps_per_visit": 0}
-        )
-        self.program = Program.from_settings(self.settings.program)
-        self.ledger = Ledger(
-            terminal.store, shop_id=terminal.shop_id, terminal_id=terminal.terminal_id
-        )
+class Counter(ClaimsCounter):
+    """The claim tests' counter, with the slip's receipt number and a sync of its own."""
 
     def slip(self, cents: int) -> tuple[str, str, str]:
         """(event id, receipt number, claim code) of an anonymous purchase."""
-        bought = self.ledger.purchase(None, cents, self.program)
-        slip = receipt_for(self.ledger, bought.event.id, self.settings, "en")
-        assert slip.claim_code is not None
-        return bought.event.id, slip.receipt_no, slip.claim_code
+        event_id, code = self.anonymous_purchase(cents)
+        event = self.ledger.event(event_id)
+        assert event is not None
+        return event_id, event.receipt_no, code
 
     def sync(self) -> None:
-        report = run_sync(self.terminal.settings, self.terminal.store, policy=FAST, backup=False)
-        assert report.exit_code == 0, report.to_json()
+        sync(self.terminal)
 
     def sign(self, **fields: Any) -> str:
         """A code signed with the terminal's own key (what only a terminal can make)."""
