@@ -191,16 +191,7 @@ async def test_a_captive_portal_answering_html_leaves_the_status_offline(
         )
         runner = Ended(sync_runner_for(settings, terminal.store))
         seen = Seen()
-        app = make_app(
-            terminal.with_settings(camera={"enabled": False}, terminal={"bell": False}),
-            Ledger(terminal.store, shop_id=terminal.shop_id, terminal_id=terminal.terminal_id),
-            None,
-            None,
-            runner,
-            store=terminal.store,
-            language="en",
-            background_sync=False,
-        )
+        app = counter_app(terminal, runner, budget=30.0)
         async with app.run_test(size=SIZE, message_hook=seen) as pilot:
             await settle(pilot)
             app.run_sync()
