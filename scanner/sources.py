@@ -135,11 +135,15 @@ def _camera_target(device: str) -> int | str:
     return int(device) if re.fullmatch(r"\d{1,3}", device) else device
 
 
+def camera_name(device: str) -> str:
+    """How a camera is named to people: an index ("0") is its /dev/videoN path."""
+    return f"/dev/video{device}" if re.fullmatch(r"\d{1,3}", device.strip()) else device
+
+
 def camera_missing_message(device: str) -> str:
     """The sentence for a camera that is not there."""
-    shown = f"/dev/video{device}" if re.fullmatch(r"\d{1,3}", device.strip()) else device
     return (
-        f"no camera at {shown}: plug one in or set [camera] device; "
+        f"no camera at {camera_name(device)}: plug one in or set [camera] device; "
         "the scanner and typed codes still work"
     )
 

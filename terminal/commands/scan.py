@@ -5,7 +5,6 @@ from __future__ import annotations
 import ctypes.util
 import json
 import os
-import re
 import socket
 import statistics
 import sys
@@ -30,6 +29,7 @@ from scanner.sources import (
     SourceUnavailable,
     VideoFileSource,
     camera_missing_message,
+    camera_name,
     expand_images,
     read_image,
 )
@@ -73,9 +73,7 @@ def _value(value: object) -> str:
 
 
 def _device(device: str) -> str:
-    # As scanner.sources names it: "0" is /dev/video0.
-    shown = f"/dev/video{device}" if re.fullmatch(r"\d{1,3}", device.strip()) else device
-    return _value(shown)
+    return _value(camera_name(device))
 
 
 def _camera_problem(say: Say, device: str, message: str) -> str:
